@@ -1,0 +1,43 @@
+package dev.sluice.server.openai;
+
+import com.linecorp.armeria.common.HttpStatus;
+
+/**
+ * A request failure that maps to an OpenAI error body
+ * ({@code {"error":{"message","type","param","code"}}}) and an HTTP status, in one place.
+ */
+public class OpenAiException extends RuntimeException {
+    private final HttpStatus status;
+    private final String type;
+    private final String param;
+    private final String code;
+
+    public OpenAiException(HttpStatus status, String type, String param, String code, String message) {
+        super(message);
+        this.status = status;
+        this.type = type;
+        this.param = param;
+        this.code = code;
+    }
+
+    /** 400: a field has a bad value; {@code param} names it. */
+    public static OpenAiException invalid(String param, String message) {
+        return new OpenAiException(HttpStatus.BAD_REQUEST, "invalid_request_error", param, null, message);
+    }
+
+    /** 404: no such model. */
+    public static OpenAiException modelNotFound(String model) {
+        return new OpenAiException(HttpStatus.NOT_FOUND, "invalid_request_error", "model", "model_not_found",
+                "The model '" + model + "' does not exist");
+    }
+
+    /** 503: the server cannot take the request now; the client should retry later. */
+    public static OpenAiException overloaded(String message) {
+        return new OpenAiException(HttpStatus.SERVICE_UNAVAILABLE, "server_error", null, "overloaded", message);
+    }
+
+    public HttpStatus status() { return status; }
+    public String type() { return type; }
+    public String param() { return param; }
+    public String code() { return code; }
+}
