@@ -319,41 +319,43 @@ public final class OpenAiService {
             final StringBuilder content = new StringBuilder();
             final StringBuilder reasoning = new StringBuilder();
             final ArrayNode logprobs = JSON.createArrayNode();
-            final List<String> tokens = new ArrayList<>();
+            final List<ObjectNode> pendingLogprobs = new ArrayList<>();
 
             Choice(int index) {
                 this.index = index;
             }
 
             @Override
-            public void onToken(int tokenId, String text, float logprob, List<TopLogprob> top) {
-                ObjectNode lp = null;
-                if (r.options().logprobs()) {
-                    String tok = model.detokenize(new int[] {tokenId});
-                    lp = logprobEntry(tok, logprob, top);
-                    logprobs.add(lp);
-                    tokens.add(tok);
-                }
-                ReasoningSplitter.Delta d = splitter == null ? new ReasoningSplitter.Delta("", text) : splitter.push(text);
-                emit(d, lp);
+            public void onToken(int tokenId, String token, float logprob, List<TopLogprob> top) {
+                if (!r.options().logprobs()) return;
+                ObjectNode lp = logprobEntry(token, logprob, top);
+                logprobs.add(lp);
+                pendingLogprobs.add(lp);
             }
 
-            private void emit(ReasoningSplitter.Delta d, ObjectNode lp) {
+            @Override
+            public void onText(String text) {
+                emit(splitter == null ? new ReasoningSplitter.Delta("", text) : splitter.push(text));
+            }
+
+            private void emit(ReasoningSplitter.Delta d) {
                 content.append(d.content());
                 reasoning.append(d.reasoning());
-                if (writer != null && (!d.isEmpty() || lp != null)) {
+                if (writer != null && (!d.isEmpty() || !pendingLogprobs.isEmpty())) {
                     ObjectNode delta = JSON.createObjectNode();
                     if (!d.reasoning().isEmpty()) delta.put("reasoning_content", d.reasoning());
                     if (!d.content().isEmpty() || d.reasoning().isEmpty()) delta.put("content", d.content());
                     JsonNode lps = null;
-                    if (lp != null) {
+                    if (!pendingLogprobs.isEmpty()) {
                         if (chat) {
                             ObjectNode x = JSON.createObjectNode();
-                            x.putArray("content").add(lp);
+                            ArrayNode arr = x.putArray("content");
+                            pendingLogprobs.forEach(arr::add);
                             lps = x;
                         } else {
-                            lps = legacyLogprobs(List.of(lp));
+                            lps = legacyLogprobs(pendingLogprobs);
                         }
+                        pendingLogprobs.clear();
                     }
                     writeChunk(chunk(index, delta, null, lps));
                 }
@@ -361,7 +363,7 @@ public final class OpenAiService {
 
             @Override
             public void onComplete(String finishReason, int promptTokens, int completion) {
-                if (splitter != null) emit(splitter.flush(), null);
+                emit(splitter != null ? splitter.flush() : new ReasoningSplitter.Delta("", ""));
                 completionTokens.addAndGet(completion);
                 String finish = finishReason.equals("cancelled") ? "stop" : finishReason;
                 if (writer != null) {

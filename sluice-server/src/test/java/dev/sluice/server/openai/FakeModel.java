@@ -71,7 +71,8 @@ final class FakeModel implements InferenceModel {
                 List<GenerationListener.TopLogprob> top = options.logprobs()
                         ? List.of(new GenerationListener.TopLogprob(Character.toString(cp), -0.1f), new GenerationListener.TopLogprob("?", -2.5f)).subList(0, Math.min(2, options.topLogprobs()))
                         : List.of();
-                listener.onToken(cp, Character.toString(cp), -0.1f, top);
+                listener.onToken(cp, Character.toString(cp), options.logprobs() ? -0.1f : Float.NaN, top);
+                listener.onText(Character.toString(cp));
                 try {
                     Thread.sleep(reply.length() > 100 ? 20 : 1);
                 } catch (InterruptedException e) {
