@@ -124,9 +124,9 @@ public final class GGUFFile implements AutoCloseable {
                 if (n % info.type.blockSize != 0) {
                     throw fail("tensor '" + info.name + "': " + n + " elements is not a multiple of the " + info.type + " block size " + info.type.blockSize);
                 }
-                long bytes = info.type.byteSize(n);
+                long bytes = Math.multiplyExact(n / info.type.blockSize, (long) info.type.typeSize);
                 long start = dataOffset + info.offset;
-                if (info.offset < 0 || start + bytes > file.byteSize()) {
+                if (info.offset < 0 || info.offset > file.byteSize() || bytes > file.byteSize() - start) {
                     throw fail("tensor '" + info.name + "' (" + info.type + " " + java.util.Arrays.toString(info.shape) + ", " + bytes
                             + " bytes at offset " + info.offset + ") extends past the end of the file (" + file.byteSize() + " bytes): truncated?");
                 }
@@ -138,7 +138,7 @@ public final class GGUFFile implements AutoCloseable {
         } catch (ModelFormatException e) {
             arena.close();
             throw e;
-        } catch (ArithmeticException | IllegalArgumentException e) {
+        } catch (ArithmeticException | IllegalArgumentException | IndexOutOfBoundsException e) {
             arena.close();
             throw fail("corrupt header: " + e.getMessage());
         }
