@@ -134,7 +134,7 @@ class QuantizerTest {
             double rel = Math.sqrt(errSq / sumSq);
             switch (t) {
                 case Q8_0 -> assertThat(rel).isLessThan(0.02); // blocks with a 20x outlier dominate
-                case Q4_0 -> assertThat(rel).isLessThan(0.12);
+                case Q4_0 -> assertThat(rel).isLessThan(0.2);
                 default -> assertThat(rel).isLessThan(0.004);
             }
         }
