@@ -25,12 +25,17 @@ public final class SluiceServer implements AutoCloseable {
     private final Server server;
 
     public SluiceServer(ServerConfig config, List<InferenceModel> models, BooleanSupplier ready) {
+        this(config, models, ready, new ServerMetrics());
+    }
+
+    public SluiceServer(ServerConfig config, List<InferenceModel> models, BooleanSupplier ready, ServerMetrics metrics) {
         ServerBuilder sb = Server.builder()
                 .http(new InetSocketAddress(config.host(), config.port()))
                 .maxRequestLength(config.maxRequestBytes())
                 .requestTimeout(config.requestTimeout())
                 .gracefulShutdownTimeoutMillis(1000, 5000);
-        new OpenAiService(models).register(sb);
+        new OpenAiService(models, metrics).register(sb);
+        sb.service("/metrics", (ctx, req) -> HttpResponse.of(HttpStatus.OK, MediaType.parse("text/plain; version=0.0.4; charset=utf-8"), metrics.scrape()));
         sb.service("/health/live", (ctx, req) -> HttpResponse.of(HttpStatus.OK, MediaType.JSON_UTF_8, "{\"status\":\"live\"}"));
         sb.service("/health/ready", (ctx, req) -> {
             boolean ok = ready.getAsBoolean();

@@ -48,8 +48,10 @@ public final class OpenAiService {
     private static final Logger log = LoggerFactory.getLogger(OpenAiService.class);
 
     private final Map<String, InferenceModel> models;
+    private final dev.sluice.server.ServerMetrics metrics;
 
-    public OpenAiService(List<InferenceModel> models) {
+    public OpenAiService(List<InferenceModel> models, dev.sluice.server.ServerMetrics metrics) {
+        this.metrics = metrics;
         var m = new java.util.LinkedHashMap<String, InferenceModel>();
         for (InferenceModel model : models) m.put(model.id(), model);
         this.models = java.util.Collections.unmodifiableMap(m);
@@ -145,6 +147,8 @@ public final class OpenAiService {
     }
 
     private HttpResponse handle(ServiceRequestContext ctx, HttpRequest req, boolean chat) {
+        String route = chat ? "chat" : "completions";
+        ctx.log().whenComplete().thenAccept(l -> metrics.request(route, l.responseHeaders().status().code()));
         CompletableFuture<HttpResponse> f = req.aggregate().thenApply(agg -> {
             try {
                 JsonNode body = parseJson(agg);
@@ -221,6 +225,8 @@ public final class OpenAiService {
         final List<ObjectNode> choices = new ArrayList<>();
         final AtomicInteger completionTokens = new AtomicInteger();
         final AtomicReference<InferenceModel.Generation> current = new AtomicReference<>();
+        final long startNanos = System.nanoTime();
+        volatile long firstTokenNanos;
         volatile boolean cancelled;
         HttpResponseWriter writer;
         int index = -1;
@@ -335,6 +341,10 @@ public final class OpenAiService {
 
             @Override
             public void onText(String text) {
+                if (firstTokenNanos == 0 && !text.isEmpty()) {
+                    firstTokenNanos = System.nanoTime() - startNanos;
+                    metrics.firstToken(firstTokenNanos);
+                }
                 emit(splitter == null ? new ReasoningSplitter.Delta("", text) : splitter.push(text));
             }
 
@@ -365,6 +375,7 @@ public final class OpenAiService {
             public void onComplete(String finishReason, int promptTokens, int completion) {
                 emit(splitter != null ? splitter.flush() : new ReasoningSplitter.Delta("", ""));
                 completionTokens.addAndGet(completion);
+                metrics.generation(System.nanoTime() - startNanos, firstTokenNanos, promptTokens, completion);
                 String finish = finishReason.equals("cancelled") ? "stop" : finishReason;
                 if (writer != null) {
                     writeChunk(chunk(index, JSON.createObjectNode(), finish, null));
