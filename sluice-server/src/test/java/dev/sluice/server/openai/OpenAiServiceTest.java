@@ -187,6 +187,7 @@ class OpenAiServiceTest {
         assertThat(http.get("/health/live").aggregate().join().status().code()).isEqualTo(200);
         assertThat(http.get("/health/ready").aggregate().join().contentUtf8()).contains("\"ready\"");
         post("/v1/chat/completions", "{\"model\":\"fake\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 200);
+        await().atMost(5, TimeUnit.SECONDS).until(() -> http.get("/metrics").aggregate().join().contentUtf8().contains("sluice_requests_total{route=\"chat\""));
         String metrics = http.get("/metrics").aggregate().join().contentUtf8();
         assertThat(metrics).contains("sluice_requests_total{route=\"chat\",status=\"200\"}")
                 .contains("sluice_time_to_first_token_seconds_bucket").contains("sluice_e2e_request_latency_seconds_count")
