@@ -5,151 +5,199 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * Scalar dequantization of ggml storage types to {@code float}: F32, F16, BF16, Q8_0, Q4_0,
- * Q4_K and Q6_K, transcribed from ggml's {@code dequantize_row_*} reference functions.
+ * Scalar dequantization of ggml tensor data to {@code float}, following ggml's block layouts
+ * ({@code ggml-quants.c: dequantize_row_*}) exactly. This is the reference every fast kernel is
+ * tested against.
  *
- * <p>Design note: this is the plain reference used by model conversion, re-quantization and
- * tests; fast kernels live elsewhere and are checked against it. Stateless and thread-safe.
+ * <p>Block layouts (little-endian, no padding, blocks packed back to back):
+ * <ul>
+ *   <li>{@code Q8_0}: {@code half d; int8 qs[32]} — {@code y[j] = d * qs[j]}</li>
+ *   <li>{@code Q4_0}: {@code half d; uint8 qs[16]} — {@code y[j] = d * ((qs[j] & 15) - 8)},
+ *       {@code y[j+16] = d * ((qs[j] >> 4) - 8)}</li>
+ *   <li>{@code Q4_K}: {@code half d; half dmin; uint8 scales[12]; uint8 qs[128]} — 8 sub-blocks of 32
+ *       with 6-bit scale/min pairs packed by {@code get_scale_min_k4};
+ *       {@code y = d * sc * q - dmin * m}</li>
+ *   <li>{@code Q6_K}: {@code uint8 ql[128]; uint8 qh[64]; int8 scales[16]; half d} — 16 sub-blocks of 16,
+ *       {@code y = d * scales[is] * (q6 - 32)}</li>
+ * </ul>
+ * All methods are stateless and thread-safe. Data is read with unaligned little-endian layouts
+ * because tensors in a GGUF file are only 32-byte aligned as a whole, not per row.
  */
 public final class Dequant {
     private Dequant() {}
 
-    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    public static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    public static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
+    /** Half (IEEE binary16) to float. */
     public static float f16(short bits) {
         return Float.float16ToFloat(bits);
     }
 
+    /** bfloat16 to float: the upper 16 bits of a float32. */
     public static float bf16(short bits) {
         return Float.intBitsToFloat((bits & 0xFFFF) << 16);
     }
 
-    private static float f16At(MemorySegment s, long off) {
-        return Float.float16ToFloat(s.get(I16, off));
+    /** Reads a half at byte offset {@code off}. */
+    public static float halfAt(MemorySegment seg, long off) {
+        return Float.float16ToFloat(seg.get(I16, off));
     }
 
-    private static int u8(MemorySegment s, long off) {
-        return s.get(ValueLayout.JAVA_BYTE, off) & 0xFF;
+    /** Byte offset of row {@code row} within the tensor data. */
+    public static long rowOffset(Tensor t, int row) {
+        return row * t.rowBytes();
+    }
+
+    /** Dequantizes row {@code row} of {@code t} (length {@code t.cols()}) into {@code dst[dstOff..]}. */
+    public static void row(Tensor t, int row, float[] dst, int dstOff) {
+        row(t.type(), t.data(), rowOffset(t, row), dst, dstOff, t.cols());
     }
 
     /**
-     * Dequantizes {@code n} elements stored as {@code type} at byte {@code off} of {@code src}
-     * into {@code out[outOff..outOff+n)}. {@code n} must be a multiple of the type's block size.
+     * Dequantizes {@code n} consecutive elements, starting at byte {@code off} of {@code seg} (which must be
+     * the start of a block), into {@code dst[dstOff..dstOff+n)}.
      *
-     * @throws IllegalArgumentException for a type outside {@link GGMLType#SUPPORTED}
+     * @throws IllegalArgumentException when {@code n} is not a multiple of the block size, or for a type
+     *         outside {@link GGMLType#SUPPORTED}
      */
-    public static void row(GGMLType type, MemorySegment src, long off, float[] out, int outOff, int n) {
+    public static void row(GGMLType type, MemorySegment seg, long off, float[] dst, int dstOff, int n) {
         if (n % type.blockSize != 0) throw new IllegalArgumentException(n + " elements is not a multiple of " + type + " block size " + type.blockSize);
         switch (type) {
             case F32 -> {
-                for (int i = 0; i < n; i++) out[outOff + i] = src.get(F32, off + 4L * i);
+                for (int i = 0; i < n; i++) dst[dstOff + i] = seg.get(F32, off + 4L * i);
             }
             case F16 -> {
-                for (int i = 0; i < n; i++) out[outOff + i] = f16At(src, off + 2L * i);
+                for (int i = 0; i < n; i++) dst[dstOff + i] = Float.float16ToFloat(seg.get(I16, off + 2L * i));
             }
             case BF16 -> {
-                for (int i = 0; i < n; i++) out[outOff + i] = bf16(src.get(I16, off + 2L * i));
+                for (int i = 0; i < n; i++) dst[dstOff + i] = bf16(seg.get(I16, off + 2L * i));
             }
             case Q8_0 -> {
-                for (int b = 0; b < n / 32; b++) {
-                    long o = off + (long) b * type.typeSize;
-                    float d = f16At(src, o);
-                    for (int j = 0; j < 32; j++) out[outOff + b * 32 + j] = src.get(ValueLayout.JAVA_BYTE, o + 2 + j) * d;
+                for (int b = 0; b < n / 32; b++, off += 34) {
+                    float d = halfAt(seg, off);
+                    int o = dstOff + b * 32;
+                    for (int j = 0; j < 32; j++) dst[o + j] = d * seg.get(ValueLayout.JAVA_BYTE, off + 2 + j);
                 }
             }
             case Q4_0 -> {
-                for (int b = 0; b < n / 32; b++) {
-                    long o = off + (long) b * type.typeSize;
-                    float d = f16At(src, o);
-                    int y = outOff + b * 32;
+                for (int b = 0; b < n / 32; b++, off += 18) {
+                    float d = halfAt(seg, off);
+                    int o = dstOff + b * 32;
                     for (int j = 0; j < 16; j++) {
-                        int q = u8(src, o + 2 + j);
-                        out[y + j] = ((q & 0x0F) - 8) * d;
-                        out[y + j + 16] = ((q >>> 4) - 8) * d;
+                        int q = seg.get(ValueLayout.JAVA_BYTE, off + 2 + j) & 0xFF;
+                        dst[o + j] = d * ((q & 0x0F) - 8);
+                        dst[o + j + 16] = d * ((q >>> 4) - 8);
                     }
                 }
             }
-            case Q4_K -> q4K(src, off, out, outOff, n);
-            case Q6_K -> q6K(src, off, out, outOff, n);
-            default -> throw new IllegalArgumentException("cannot dequantize " + type + " (supported: " + GGMLType.supportedList() + ")");
-        }
-    }
-
-    /** {@code block_q4_K}: f16 d, f16 dmin, u8 scales[12] (6-bit scale/min pairs), u8 qs[128]. */
-    private static void q4K(MemorySegment src, long off, float[] out, int outOff, int n) {
-        int[] scMin = new int[2];
-        for (int b = 0; b < n / 256; b++) {
-            long o = off + (long) b * GGMLType.Q4_K.typeSize;
-            float d = f16At(src, o);
-            float min = f16At(src, o + 2);
-            long scales = o + 4;
-            long q = o + 16;
-            int y = outOff + b * 256;
-            int is = 0;
-            for (int j = 0; j < 256; j += 64) {
-                scaleMinK4(is, src, scales, scMin);
-                float d1 = d * scMin[0], m1 = min * scMin[1];
-                scaleMinK4(is + 1, src, scales, scMin);
-                float d2 = d * scMin[0], m2 = min * scMin[1];
-                for (int l = 0; l < 32; l++) out[y++] = d1 * (u8(src, q + l) & 0xF) - m1;
-                for (int l = 0; l < 32; l++) out[y++] = d2 * (u8(src, q + l) >>> 4) - m2;
-                q += 32;
-                is += 2;
+            case Q4_K -> {
+                for (int b = 0; b < n / 256; b++, off += 144) q4kBlock(seg, off, dst, dstOff + b * 256);
             }
-        }
-    }
-
-    /** ggml's {@code get_scale_min_k4}. */
-    private static void scaleMinK4(int j, MemorySegment s, long q, int[] scMin) {
-        if (j < 4) {
-            scMin[0] = u8(s, q + j) & 63;
-            scMin[1] = u8(s, q + j + 4) & 63;
-        } else {
-            scMin[0] = (u8(s, q + j + 4) & 0xF) | ((u8(s, q + j - 4) >>> 6) << 4);
-            scMin[1] = (u8(s, q + j + 4) >>> 4) | ((u8(s, q + j) >>> 6) << 4);
-        }
-    }
-
-    /** {@code block_q6_K}: u8 ql[128], u8 qh[64], int8 scales[16], f16 d. */
-    private static void q6K(MemorySegment src, long off, float[] out, int outOff, int n) {
-        for (int b = 0; b < n / 256; b++) {
-            long o = off + (long) b * GGMLType.Q6_K.typeSize;
-            float d = f16At(src, o + 128 + 64 + 16);
-            long ql = o, qh = o + 128, sc = o + 192;
-            int y = outOff + b * 256;
-            for (int half = 0; half < 2; half++) {
-                for (int l = 0; l < 32; l++) {
-                    int is = l / 16;
-                    int h = u8(src, qh + l);
-                    int q1 = ((u8(src, ql + l) & 0xF) | (((h >>> 0) & 3) << 4)) - 32;
-                    int q2 = ((u8(src, ql + l + 32) & 0xF) | (((h >>> 2) & 3) << 4)) - 32;
-                    int q3 = ((u8(src, ql + l) >>> 4) | (((h >>> 4) & 3) << 4)) - 32;
-                    int q4 = ((u8(src, ql + l + 32) >>> 4) | (((h >>> 6) & 3) << 4)) - 32;
-                    out[y + l] = d * src.get(ValueLayout.JAVA_BYTE, sc + is) * q1;
-                    out[y + l + 32] = d * src.get(ValueLayout.JAVA_BYTE, sc + is + 2) * q2;
-                    out[y + l + 64] = d * src.get(ValueLayout.JAVA_BYTE, sc + is + 4) * q3;
-                    out[y + l + 96] = d * src.get(ValueLayout.JAVA_BYTE, sc + is + 6) * q4;
-                }
-                y += 128;
-                ql += 64;
-                qh += 32;
-                sc += 8;
+            case Q6_K -> {
+                for (int b = 0; b < n / 256; b++, off += 210) q6kBlock(seg, off, dst, dstOff + b * 256);
             }
+            default -> throw new IllegalArgumentException(
+                    "cannot dequantize " + type + " (supported: " + GGMLType.supportedList() + ")");
         }
     }
 
-    /** Row {@code r} of a 2-D (or higher, flattened) tensor as floats. */
+    /** One element, {@code index} counted from the start of the tensor (row-major). */
+    public static float element(Tensor t, long index) {
+        GGMLType type = t.type();
+        MemorySegment seg = t.data();
+        int bs = type.blockSize;
+        long block = index / bs;
+        int j = (int) (index % bs);
+        long off = block * type.typeSize;
+        return switch (type) {
+            case F32 -> seg.get(F32, 4 * index);
+            case F16 -> Float.float16ToFloat(seg.get(I16, 2 * index));
+            case BF16 -> bf16(seg.get(I16, 2 * index));
+            case Q8_0 -> halfAt(seg, off) * seg.get(ValueLayout.JAVA_BYTE, off + 2 + j);
+            case Q4_0 -> {
+                int q = seg.get(ValueLayout.JAVA_BYTE, off + 2 + (j & 15)) & 0xFF;
+                yield halfAt(seg, off) * ((j < 16 ? q & 0x0F : q >>> 4) - 8);
+            }
+            case Q4_K, Q6_K -> {
+                float[] tmp = new float[256];
+                row(type, seg, off, tmp, 0, 256);
+                yield tmp[j];
+            }
+            default -> throw new IllegalArgumentException(
+                    "cannot dequantize " + type + " (supported: " + GGMLType.supportedList() + ")");
+        };
+    }
+
+    /** Row {@code r} of a 2-D (or higher, flattened) tensor as a new float array. */
     public static float[] row(Tensor t, int r) {
         float[] out = new float[t.cols()];
-        row(t.type(), t.data(), r * t.rowBytes(), out, 0, t.cols());
+        row(t, r, out, 0);
         return out;
     }
 
-    /** The whole tensor as floats, rows in order (tests and small tensors only: it is copied to the heap). */
+    /** The whole tensor as floats, rows in order (small tensors and tests only: it is copied to the heap). */
     public static float[] toFloats(Tensor t) {
         float[] out = new float[Math.toIntExact(t.numElements())];
         row(t.type(), t.data(), 0, out, 0, out.length);
         return out;
+    }
+
+    /** ggml {@code get_scale_min_k4}: the j-th 6-bit (scale, min) pair of a Q4_K block, packed as {@code sc | m << 8}. */
+    public static int scaleMinK4(int j, MemorySegment seg, long scalesOff) {
+        int sc, m;
+        if (j < 4) {
+            sc = u8(seg, scalesOff + j) & 63;
+            m = u8(seg, scalesOff + j + 4) & 63;
+        } else {
+            sc = (u8(seg, scalesOff + j + 4) & 0xF) | ((u8(seg, scalesOff + j - 4) >>> 6) << 4);
+            m = (u8(seg, scalesOff + j + 4) >>> 4) | ((u8(seg, scalesOff + j) >>> 6) << 4);
+        }
+        return sc | (m << 8);
+    }
+
+    static int u8(MemorySegment seg, long off) {
+        return seg.get(ValueLayout.JAVA_BYTE, off) & 0xFF;
+    }
+
+    private static void q4kBlock(MemorySegment seg, long off, float[] y, int yo) {
+        float d = halfAt(seg, off);
+        float min = halfAt(seg, off + 2);
+        long scales = off + 4;
+        long q = off + 16;
+        int is = 0;
+        for (int j = 0; j < 256; j += 64) {
+            int sm0 = scaleMinK4(is, seg, scales);
+            float d1 = d * (sm0 & 0xFF), m1 = min * (sm0 >>> 8);
+            int sm1 = scaleMinK4(is + 1, seg, scales);
+            float d2 = d * (sm1 & 0xFF), m2 = min * (sm1 >>> 8);
+            for (int l = 0; l < 32; l++) y[yo++] = d1 * (u8(seg, q + l) & 0xF) - m1;
+            for (int l = 0; l < 32; l++) y[yo++] = d2 * (u8(seg, q + l) >>> 4) - m2;
+            q += 32;
+            is += 2;
+        }
+    }
+
+    private static void q6kBlock(MemorySegment seg, long off, float[] y, int yo) {
+        long ql = off, qh = off + 128, sc = off + 192;
+        float d = halfAt(seg, off + 208);
+        for (int n = 0; n < 256; n += 128) {
+            for (int l = 0; l < 32; l++) {
+                int is = l / 16;
+                int h = u8(seg, qh + l);
+                int q1 = ((u8(seg, ql + l) & 0xF) | (((h >>> 0) & 3) << 4)) - 32;
+                int q2 = ((u8(seg, ql + l + 32) & 0xF) | (((h >>> 2) & 3) << 4)) - 32;
+                int q3 = ((u8(seg, ql + l) >>> 4) | (((h >>> 4) & 3) << 4)) - 32;
+                int q4 = ((u8(seg, ql + l + 32) >>> 4) | (((h >>> 6) & 3) << 4)) - 32;
+                y[yo + l] = d * seg.get(ValueLayout.JAVA_BYTE, sc + is) * q1;
+                y[yo + l + 32] = d * seg.get(ValueLayout.JAVA_BYTE, sc + is + 2) * q2;
+                y[yo + l + 64] = d * seg.get(ValueLayout.JAVA_BYTE, sc + is + 4) * q3;
+                y[yo + l + 96] = d * seg.get(ValueLayout.JAVA_BYTE, sc + is + 6) * q4;
+            }
+            yo += 128;
+            ql += 64;
+            qh += 32;
+            sc += 8;
+        }
     }
 }

@@ -1,0 +1,417 @@
+package dev.sluice.engine.kernels;
+
+import dev.sluice.engine.tensor.Dequant;
+import dev.sluice.engine.tensor.GGMLType;
+import dev.sluice.engine.tensor.Tensor;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+/**
+ * Kernels on the incubating Vector API, with {@link FloatVector#SPECIES_PREFERRED} lanes
+ * (16 floats on AVX-512, 8 on AVX2).
+ *
+ * <p>Design note.
+ * <ul>
+ *   <li><b>Single-vector dots</b> (decode) dequantize in registers: F32 loads floats straight from
+ *       the segment; BF16 widens shorts and shifts them into the float's top half; F16 rebuilds the
+ *       float bits ({@code (h & 0x7fff) << 13} times 2^112, sign or-ed back; exact for finite halves
+ *       including subnormals); Q8_0 widens 32 int8 per block and scales the block's partial sum by
+ *       {@code d}; Q4_0 splits nibbles, subtracts 8 and does the same; Q4_K sums {@code q*x} and
+ *       {@code x} per 32-element sub-block and applies {@code d*sc} and {@code dmin*m} once; Q6_K
+ *       rebuilds 6-bit quants from {@code ql}/{@code qh} 16 at a time and scales by
+ *       {@code d*scales[is]}. No integer dot products: activations stay float, so results differ
+ *       from the scalar twin only by float reassociation.</li>
+ *   <li><b>Batched matmul</b> (prefill) dequantizes each weight row once into a per-task scratch
+ *       row and dots it with every input vector, so dequantization is amortized over the batch.</li>
+ *   <li>Rows are split over {@link Parallel}; attention is split over (token, head) pairs.</li>
+ *   <li>Quantized in-register paths need 8 or 16 float lanes; other shapes use the scratch path.</li>
+ * </ul>
+ */
+public final class VectorKernels implements Kernels {
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final int L = F.length();
+    static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    /** One Q8_0 block of quants (32 bytes). */
+    static final VectorSpecies<Byte> B32 = ByteVector.SPECIES_256;
+    /** Sixteen bytes (Q4_0 nibbles). */
+    static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
+    /** {@code L} bytes: one float vector's worth, when L is 8 or 16. */
+    static final VectorSpecies<Byte> BL = L >= 8 ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : null;
+    /** {@code L} shorts. */
+    static final VectorSpecies<Short> SL = L >= 4 ? VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16)) : null;
+    static final boolean QUANT_IN_REGISTER = L == 8 || L == 16;
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final float F16_MAGIC = 0x1p112f;
+
+    /** One line for the start-up log, e.g. {@code cpu-vector: 512-bit AVX-512 (16 float lanes), 2 threads}. */
+    public String describe() {
+        int bits = F.vectorBitSize();
+        String isa = switch (bits) {
+            case 512 -> "AVX-512";
+            case 256 -> "AVX2";
+            case 128 -> "SSE/NEON";
+            default -> "?";
+        };
+        return "cpu-vector: " + bits + "-bit " + isa + " (" + L + " float lanes), " + Parallel.THREADS + " threads"
+                + (QUANT_IN_REGISTER ? "" : "; quantized dots use the dequantize-to-scratch path");
+    }
+
+    @Override
+    public String name() {
+        return "cpu-vector";
+    }
+
+    // ---------------------------------------------------------------- matmul / dot
+
+    @Override
+    public void matmul(Tensor w, float[] x, float[] out, int n) {
+        ScalarKernels.checkMatmul(w, x, out, n);
+        int rows = w.rows(), cols = w.cols();
+        GGMLType type = w.type();
+        MemorySegment seg = w.data();
+        long rowBytes = w.rowBytes();
+        if (n == 1) {
+            Parallel.forRange(rows, 8, (from, to) -> {
+                float[] scratch = needsScratch(type) ? new float[cols] : null;
+                for (int r = from; r < to; r++) out[r] = dotRow(type, seg, r * rowBytes, x, 0, cols, scratch);
+            });
+        } else {
+            Parallel.forRange(rows, 4, (from, to) -> {
+                float[] row = new float[cols];
+                for (int r = from; r < to; r++) {
+                    if (type == GGMLType.F32) {
+                        for (int t = 0; t < n; t++) out[t * rows + r] = dotF32(seg, r * rowBytes, x, t * cols, cols);
+                    } else {
+                        Dequant.row(type, seg, r * rowBytes, row, 0, cols);
+                        for (int t = 0; t < n; t++) out[t * rows + r] = dot(row, 0, x, t * cols, cols);
+                    }
+                }
+            });
+        }
+    }
+
+    private static boolean needsScratch(GGMLType type) {
+        return switch (type) {
+            case F32, F16, BF16 -> false;
+            case Q8_0, Q4_0, Q4_K, Q6_K -> !QUANT_IN_REGISTER;
+            default -> true;
+        };
+    }
+
+    @Override
+    public float dot(Tensor w, int row, float[] x, int xOff) {
+        int cols = w.cols();
+        return dotRow(w.type(), w.data(), row * w.rowBytes(), x, xOff, cols, needsScratch(w.type()) ? new float[cols] : null);
+    }
+
+    static float dotRow(GGMLType type, MemorySegment seg, long off, float[] x, int xOff, int n, float[] scratch) {
+        if (scratch != null) {
+            Dequant.row(type, seg, off, scratch, 0, n);
+            return dot(scratch, 0, x, xOff, n);
+        }
+        return switch (type) {
+            case F32 -> dotF32(seg, off, x, xOff, n);
+            case F16 -> dotF16(seg, off, x, xOff, n);
+            case BF16 -> dotBF16(seg, off, x, xOff, n);
+            case Q8_0 -> dotQ8_0(seg, off, x, xOff, n);
+            case Q4_0 -> dotQ4_0(seg, off, x, xOff, n);
+            case Q4_K -> dotQ4_K(seg, off, x, xOff, n);
+            case Q6_K -> dotQ6_K(seg, off, x, xOff, n);
+            default -> throw new UnsupportedOperationException("no dot product for " + type + " (supported: " + GGMLType.supportedList() + ")");
+        };
+    }
+
+    /** Float dot of two arrays. */
+    static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+        int i = 0;
+        int bound2 = n - n % (2 * L);
+        for (; i < bound2; i += 2 * L) {
+            acc0 = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), acc0);
+            acc1 = FloatVector.fromArray(F, a, aOff + i + L).fma(FloatVector.fromArray(F, b, bOff + i + L), acc1);
+        }
+        for (; i <= n - L; i += L) {
+            acc0 = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), acc0);
+        }
+        float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += a[aOff + i] * b[bOff + i];
+        return s;
+    }
+
+    static float dotF32(MemorySegment seg, long off, float[] x, int xOff, int n) {
+        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+        int i = 0;
+        int bound2 = n - n % (2 * L);
+        for (; i < bound2; i += 2 * L) {
+            acc0 = FloatVector.fromMemorySegment(F, seg, off + 4L * i, LE).fma(FloatVector.fromArray(F, x, xOff + i), acc0);
+            acc1 = FloatVector.fromMemorySegment(F, seg, off + 4L * (i + L), LE).fma(FloatVector.fromArray(F, x, xOff + i + L), acc1);
+        }
+        for (; i <= n - L; i += L) {
+            acc0 = FloatVector.fromMemorySegment(F, seg, off + 4L * i, LE).fma(FloatVector.fromArray(F, x, xOff + i), acc0);
+        }
+        float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += seg.get(Dequant.F32, off + 4L * i) * x[xOff + i];
+        return s;
+    }
+
+    static float dotBF16(MemorySegment seg, long off, float[] x, int xOff, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            ShortVector h = ShortVector.fromMemorySegment(SL, seg, off + 2L * i, LE);
+            FloatVector w = ((IntVector) h.castShape(I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            acc = w.fma(FloatVector.fromArray(F, x, xOff + i), acc);
+        }
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += Dequant.bf16(seg.get(Dequant.I16, off + 2L * i)) * x[xOff + i];
+        return s;
+    }
+
+    static float dotF16(MemorySegment seg, long off, float[] x, int xOff, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            IntVector h = (IntVector) ShortVector.fromMemorySegment(SL, seg, off + 2L * i, LE).castShape(I, 0);
+            FloatVector mag = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector w = mag.reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+            acc = w.fma(FloatVector.fromArray(F, x, xOff + i), acc);
+        }
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += Float.float16ToFloat(seg.get(Dequant.I16, off + 2L * i)) * x[xOff + i];
+        return s;
+    }
+
+    static float dotQ8_0(MemorySegment seg, long off, float[] x, int xOff, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int parts = 32 / L;
+        for (int b = 0; b < n / 32; b++, off += 34) {
+            float d = Dequant.halfAt(seg, off);
+            ByteVector q = ByteVector.fromMemorySegment(B32, seg, off + 2, LE);
+            int xo = xOff + b * 32;
+            FloatVector sum = ((FloatVector) q.castShape(F, 0)).mul(FloatVector.fromArray(F, x, xo));
+            for (int p = 1; p < parts; p++) {
+                sum = ((FloatVector) q.castShape(F, p)).fma(FloatVector.fromArray(F, x, xo + p * L), sum);
+            }
+            acc = sum.fma(FloatVector.broadcast(F, d), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    static float dotQ4_0(MemorySegment seg, long off, float[] x, int xOff, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int parts = 16 / L;
+        for (int b = 0; b < n / 32; b++, off += 18) {
+            float d = Dequant.halfAt(seg, off);
+            ByteVector q = ByteVector.fromMemorySegment(B16, seg, off + 2, LE);
+            ByteVector lo = q.and((byte) 0x0F).sub((byte) 8);
+            ByteVector hi = q.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F).sub((byte) 8);
+            int xo = xOff + b * 32;
+            FloatVector sum = FloatVector.zero(F);
+            for (int p = 0; p < parts; p++) {
+                sum = ((FloatVector) lo.castShape(F, p)).fma(FloatVector.fromArray(F, x, xo + p * L), sum);
+                sum = ((FloatVector) hi.castShape(F, p)).fma(FloatVector.fromArray(F, x, xo + 16 + p * L), sum);
+            }
+            acc = sum.fma(FloatVector.broadcast(F, d), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    static float dotQ4_K(MemorySegment seg, long off, float[] x, int xOff, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int parts = 32 / L;
+        for (int b = 0; b < n / 256; b++, off += 144) {
+            float d = Dequant.halfAt(seg, off), dmin = Dequant.halfAt(seg, off + 2);
+            long scales = off + 4, qs = off + 16;
+            int xb = xOff + b * 256;
+            for (int j = 0; j < 4; j++) {
+                int sm0 = Dequant.scaleMinK4(2 * j, seg, scales), sm1 = Dequant.scaleMinK4(2 * j + 1, seg, scales);
+                ByteVector q = ByteVector.fromMemorySegment(B32, seg, qs + 32L * j, LE);
+                ByteVector lo = q.and((byte) 0x0F);
+                ByteVector hi = q.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F);
+                int x0 = xb + 64 * j, x1 = x0 + 32;
+                FloatVector qx0 = FloatVector.zero(F), sx0 = FloatVector.zero(F);
+                FloatVector qx1 = FloatVector.zero(F), sx1 = FloatVector.zero(F);
+                for (int p = 0; p < parts; p++) {
+                    FloatVector xv0 = FloatVector.fromArray(F, x, x0 + p * L);
+                    FloatVector xv1 = FloatVector.fromArray(F, x, x1 + p * L);
+                    qx0 = ((FloatVector) lo.castShape(F, p)).fma(xv0, qx0);
+                    sx0 = sx0.add(xv0);
+                    qx1 = ((FloatVector) hi.castShape(F, p)).fma(xv1, qx1);
+                    sx1 = sx1.add(xv1);
+                }
+                acc = qx0.fma(FloatVector.broadcast(F, d * (sm0 & 0xFF)), acc);
+                acc = sx0.fma(FloatVector.broadcast(F, -dmin * (sm0 >>> 8)), acc);
+                acc = qx1.fma(FloatVector.broadcast(F, d * (sm1 & 0xFF)), acc);
+                acc = sx1.fma(FloatVector.broadcast(F, -dmin * (sm1 >>> 8)), acc);
+            }
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    static float dotQ6_K(MemorySegment seg, long off, float[] x, int xOff, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        for (int b = 0; b < n / 256; b++, off += 210) {
+            float d = Dequant.halfAt(seg, off + 208);
+            long ql = off, qh = off + 128, sc = off + 192;
+            int y = xOff + b * 256;
+            for (int half = 0; half < 2; half++) {
+                for (int l0 = 0; l0 < 32; l0 += L) {
+                    int is = l0 / 16;
+                    ByteVector qa = ByteVector.fromMemorySegment(BL, seg, ql + l0, LE);
+                    ByteVector qb = ByteVector.fromMemorySegment(BL, seg, ql + 32 + l0, LE);
+                    ByteVector h = ByteVector.fromMemorySegment(BL, seg, qh + l0, LE);
+                    ByteVector q1 = qa.and((byte) 0x0F).or(h.and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
+                    ByteVector q2 = qb.and((byte) 0x0F).or(h.lanewise(VectorOperators.LSHR, 2).and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
+                    ByteVector q3 = qa.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F).or(h.lanewise(VectorOperators.LSHR, 4).and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
+                    ByteVector q4 = qb.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F).or(h.lanewise(VectorOperators.LSHR, 6).and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
+                    acc = ((FloatVector) q1.castShape(F, 0)).mul(d * seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + is))
+                            .fma(FloatVector.fromArray(F, x, y + l0), acc);
+                    acc = ((FloatVector) q2.castShape(F, 0)).mul(d * seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + is + 2))
+                            .fma(FloatVector.fromArray(F, x, y + l0 + 32), acc);
+                    acc = ((FloatVector) q3.castShape(F, 0)).mul(d * seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + is + 4))
+                            .fma(FloatVector.fromArray(F, x, y + l0 + 64), acc);
+                    acc = ((FloatVector) q4.castShape(F, 0)).mul(d * seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + is + 6))
+                            .fma(FloatVector.fromArray(F, x, y + l0 + 96), acc);
+                }
+                y += 128;
+                ql += 64;
+                qh += 32;
+                sc += 8;
+            }
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    // ---------------------------------------------------------------- element-wise
+
+    @Override
+    public void rmsnorm(float[] out, float[] x, float[] weight, int size, int n, float eps) {
+        for (int t = 0; t < n; t++) {
+            int o = t * size;
+            float ss = dot(x, o, x, o, size);
+            float inv = (float) (1.0 / Math.sqrt(ss / size + eps));
+            int i = 0;
+            for (; i <= size - L; i += L) {
+                FloatVector.fromArray(F, x, o + i).mul(inv).mul(FloatVector.fromArray(F, weight, i)).intoArray(out, o + i);
+            }
+            for (; i < size; i++) out[o + i] = weight[i] * (x[o + i] * inv);
+        }
+    }
+
+    @Override
+    public void rope(float[] x, int off, int nHeads, int pos, RopeTable table) {
+        int headDim = table.headDim, half = headDim / 2;
+        int base = pos * half;
+        float[] cos = table.cos, sin = table.sin;
+        for (int h = 0; h < nHeads; h++) {
+            int o = off + h * headDim;
+            int i = 0;
+            if (table.neox) {
+                for (; i <= half - L; i += L) {
+                    FloatVector c = FloatVector.fromArray(F, cos, base + i), s = FloatVector.fromArray(F, sin, base + i);
+                    FloatVector x0 = FloatVector.fromArray(F, x, o + i), x1 = FloatVector.fromArray(F, x, o + i + half);
+                    x0.mul(c).sub(x1.mul(s)).intoArray(x, o + i);
+                    x0.mul(s).add(x1.mul(c)).intoArray(x, o + i + half);
+                }
+            }
+            for (; i < half; i++) {
+                float c = cos[base + i], s = sin[base + i];
+                int i0 = table.neox ? o + i : o + 2 * i;
+                int i1 = table.neox ? o + i + half : o + 2 * i + 1;
+                float x0 = x[i0], x1 = x[i1];
+                x[i0] = x0 * c - x1 * s;
+                x[i1] = x0 * s + x1 * c;
+            }
+        }
+    }
+
+    @Override
+    public void softmax(float[] x, int off, int size) {
+        int i = 0;
+        FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        for (; i <= size - L; i += L) mv = mv.max(FloatVector.fromArray(F, x, off + i));
+        float max = mv.reduceLanes(VectorOperators.MAX);
+        for (; i < size; i++) max = Math.max(max, x[off + i]);
+        FloatVector sv = FloatVector.zero(F);
+        i = 0;
+        for (; i <= size - L; i += L) {
+            FloatVector e = FloatVector.fromArray(F, x, off + i).sub(max).lanewise(VectorOperators.EXP);
+            e.intoArray(x, off + i);
+            sv = sv.add(e);
+        }
+        float sum = sv.reduceLanes(VectorOperators.ADD);
+        for (; i < size; i++) {
+            float e = (float) Math.exp(x[off + i] - max);
+            x[off + i] = e;
+            sum += e;
+        }
+        float inv = 1f / sum;
+        i = 0;
+        for (; i <= size - L; i += L) FloatVector.fromArray(F, x, off + i).mul(inv).intoArray(x, off + i);
+        for (; i < size; i++) x[off + i] *= inv;
+    }
+
+    @Override
+    public void swiglu(float[] gate, float[] up, int size) {
+        int i = 0;
+        for (; i <= size - L; i += L) {
+            FloatVector g = FloatVector.fromArray(F, gate, i);
+            FloatVector silu = g.div(g.neg().lanewise(VectorOperators.EXP).add(1f));
+            silu.mul(FloatVector.fromArray(F, up, i)).intoArray(gate, i);
+        }
+        for (; i < size; i++) {
+            float g = gate[i];
+            gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
+        }
+    }
+
+    @Override
+    public void add(float[] x, float[] y, int size) {
+        int i = 0;
+        for (; i <= size - L; i += L) FloatVector.fromArray(F, x, i).add(FloatVector.fromArray(F, y, i)).intoArray(x, i);
+        for (; i < size; i++) x[i] += y[i];
+    }
+
+    // ---------------------------------------------------------------- attention
+
+    @Override
+    public void attention(float[] q, float[] out, int nTokens, int startPos, float[] k, float[] v,
+                          int nHeads, int nKvHeads, int headDim, int window) {
+        int group = nHeads / nKvHeads, qDim = nHeads * headDim, kvDim = nKvHeads * headDim;
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        Parallel.forRange(nTokens * nHeads, 1, (from, to) -> {
+            float[] att = new float[startPos + nTokens];
+            for (int th = from; th < to; th++) {
+                int t = th / nHeads, h = th % nHeads;
+                int pos = startPos + t;
+                int first = window > 0 ? Math.max(0, pos - window + 1) : 0;
+                int qo = t * qDim + h * headDim, kvo = (h / group) * headDim;
+                int len = pos - first + 1;
+                for (int j = first; j <= pos; j++) att[j - first] = dot(q, qo, k, j * kvDim + kvo, headDim) * scale;
+                softmax(att, 0, len);
+                int oo = t * qDim + h * headDim;
+                int d = 0;
+                for (; d <= headDim - L; d += L) {
+                    FloatVector acc = FloatVector.zero(F);
+                    for (int j = first; j <= pos; j++) {
+                        acc = FloatVector.fromArray(F, v, j * kvDim + kvo + d).fma(FloatVector.broadcast(F, att[j - first]), acc);
+                    }
+                    acc.intoArray(out, oo + d);
+                }
+                for (; d < headDim; d++) {
+                    float s = 0f;
+                    for (int j = first; j <= pos; j++) s += att[j - first] * v[j * kvDim + kvo + d];
+                    out[oo + d] = s;
+                }
+            }
+        });
+    }
+}

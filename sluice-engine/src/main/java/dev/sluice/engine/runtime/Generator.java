@@ -1,0 +1,238 @@
+package dev.sluice.engine.runtime;
+
+import dev.sluice.engine.sampling.Sampler;
+import dev.sluice.engine.sampling.SamplingParams;
+import dev.sluice.engine.sampling.TokenLogprob;
+import dev.sluice.engine.tokenizer.Tokenizer;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Prompt tokens in, a stream of generated tokens and text out, for one sequence at a time.
+ *
+ * <p>Design note. The prompt runs as one batched {@link Transformer#forwardLast} (prefill), then
+ * one token per step (decode). After each sampled token the generator checks, in order:
+ * stop token ids (the request's and the tokenizer's end-of-generation ids; the stop token itself
+ * is neither returned nor emitted), stop strings on the decoded text, {@code maxTokens}, the
+ * context length, and cancellation (polled before every forward step).
+ *
+ * <p>Text: token bytes are decoded as UTF-8 incrementally, so a character split over tokens is
+ * emitted once complete. Text that could still be the start of a stop string is held back until
+ * it is known not to be; when a stop string matches, the text before it is emitted and the stop
+ * string and everything after it are dropped. Without a tokenizer the generator works on ids
+ * only: no text, no stop strings.
+ *
+ * <p>Not thread-safe; a {@code Generator} holds no per-call state, so one may serve calls in
+ * sequence, and several may share a {@link Transformer}.
+ */
+public final class Generator {
+    private final Transformer model;
+    private final Tokenizer tokenizer;
+
+    /** @param tokenizer for text and stop strings; null for token-level generation */
+    public Generator(Transformer model, Tokenizer tokenizer) {
+        this.model = model;
+        this.tokenizer = tokenizer;
+    }
+
+    /** Why generation ended, named as in the OpenAI API. */
+    public enum FinishReason {
+        /** a stop token or stop string */
+        STOP,
+        /** {@code maxTokens} or the context length */
+        LENGTH,
+        /** the caller cancelled */
+        CANCELLED
+    }
+
+    /** Receives the stream as it is produced; both methods default to doing nothing. */
+    public interface Listener {
+        /** A generated token (never a stop token), with its log probability when requested. */
+        default void onToken(int token, TokenLogprob logprob) {}
+
+        /** Newly final text (may cover several tokens, or lag behind them while a stop string might match). */
+        default void onText(String delta) {}
+    }
+
+    /**
+     * @param tokens generated tokens, stop token excluded
+     * @param text   the generated text without any stop string, or null without a tokenizer
+     */
+    public record Result(int[] tokens, String text, FinishReason finishReason, GenerationStats stats) {}
+
+    /** Generates with a fresh KV cache. */
+    public Result generate(int[] prompt, SamplingParams params, Listener listener, BooleanSupplier cancelled) {
+        return generate(prompt, params, listener, cancelled, model.newCache());
+    }
+
+    /**
+     * Generates continuing {@code prompt}, starting from an empty (or truncated) cache: positions
+     * {@code cache.length() ..} of the prompt are run, earlier ones are taken as already cached.
+     *
+     * @throws ContextOverflowException when the prompt alone does not fit in the cache
+     */
+    public Result generate(int[] prompt, SamplingParams params, Listener listener, BooleanSupplier cancelled, KVCache cache) {
+        if (prompt.length == 0) throw new IllegalArgumentException("empty prompt: at least one token (e.g. BOS) is needed");
+        Listener out = listener != null ? listener : new Listener() {};
+        BooleanSupplier cancel = cancelled != null ? cancelled : () -> false;
+        int capacity = Math.min(cache.capacity(), model.maxContext());
+        if (prompt.length >= capacity) throw new ContextOverflowException(prompt.length + 1, capacity);
+        int vocab = model.config().vocabSize();
+        Set<Integer> stopIds = new HashSet<>(params.stopTokenIds());
+        if (tokenizer != null) stopIds.addAll(tokenizer.endOfGenerationIds());
+        Sampler sampler = new Sampler(params, vocab, prompt);
+        TextStream text = tokenizer != null ? new TextStream(tokenizer, params) : null;
+
+        int[] generated = new int[Math.min(params.maxTokens(), 1024)];
+        int nGen = 0;
+        FinishReason reason = null;
+
+        long t0 = System.nanoTime();
+        if (cancel.getAsBoolean()) {
+            return new Result(new int[0], text != null ? "" : null, FinishReason.CANCELLED, new GenerationStats(0, 0, 0, 0));
+        }
+        int cached = Math.min(cache.length(), prompt.length - 1);
+        cache.truncate(cached);
+        float[] logits = model.forwardLast(Arrays.copyOfRange(prompt, cached, prompt.length), cached, cache);
+        long t1 = System.nanoTime();
+        int pos = prompt.length;
+        while (true) {
+            Sampler.Sampled s = sampler.sample(logits);
+            int token = s.token();
+            if (stopIds.contains(token)) {
+                reason = FinishReason.STOP;
+                break;
+            }
+            if (nGen == generated.length) generated = Arrays.copyOf(generated, Math.min(params.maxTokens(), nGen * 2));
+            generated[nGen++] = token;
+            out.onToken(token, s.logprob());
+            if (text != null && text.append(token, out)) {
+                reason = FinishReason.STOP;
+                break;
+            }
+            if (nGen >= params.maxTokens() || pos >= capacity) {
+                reason = FinishReason.LENGTH;
+                break;
+            }
+            if (cancel.getAsBoolean()) {
+                reason = FinishReason.CANCELLED;
+                break;
+            }
+            logits = model.forwardLast(new int[] {token}, pos, cache);
+            pos++;
+        }
+        long t2 = System.nanoTime();
+        String finalText = null;
+        if (text != null) {
+            if (reason != FinishReason.STOP || !text.stopped()) text.flush(out);
+            finalText = text.text();
+        }
+        GenerationStats stats = new GenerationStats(prompt.length - cached, t1 - t0, nGen, t2 - t1);
+        return new Result(Arrays.copyOf(generated, nGen), finalText, reason, stats);
+    }
+
+    /** Incremental UTF-8 decoding with stop-string matching and hold-back. */
+    static final class TextStream {
+        private final Tokenizer tokenizer;
+        private final java.util.List<String> stops;
+        private final ByteArrayOutputStream pendingBytes = new ByteArrayOutputStream();
+        private final StringBuilder text = new StringBuilder();
+        private int emitted;
+        private int end = -1;
+
+        TextStream(Tokenizer tokenizer, SamplingParams params) {
+            this.tokenizer = tokenizer;
+            this.stops = params.stopStrings();
+        }
+
+        /** Adds a token's text; returns true when a stop string matched (the text is then final). */
+        boolean append(int token, Listener out) {
+            pendingBytes.writeBytes(tokenizer.tokenBytes(token));
+            byte[] b = pendingBytes.toByteArray();
+            int cut = completeUtf8Prefix(b);
+            int searchFrom = Math.max(emitted, text.length() - maxStopLength() + 1);
+            text.append(new String(b, 0, cut, StandardCharsets.UTF_8));
+            pendingBytes.reset();
+            pendingBytes.write(b, cut, b.length - cut);
+            int match = -1;
+            for (String s : stops) {
+                int i = text.indexOf(s, Math.max(0, searchFrom));
+                if (i >= 0 && (match < 0 || i < match)) match = i;
+            }
+            if (match >= 0) {
+                end = match;
+                if (match > emitted) out.onText(text.substring(emitted, match));
+                emitted = match;
+                return true;
+            }
+            int safe = text.length() - heldBack();
+            if (safe > emitted) {
+                out.onText(text.substring(emitted, safe));
+                emitted = safe;
+            }
+            return false;
+        }
+
+        boolean stopped() {
+            return end >= 0;
+        }
+
+        /** Emits everything not yet emitted (including an incomplete UTF-8 tail as U+FFFD). */
+        void flush(Listener out) {
+            if (end >= 0) return;
+            if (pendingBytes.size() > 0) {
+                text.append(new String(pendingBytes.toByteArray(), StandardCharsets.UTF_8));
+                pendingBytes.reset();
+            }
+            if (text.length() > emitted) out.onText(text.substring(emitted));
+            emitted = text.length();
+        }
+
+        String text() {
+            return end >= 0 ? text.substring(0, end) : text.toString();
+        }
+
+        private int maxStopLength() {
+            int m = 0;
+            for (String s : stops) m = Math.max(m, s.length());
+            return m;
+        }
+
+        /** Length of the longest suffix of the text that is a proper prefix of a stop string. */
+        private int heldBack() {
+            int best = 0;
+            for (String s : stops) {
+                for (int len = Math.min(s.length() - 1, text.length()); len > best; len--) {
+                    if (endsWithPrefix(s, len)) {
+                        best = len;
+                        break;
+                    }
+                }
+            }
+            return best;
+        }
+
+        private boolean endsWithPrefix(String s, int len) {
+            int base = text.length() - len;
+            for (int i = 0; i < len; i++) if (text.charAt(base + i) != s.charAt(i)) return false;
+            return true;
+        }
+
+        /** Bytes of {@code b} that form complete UTF-8 sequences (an incomplete trailing sequence is kept back). */
+        static int completeUtf8Prefix(byte[] b) {
+            int n = b.length;
+            for (int back = 1; back <= Math.min(3, n); back++) {
+                int c = b[n - back] & 0xFF;
+                if ((c & 0xC0) == 0x80) continue; // continuation byte: keep looking for the lead
+                int need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+                return need > back ? n - back : n;
+            }
+            return n;
+        }
+    }
+}

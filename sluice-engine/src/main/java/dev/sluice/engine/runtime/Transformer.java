@@ -1,0 +1,222 @@
+package dev.sluice.engine.runtime;
+
+import dev.sluice.engine.kernels.Kernels;
+import dev.sluice.engine.kernels.RopeTable;
+import dev.sluice.engine.model.ModelConfig;
+import dev.sluice.engine.model.ModelWeights;
+import dev.sluice.engine.model.TensorNames;
+import dev.sluice.engine.tensor.Dequant;
+import dev.sluice.engine.tensor.Tensor;
+
+import java.util.Optional;
+
+/**
+ * The decoder-only transformer forward pass shared by {@code llama}, {@code mistral}, {@code qwen2}
+ * and {@code qwen3}, which differ only by flags in {@link ModelConfig}:
+ *
+ * <pre>
+ * x = token_embd[tokens]
+ * for each layer:
+ *   h = rmsnorm(x) * attn_norm
+ *   q = Wq h (+ bq), k = Wk h (+ bk), v = Wv h (+ bv)          qkvBias: Qwen2
+ *   q, k = rmsnorm per head * attn_{q,k}_norm                  qkNorm: Qwen3
+ *   q, k = rope(q, k, pos)                                     NeoX or interleaved pairs
+ *   cache[pos] = k, v
+ *   x += Wo attention(q, cache)                                causal, GQA, optional sliding window
+ *   h = rmsnorm(x) * ffn_norm
+ *   x += Wdown (silu(Wgate h) * Wup h)
+ * logits = output (rmsnorm(x) * output_norm)                   output = token_embd when tied
+ * </pre>
+ *
+ * <p>Design note: a call processes a chunk of tokens at once (batched prefill): every projection
+ * is one {@link Kernels#matmul} over all tokens of the chunk, and attention is causal within the
+ * chunk. Chunks longer than {@link #PREFILL_CHUNK} are split to bound activation memory. Weights
+ * stay in their mapped segments; only 1-D tensors (norms, biases) are copied to float arrays at
+ * construction. A {@code Transformer} is immutable and may be shared by threads, each with its
+ * own {@link KVCache}; activation buffers are allocated per call.
+ */
+public final class Transformer {
+    /** Default cap on KV cache positions (tokens): bounds cache memory for models trained on long contexts. */
+    public static final int DEFAULT_MAX_CONTEXT = 4096;
+    /** Tokens per internal forward chunk: activations take about {@code chunk * (3 * nEmbd + 2 * nFf + qDim + 2 * kvDim)} floats. */
+    public static final int PREFILL_CHUNK = 256;
+
+    private final ModelConfig c;
+    private final Kernels kernels;
+    private final RopeTable rope;
+    private final int maxContext;
+    private final Tensor tokenEmbd, output;
+    private final float[] outputNorm;
+    private final Layer[] layers;
+
+    private record Layer(float[] attnNorm, Tensor wq, Tensor wk, Tensor wv, Tensor wo,
+                         float[] bq, float[] bk, float[] bv, float[] qNorm, float[] kNorm,
+                         float[] ffnNorm, Tensor wGate, Tensor wUp, Tensor wDown) {}
+
+    /** A model with a KV cache capped at {@link #DEFAULT_MAX_CONTEXT} positions. */
+    public Transformer(ModelWeights weights, Kernels kernels) {
+        this(weights, kernels, DEFAULT_MAX_CONTEXT);
+    }
+
+    /**
+     * @param maxContextCap upper bound on positions; the model's own {@code contextLength} applies when smaller
+     */
+    public Transformer(ModelWeights weights, Kernels kernels, int maxContextCap) {
+        if (maxContextCap <= 0) throw new IllegalArgumentException("maxContextCap must be > 0, got " + maxContextCap);
+        this.c = weights.config();
+        this.kernels = kernels;
+        this.maxContext = Math.min(maxContextCap, c.contextLength());
+        this.tokenEmbd = weights.tensor(TensorNames.TOKEN_EMBD);
+        this.output = c.tiedEmbeddings() ? tokenEmbd : weights.find(TensorNames.OUTPUT).orElse(tokenEmbd);
+        this.outputNorm = vec(weights, TensorNames.OUTPUT_NORM);
+        Optional<float[]> freqFactors = weights.ropeFreqFactors();
+        // ropeFreqFactors() already folds llama3 scaling into divisors; pass the scaling only when there are none
+        this.rope = new RopeTable(c.headDim(), maxContext, c.ropeTheta(), c.ropeNeox(),
+                freqFactors.isPresent() ? null : c.ropeScaling(), freqFactors.orElse(null));
+        this.layers = new Layer[c.nLayers()];
+        for (int i = 0; i < c.nLayers(); i++) {
+            layers[i] = new Layer(
+                    vec(weights, TensorNames.blk(i, "attn_norm")),
+                    weights.tensor(TensorNames.blk(i, "attn_q")),
+                    weights.tensor(TensorNames.blk(i, "attn_k")),
+                    weights.tensor(TensorNames.blk(i, "attn_v")),
+                    weights.tensor(TensorNames.blk(i, "attn_output")),
+                    c.qkvBias() ? vec(weights, TensorNames.blkBias(i, "attn_q")) : null,
+                    c.qkvBias() ? vec(weights, TensorNames.blkBias(i, "attn_k")) : null,
+                    c.qkvBias() ? vec(weights, TensorNames.blkBias(i, "attn_v")) : null,
+                    c.qkNorm() ? vec(weights, TensorNames.blk(i, "attn_q_norm")) : null,
+                    c.qkNorm() ? vec(weights, TensorNames.blk(i, "attn_k_norm")) : null,
+                    vec(weights, TensorNames.blk(i, "ffn_norm")),
+                    weights.tensor(TensorNames.blk(i, "ffn_gate")),
+                    weights.tensor(TensorNames.blk(i, "ffn_up")),
+                    weights.tensor(TensorNames.blk(i, "ffn_down")));
+        }
+    }
+
+    private static float[] vec(ModelWeights w, String name) {
+        return Dequant.toFloats(w.tensor(name));
+    }
+
+    public ModelConfig config() {
+        return c;
+    }
+
+    public Kernels kernels() {
+        return kernels;
+    }
+
+    /** Positions a cache from {@link #newCache()} holds: {@code min(cap, contextLength)}. */
+    public int maxContext() {
+        return maxContext;
+    }
+
+    /** A fresh, empty KV cache of {@link #maxContext()} positions. */
+    public KVCache newCache() {
+        return new KVCache(c, maxContext);
+    }
+
+    /**
+     * Runs {@code tokens} at positions {@code startPos ..} and returns the logits of every token,
+     * {@code [tokens.length][vocabSize]} row-major.
+     *
+     * @throws ContextOverflowException when {@code startPos + tokens.length} exceeds the cache
+     */
+    public float[] forward(int[] tokens, int startPos, KVCache cache) {
+        float[] logits = new float[tokens.length * c.vocabSize()];
+        run(tokens, startPos, cache, logits, false);
+        return logits;
+    }
+
+    /** As {@link #forward} but computes and returns only the last token's logits ({@code vocabSize} floats). */
+    public float[] forwardLast(int[] tokens, int startPos, KVCache cache) {
+        float[] logits = new float[c.vocabSize()];
+        run(tokens, startPos, cache, logits, true);
+        return logits;
+    }
+
+    private void run(int[] tokens, int startPos, KVCache cache, float[] logits, boolean lastOnly) {
+        if (tokens.length == 0) throw new IllegalArgumentException("no tokens to forward");
+        if (startPos < 0 || startPos > cache.length()) {
+            throw new IllegalArgumentException("startPos " + startPos + " must be within [0, cache length " + cache.length() + "]");
+        }
+        int end = startPos + tokens.length;
+        if (end > Math.min(cache.capacity(), maxContext)) throw new ContextOverflowException(end, Math.min(cache.capacity(), maxContext));
+        for (int t : tokens) {
+            if (t < 0 || t >= c.vocabSize()) throw new IllegalArgumentException("token id " + t + " outside vocabulary [0, " + c.vocabSize() + ")");
+        }
+        for (int from = 0; from < tokens.length; from += PREFILL_CHUNK) {
+            int n = Math.min(PREFILL_CHUNK, tokens.length - from);
+            float[] x = chunk(tokens, from, n, startPos + from, cache);
+            boolean last = from + n == tokens.length;
+            if (lastOnly && !last) continue;
+            int E = c.nEmbd(), V = c.vocabSize();
+            if (lastOnly) {
+                float[] xl = new float[E];
+                System.arraycopy(x, (n - 1) * E, xl, 0, E);
+                kernels.rmsnorm(xl, xl, outputNorm, E, 1, c.rmsEps());
+                kernels.matmul(output, xl, logits, 1);
+            } else {
+                kernels.rmsnorm(x, x, outputNorm, E, n, c.rmsEps());
+                float[] out = new float[n * V];
+                kernels.matmul(output, x, out, n);
+                System.arraycopy(out, 0, logits, from * V, n * V);
+            }
+        }
+    }
+
+    /** All layers for {@code n} tokens at positions {@code pos0 ..}; returns the final hidden states {@code [n][nEmbd]}. */
+    private float[] chunk(int[] tokens, int from, int n, int pos0, KVCache cache) {
+        int E = c.nEmbd(), qDim = c.qDim(), kvDim = c.kvDim(), F = c.nFf(), hd = c.headDim();
+        float eps = c.rmsEps();
+        float[] x = new float[n * E];
+        for (int t = 0; t < n; t++) Dequant.row(tokenEmbd, tokens[from + t], x, t * E);
+        float[] h = new float[n * E];
+        float[] q = new float[n * qDim], k = new float[n * kvDim], v = new float[n * kvDim];
+        float[] att = new float[n * qDim];
+        float[] gate = new float[n * F], up = new float[n * F];
+        float[] tmp = new float[n * E];
+        for (int l = 0; l < layers.length; l++) {
+            Layer L = layers[l];
+            // attention
+            kernels.rmsnorm(h, x, L.attnNorm, E, n, eps);
+            kernels.matmul(L.wq, h, q, n);
+            kernels.matmul(L.wk, h, k, n);
+            kernels.matmul(L.wv, h, v, n);
+            if (L.bq != null) {
+                addBias(q, L.bq, n);
+                addBias(k, L.bk, n);
+                addBias(v, L.bv, n);
+            }
+            if (L.qNorm != null) {
+                kernels.rmsnorm(q, q, L.qNorm, hd, n * c.nHeads(), eps);
+                kernels.rmsnorm(k, k, L.kNorm, hd, n * c.nKvHeads(), eps);
+            }
+            float[] kc = cache.k[l], vc = cache.v[l];
+            for (int t = 0; t < n; t++) {
+                kernels.rope(q, t * qDim, c.nHeads(), pos0 + t, rope);
+                kernels.rope(k, t * kvDim, c.nKvHeads(), pos0 + t, rope);
+            }
+            System.arraycopy(k, 0, kc, pos0 * kvDim, n * kvDim);
+            System.arraycopy(v, 0, vc, pos0 * kvDim, n * kvDim);
+            kernels.attention(q, att, n, pos0, kc, vc, c.nHeads(), c.nKvHeads(), hd, c.slidingWindow());
+            kernels.matmul(L.wo, att, tmp, n);
+            kernels.add(x, tmp, n * E);
+            // feed-forward
+            kernels.rmsnorm(h, x, L.ffnNorm, E, n, eps);
+            kernels.matmul(L.wGate, h, gate, n);
+            kernels.matmul(L.wUp, h, up, n);
+            kernels.swiglu(gate, up, n * F);
+            kernels.matmul(L.wDown, gate, tmp, n);
+            kernels.add(x, tmp, n * E);
+        }
+        cache.setLength(pos0 + n);
+        return x;
+    }
+
+    private static void addBias(float[] y, float[] b, int n) {
+        int d = b.length;
+        for (int t = 0; t < n; t++) {
+            for (int i = 0; i < d; i++) y[t * d + i] += b[i];
+        }
+    }
+}
