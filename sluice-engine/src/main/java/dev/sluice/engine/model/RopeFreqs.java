@@ -19,19 +19,20 @@ public final class RopeFreqs {
         if (s == null || !"llama3".equals(s.type())) return null;
         int dim = c.headDim();
         float[] out = new float[dim / 2];
-        double lowWavelen = s.originalContextLength() / (double) s.lowFreqFactor();
-        double highWavelen = s.originalContextLength() / (double) s.highFreqFactor();
+        // float32 throughout, as the torch tensors in llama.cpp's converter
+        float ctx0 = s.originalContextLength();
+        float lowWavelen = ctx0 / s.lowFreqFactor();
+        float highWavelen = ctx0 / s.highFreqFactor();
         for (int i = 0; i < dim / 2; i++) {
-            // torch computes the base frequencies in float32
-            float freq = (float) (1.0 / Math.pow(c.ropeTheta(), (float) (2 * i) / dim));
-            double wavelen = 2 * Math.PI / freq;
+            float freq = 1.0f / (float) Math.pow(c.ropeTheta(), (float) (2 * i) / dim);
+            float wavelen = (float) (2 * Math.PI) / freq;
             if (wavelen < highWavelen) {
                 out[i] = 1f;
             } else if (wavelen > lowWavelen) {
                 out[i] = s.factor();
             } else {
-                double smooth = (s.originalContextLength() / wavelen - s.lowFreqFactor()) / (s.highFreqFactor() - s.lowFreqFactor());
-                out[i] = (float) (1 / ((1 - smooth) / s.factor() + smooth));
+                float smooth = (ctx0 / wavelen - s.lowFreqFactor()) / (s.highFreqFactor() - s.lowFreqFactor());
+                out[i] = 1 / ((1 - smooth) / s.factor() + smooth);
             }
         }
         return out;
