@@ -38,6 +38,7 @@ import java.util.Map;
 public final class Main implements Runnable {
     /** The subcommands, in the order {@code sluice --help} lists them. */
     static final Class<?>[] SUBCOMMANDS = {
+            ConvertCommand.class, QuantizeCommand.class,
     };
 
     @CommandLine.Spec

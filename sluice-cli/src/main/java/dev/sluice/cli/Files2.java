@@ -1,0 +1,32 @@
+package dev.sluice.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/** Small file checks and reports shared by the commands that write files. */
+final class Files2 {
+    private Files2() {}
+
+    /** Fails with a message naming the path when the output cannot be written: a folder, or a missing parent folder. */
+    static void checkOutput(Path output) {
+        if (Files.isDirectory(output)) throw new CliException("output is a folder, expected a file path: " + output.toAbsolutePath());
+        Path parent = output.toAbsolutePath().getParent();
+        if (parent != null && !Files.isDirectory(parent)) {
+            throw new CliException("output folder does not exist: " + parent);
+        }
+    }
+
+    static void reportWritten(PrintWriter err, Path output, long startNanos) {
+        long size;
+        try {
+            size = Files.size(output);
+        } catch (IOException e) {
+            size = -1;
+        }
+        err.printf(Locale.ROOT, "wrote %s (%.1f MiB) in %.1f s%n", output, size / (1024.0 * 1024), (System.nanoTime() - startNanos) / 1e9);
+        err.flush();
+    }
+}
