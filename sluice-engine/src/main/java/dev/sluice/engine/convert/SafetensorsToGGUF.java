@@ -13,6 +13,7 @@ import dev.sluice.engine.model.RopeFreqs;
 import dev.sluice.engine.model.TensorNames;
 import dev.sluice.engine.tensor.GGMLType;
 import dev.sluice.engine.tensor.Tensor;
+import dev.sluice.engine.tokenizer.HfTokenizerConverter;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -34,8 +35,10 @@ import java.util.function.IntUnaryOperator;
  * {@code LlamaModel.permute(w, n_head, n_head_kv)} so that the file uses interleaved-pair (non
  * NeoX) RoPE; Qwen files keep Hugging Face order (NeoX RoPE). Matrices are written as the
  * requested type (F16 when their rows are not whole blocks); 1-D tensors (norms, biases) stay
- * F32. Tokenizer metadata: {@code tokenizer.chat_template} and the BOS/EOS ids (see
- * {@link #tokenizerMetadata}).
+ * F32. Tokenizer: with a {@code tokenizer.json}, the whole {@code tokenizer.*} metadata
+ * (vocabulary, merges or scores, token types, special ids, chat template) from
+ * {@link HfTokenizerConverter}; without one, at least {@code tokenizer.chat_template} and the
+ * BOS/EOS ids ({@link #tokenizerMetadata}).
  *
  * <p>Tensors are streamed row by row from the mapped safetensors into the output; nothing the
  * size of a tensor is held on the heap. The output appears atomically ({@link GGUFWriter}).
@@ -65,9 +68,11 @@ public final class SafetensorsToGGUF {
             for (ModelConfigs.MetaEntry e : ModelConfigs.ggufHparams(c, arch)) g.put(e.key(), e.type(), e.value());
             g.putUInt32("general.file_type", TensorEncoder.fileType(outType));
             if (outType.isQuantized()) g.putUInt32("general.quantization_version", 2);
-            for (ModelConfigs.MetaEntry e : tokenizerMetadata(hfDir)) {
-                if (e.type() == GGUFValueType.ARRAY) g.putArray(e.key(), arrayElementType(e.value()), e.value());
-                else g.put(e.key(), e.type(), e.value());
+            if (Files.isRegularFile(hfDir.resolve("tokenizer.json"))) {
+                // the full vocabulary, merges, special ids and chat template, as llama.cpp writes them
+                HfTokenizerConverter.write(HfTokenizerConverter.toGGUFMetadata(hfDir), g);
+            } else {
+                for (ModelConfigs.MetaEntry e : tokenizerMetadata(hfDir)) g.put(e.key(), e.type(), e.value());
             }
 
             float[] ropeFactors = RopeFreqs.llama3Factors(c);
@@ -125,19 +130,8 @@ public final class SafetensorsToGGUF {
         return b.array();
     }
 
-    private static GGUFValueType arrayElementType(Object a) {
-        return switch (a) {
-            case String[] x -> GGUFValueType.STRING;
-            case float[] x -> GGUFValueType.FLOAT32;
-            case int[] x -> GGUFValueType.INT32;
-            case long[] x -> GGUFValueType.INT64;
-            case boolean[] x -> GGUFValueType.BOOL;
-            default -> throw new IllegalArgumentException("unsupported array " + a.getClass());
-        };
-    }
-
     /**
-     * Tokenizer metadata carried from the checkpoint directory: {@code tokenizer.chat_template}
+     * Fallback tokenizer metadata for a directory without {@code tokenizer.json}: {@code tokenizer.chat_template}
      * (from {@code tokenizer_config.json}, or a {@code chat_template.jinja} file), and
      * {@code tokenizer.ggml.bos_token_id} / {@code eos_token_id} (from {@code config.json}, else
      * {@code generation_config.json}; the first id when a list is given).

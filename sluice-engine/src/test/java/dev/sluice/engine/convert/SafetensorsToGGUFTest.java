@@ -138,6 +138,23 @@ class SafetensorsToGGUFTest {
     }
 
     @Test
+    void tokenizerIsCarriedIntoTheGguf() {
+        for (String name : new String[] {"llama", "qwen3"}) {
+            Path dir = ref(name);
+            Path out = tmp.resolve(name + "-tok.gguf");
+            SafetensorsToGGUF.convert(dir, out, GGMLType.F16);
+            try (GGUFFile f = GGUFFile.open(out); ModelWeights w = ModelLoader.load(out)) {
+                assertThat(f.getArray("tokenizer.ggml.tokens", String[].class)).hasSize(w.config().vocabSize());
+                assertThat(f.getString("tokenizer.ggml.model", null)).isNotNull();
+                var fromHf = dev.sluice.engine.tokenizer.Tokenizers.fromHuggingFace(dir);
+                var fromGguf = dev.sluice.engine.tokenizer.Tokenizers.fromGGUF(f);
+                String text = "Hello world, the quick brown fox! 123 <|eos|>";
+                assertThat(fromGguf.encode(text, true, true)).containsExactly(fromHf.encode(text, true, true));
+            }
+        }
+    }
+
+    @Test
     void llamaPermuteIsNumpyReshapeSwapaxes() {
         // w.reshape(1, 2, 4).swapaxes(1, 2).reshape(8): rows [0..7] -> [0, 4, 1, 5, 2, 6, 3, 7]
         int[] want = {0, 4, 1, 5, 2, 6, 3, 7};
