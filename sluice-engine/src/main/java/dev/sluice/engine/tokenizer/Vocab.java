@@ -240,9 +240,17 @@ final class Vocab {
         List<Fragment> frags = new ArrayList<>();
         if (text.isEmpty()) return frags;
         frags.add(new Fragment(-1, 0, text.length()));
+        // Quick rejection: with many special tokens (thousands of added tokens in some vocabs),
+        // test each token's first three chars against the trigrams of the text before searching.
+        LongIntMap trigrams = null;
+        if (specialCache.length > TRIGRAM_FILTER_MIN_SPECIALS && text.length() >= 3) {
+            trigrams = new LongIntMap(text.length());
+            for (int i = 0; i + 3 <= text.length(); i++) trigrams.putIfAbsent(trigram(text, i), 1);
+        }
         for (int id : specialCache) {
             if (!parseSpecial && (attrs[id] & (ATTR_CONTROL | ATTR_UNKNOWN)) != 0) continue;
             String tok = tokens[id];
+            if (trigrams != null && tok.length() >= 3 && trigrams.get(trigram(tok, 0), 0) == 0) continue;
             if (text.indexOf(tok) < 0) continue;
             List<Fragment> next = new ArrayList<>(frags.size() + 4);
             for (Fragment f : frags) {
@@ -271,6 +279,13 @@ final class Vocab {
             frags = next;
         }
         return frags;
+    }
+
+    /** Special tokens in a vocabulary above which {@link #partition} filters by trigram first (a plain scan is cheaper below). */
+    static final int TRIGRAM_FILTER_MIN_SPECIALS = 64;
+
+    private static long trigram(String s, int i) {
+        return ((long) s.charAt(i) << 32) | ((long) s.charAt(i + 1) << 16) | s.charAt(i + 2);
     }
 
     private static int indexOf(String text, String tok, int start, int end) {
