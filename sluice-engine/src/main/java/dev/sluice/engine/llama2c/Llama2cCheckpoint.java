@@ -91,19 +91,21 @@ public final class Llama2cCheckpoint implements ModelWeights {
             int headSize = dim / heads;
             long kvDim = (long) kvHeads * headSize;
             long L = layers;
-            // float counts of each section, in file order
+            // float counts of each section, in file order (exact arithmetic: a corrupt header must not overflow)
             long[] sizes;
+            long expected;
             try {
                 sizes = new long[] {
-                        Math.multiplyExact(vocab, dim), L * dim, L * dim * dim, L * dim * kvDim, L * dim * kvDim, L * dim * dim,
-                        L * dim, Math.multiplyExact(L * dim, (long) hidden), L * dim * hidden, L * dim * hidden, dim,
-                        (long) seqLen * headSize / 2, (long) seqLen * headSize / 2, shared ? 0 : vocab * dim};
+                        mul(vocab, dim), mul(L, dim), mul(L, dim, dim), mul(L, dim, kvDim), mul(L, dim, kvDim), mul(L, dim, dim),
+                        mul(L, dim), mul(L, dim, hidden), mul(L, dim, hidden), mul(L, dim, hidden), dim,
+                        mul(seqLen, headSize / 2), mul(seqLen, headSize / 2), shared ? 0 : mul(vocab, dim)};
+                long floats = 0;
+                for (long sz : sizes) floats = Math.addExact(floats, sz);
+                expected = Math.addExact(HEADER_BYTES, mul(4, floats));
             } catch (ArithmeticException e) {
-                throw ModelFormatException.of(path, "not a llama2.c checkpoint: header sizes overflow");
+                throw ModelFormatException.of(path, "not a llama2.c checkpoint: header sizes overflow (dim=" + dim + ", hidden_dim=" + hidden
+                        + ", n_layers=" + layers + ", vocab_size=" + vocabRaw + ", seq_len=" + seqLen + ")");
             }
-            long floats = 0;
-            for (long s : sizes) floats = Math.addExact(floats, s);
-            long expected = HEADER_BYTES + 4 * floats;
             if (file.byteSize() != expected) {
                 throw ModelFormatException.of(path, "llama2.c checkpoint of " + file.byteSize() + " bytes, but its header (dim=" + dim + ", hidden_dim=" + hidden
                         + ", n_layers=" + layers + ", n_heads=" + heads + ", n_kv_heads=" + kvHeads + ", vocab_size=" + vocabRaw + ", seq_len=" + seqLen
@@ -159,6 +161,12 @@ public final class Llama2cCheckpoint implements ModelWeights {
             arena.close();
             throw e;
         }
+    }
+
+    private static long mul(long... xs) {
+        long r = 1;
+        for (long x : xs) r = Math.multiplyExact(r, x);
+        return r;
     }
 
     private static MemorySegment layer(MemorySegment all, int l, long floatsPerLayer) {
