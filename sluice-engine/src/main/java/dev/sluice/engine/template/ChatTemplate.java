@@ -116,13 +116,14 @@ public final class ChatTemplate {
      * Compiles a chat template.
      *
      * @param source the Jinja source, as the model ships it
-     * @param bosToken the {@code bos_token} text the template sees (empty if the model has none)
-     * @param eosToken the {@code eos_token} text the template sees (empty if the model has none)
+     * @param bosToken the {@code bos_token} text the template sees; null if the model has none (the
+     *     variable is then undefined, as in transformers)
+     * @param eosToken the {@code eos_token} text the template sees; null if the model has none
      * @throws ChatTemplateException if the template does not parse
      */
     public static ChatTemplate of(String source, String bosToken, String eosToken) {
         Objects.requireNonNull(source, "source");
-        return new ChatTemplate(Map.of(DEFAULT_NAME, compile(source, DEFAULT_NAME)), nz(bosToken), nz(eosToken),
+        return new ChatTemplate(Map.of(DEFAULT_NAME, compile(source, DEFAULT_NAME)), bosToken, eosToken,
                 Clock.systemDefaultZone());
     }
 
@@ -141,7 +142,7 @@ public final class ChatTemplate {
         if (!trees.containsKey(DEFAULT_NAME) && !trees.containsKey(TOOL_USE_NAME)) {
             throw new ChatTemplateException("no '" + DEFAULT_NAME + "' chat template among " + trees.keySet());
         }
-        return new ChatTemplate(Map.copyOf(trees), nz(bosToken), nz(eosToken), Clock.systemDefaultZone());
+        return new ChatTemplate(Map.copyOf(trees), bosToken, eosToken, Clock.systemDefaultZone());
     }
 
     /** The same template, with {@code strftime_now} reading the given clock (for tests and replay). */
@@ -165,8 +166,8 @@ public final class ChatTemplate {
         Objects.requireNonNull(messages, "messages");
         Node tree = pick(tools != null);
         Map<String, Object> vars = new HashMap<>();
-        vars.put("bos_token", bosToken);
-        vars.put("eos_token", eosToken);
+        if (bosToken != null) vars.put("bos_token", bosToken);
+        if (eosToken != null) vars.put("eos_token", eosToken);
         if (extraVars != null) {
             extraVars.forEach((k, v) -> {
                 if (RESERVED.contains(k)) throw new IllegalArgumentException("extra template variable '" + k + "' is reserved");
@@ -206,18 +207,26 @@ public final class ChatTemplate {
     }
 
     private static Node compile(String source, String name) {
-        String rewritten;
+        JinjaSourceRewriter.Result rewritten;
         try {
             rewritten = JinjaSourceRewriter.rewrite(source);
         } catch (IllegalArgumentException e) {
             throw new ChatTemplateException("chat template '" + name + "': syntax error: " + e.getMessage(), false, e);
         }
         Context context = new Context(JINJAVA.getGlobalContextCopy(), Map.of(), CONFIG.getDisabled());
+        for (String f : rewritten.filters()) {
+            if (context.getFilter(f) == null) throw new ChatTemplateException("chat template '" + name + "': no filter named '" + f + "'");
+        }
+        for (String t : rewritten.tests()) {
+            if (context.getExpTest(t) == null) throw new ChatTemplateException("chat template '" + name + "': no test named '" + t + "'");
+        }
         JinjavaInterpreter interpreter = CONFIG.getInterpreterFactory().newInstance(JINJAVA, context, CONFIG);
-        Node tree = interpreter.parse(rewritten);
-        ChatTemplateException failure = failure(interpreter.getErrorsCopy(), null);
-        if (failure != null) {
-            throw new ChatTemplateException("chat template '" + name + "': " + failure.getMessage(), false, failure);
+        Node tree = interpreter.parse(rewritten.source());
+        List<TemplateError> errors = interpreter.getErrorsCopy();
+        if (!errors.isEmpty()) { // at parse time every error, even Jinjava's "warnings", is a broken template
+            TemplateError e = errors.getFirst();
+            throw new ChatTemplateException("chat template '" + name + "': syntax error at line " + e.getLineno() + ": "
+                    + e.getMessage(), false, e.getException());
         }
         return tree;
     }
@@ -243,10 +252,6 @@ public final class ChatTemplate {
             }
         }
         return null;
-    }
-
-    private static String nz(String s) {
-        return s == null ? "" : s;
     }
 
     /** Copies JSON-shaped values into fresh mutable maps and lists, keeping map order. */

@@ -38,16 +38,25 @@ public final class JinjaSourceRewriter {
     private int pos;
     private boolean lineStarting = true;
     private int loopFilterCount;
+    private boolean inMacroSignature;
+    private final java.util.Set<String> filters = new java.util.TreeSet<>();
+    private final java.util.Set<String> tests = new java.util.TreeSet<>();
+
+    /**
+     * A rewritten template, and the filter and test names it uses (jinja2 rejects unknown ones when
+     * it compiles a template; Jinjava would silently ignore an unknown filter).
+     */
+    public record Result(String source, java.util.Set<String> filters, java.util.Set<String> tests) {}
 
     private JinjaSourceRewriter(String src) {
         this.src = src;
     }
 
     /** Rewrites a jinja2 template source into an equivalent Jinjava template source. */
-    public static String rewrite(String source) {
+    public static Result rewrite(String source) {
         JinjaSourceRewriter r = new JinjaSourceRewriter(normalizeNewlines(source));
         r.run();
-        return r.out.toString();
+        return new Result(r.out.toString(), java.util.Set.copyOf(r.filters), java.util.Set.copyOf(r.tests));
     }
 
     /** jinja2: {@code \r\n} and {@code \r} become {@code \n}, and one trailing newline is dropped. */
@@ -138,6 +147,11 @@ public final class JinjaSourceRewriter {
         switch (name) {
             case "generation", "endgeneration" -> { } // transformers' assistant-mask markers render nothing
             case "for" -> forTag(body, start);
+            case "macro" -> { // Jinjava parses a macro's signature itself: leave default values as written
+                inMacroSignature = true;
+                out.append("{% ").append(rewriteExpression(body, start)).append(" %}");
+                inMacroSignature = false;
+            }
             default -> out.append("{% ").append(rewriteExpression(body, start)).append(" %}");
         }
     }
@@ -344,13 +358,17 @@ public final class JinjaSourceRewriter {
 
     /** Renders tokens back to Jinjava expression text, applying the rewrites. */
     private String render(List<Tok> toks) {
-        List<Tok> ts = wrapNamedArguments(wrapUnaryNot(rewriteSlices(new ArrayList<>(toks))));
+        List<Tok> ts = wrapUnaryNot(rewriteSlices(new ArrayList<>(toks)));
+        if (!inMacroSignature) ts = wrapNamedArguments(ts);
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < ts.size(); i++) {
             Tok t = ts.get(i);
             switch (t.type) {
                 case Tok.STR -> sb.append(quote(t.text));
                 case Tok.NAME -> {
+                    int p = prevSignificant(ts, i);
+                    if (p >= 0 && ts.get(p).type == Tok.OP && ts.get(p).text.equals("|")) filters.add(t.text);
+                    if (afterIs(ts, i) && !t.text.equals("not")) tests.add(t.text);
                     if ((t.text.equals("none") || t.text.equals("None")) && !afterIs(ts, i) && !afterDot(ts, i)) sb.append("null");
                     else sb.append(t.text);
                 }
