@@ -38,6 +38,9 @@ public final class GGUFWriter {
 
     private record TensorEntry(String name, GGMLType type, long[] shape, long bytes, TensorData data) {}
 
+    /** Bytes written per call when copying a segment (well under the 2 GiB ByteBuffer limit). */
+    static final long COPY_SLICE_BYTES = 1L << 30;
+
     private final Map<String, Entry> metadata = new LinkedHashMap<>();
     private final List<TensorEntry> tensors = new ArrayList<>();
     private int alignment = GGUFFile.DEFAULT_ALIGNMENT;
@@ -84,7 +87,12 @@ public final class GGUFWriter {
 
     /** A tensor whose bytes are {@code data} (for example a slice of a mapped file). */
     public GGUFWriter addTensor(String name, GGMLType type, long[] shape, MemorySegment data) {
-        return addTensor(name, type, shape, (TensorData) out -> writeFully(out, data.asByteBuffer()));
+        return addTensor(name, type, shape, (TensorData) out -> {
+            // in slices: a ByteBuffer cannot view more than 2 GiB
+            for (long off = 0; off < data.byteSize(); off += COPY_SLICE_BYTES) {
+                writeFully(out, data.asSlice(off, Math.min(COPY_SLICE_BYTES, data.byteSize() - off)).asByteBuffer());
+            }
+        });
     }
 
     /** A tensor whose bytes a callback produces into a little-endian buffer of its exact size. */
