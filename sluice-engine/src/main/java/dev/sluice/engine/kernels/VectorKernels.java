@@ -84,18 +84,90 @@ public final class VectorKernels implements Kernels {
                 for (int r = from; r < to; r++) out[r] = dotRow(type, seg, r * rowBytes, x, 0, cols, scratch);
             });
         } else {
-            Parallel.forRange(rows, 4, (from, to) -> {
-                float[] row = new float[cols];
-                for (int r = from; r < to; r++) {
-                    if (type == GGMLType.F32) {
-                        for (int t = 0; t < n; t++) out[t * rows + r] = dotF32(seg, r * rowBytes, x, t * cols, cols);
-                    } else {
-                        Dequant.row(type, seg, r * rowBytes, row, 0, cols);
-                        for (int t = 0; t < n; t++) out[t * rows + r] = dot(row, 0, x, t * cols, cols);
+            // tiles of ROW_TILE rows, dequantized once, then dotted with every input vector: each
+            // activation load feeds ROW_TILE FMAs (see dot4)
+            int tiles = (rows + ROW_TILE - 1) / ROW_TILE;
+            Parallel.forRange(tiles, 1, (from, to) -> {
+                float[] w4 = new float[ROW_TILE * cols];
+                for (int tile = from; tile < to; tile++) {
+                    int r0 = tile * ROW_TILE, nr = Math.min(ROW_TILE, rows - r0);
+                    for (int i = 0; i < nr; i++) Dequant.row(type, seg, (r0 + i) * rowBytes, w4, i * cols, cols);
+                    int t = 0;
+                    if (nr == ROW_TILE) {
+                        for (; t + 1 < n; t += 2) dot4x2(w4, cols, x, t * cols, out, t * rows + r0, rows);
+                    }
+                    for (; t < n; t++) {
+                        if (nr == ROW_TILE) {
+                            dot4(w4, cols, x, t * cols, out, t * rows + r0);
+                        } else {
+                            for (int i = 0; i < nr; i++) out[t * rows + r0 + i] = dot(w4, i * cols, x, t * cols, cols);
+                        }
                     }
                 }
             });
         }
+    }
+
+    /** Rows per tile of the batched matmul. */
+    static final int ROW_TILE = 4;
+
+    /** {@link #dot4} for two consecutive input vectors (the second at {@code xOff + n}, its outputs at {@code outOff + outStride}). */
+    static void dot4x2(float[] w, int n, float[] x, int xOff, float[] out, int outOff, int outStride) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        FloatVector b0 = FloatVector.zero(F), b1 = FloatVector.zero(F), b2 = FloatVector.zero(F), b3 = FloatVector.zero(F);
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector xa = FloatVector.fromArray(F, x, xOff + i), xb = FloatVector.fromArray(F, x, xOff + n + i);
+            FloatVector w0 = FloatVector.fromArray(F, w, i), w1 = FloatVector.fromArray(F, w, n + i);
+            FloatVector w2 = FloatVector.fromArray(F, w, 2 * n + i), w3 = FloatVector.fromArray(F, w, 3 * n + i);
+            a0 = w0.fma(xa, a0);
+            a1 = w1.fma(xa, a1);
+            a2 = w2.fma(xa, a2);
+            a3 = w3.fma(xa, a3);
+            b0 = w0.fma(xb, b0);
+            b1 = w1.fma(xb, b1);
+            b2 = w2.fma(xb, b2);
+            b3 = w3.fma(xb, b3);
+        }
+        float[] s = {a0.reduceLanes(VectorOperators.ADD), a1.reduceLanes(VectorOperators.ADD), a2.reduceLanes(VectorOperators.ADD), a3.reduceLanes(VectorOperators.ADD),
+                b0.reduceLanes(VectorOperators.ADD), b1.reduceLanes(VectorOperators.ADD), b2.reduceLanes(VectorOperators.ADD), b3.reduceLanes(VectorOperators.ADD)};
+        for (; i < n; i++) {
+            float xa = x[xOff + i], xb = x[xOff + n + i];
+            for (int j = 0; j < 4; j++) {
+                s[j] += w[j * n + i] * xa;
+                s[4 + j] += w[j * n + i] * xb;
+            }
+        }
+        for (int j = 0; j < 4; j++) {
+            out[outOff + j] = s[j];
+            out[outOff + outStride + j] = s[4 + j];
+        }
+    }
+
+    /** {@code out[outOff + j] = dot(w[j*n ..], x[xOff ..])} for the four rows {@code j < 4} of {@code w}. */
+    static void dot4(float[] w, int n, float[] x, int xOff, float[] out, int outOff) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector xv = FloatVector.fromArray(F, x, xOff + i);
+            a0 = FloatVector.fromArray(F, w, i).fma(xv, a0);
+            a1 = FloatVector.fromArray(F, w, n + i).fma(xv, a1);
+            a2 = FloatVector.fromArray(F, w, 2 * n + i).fma(xv, a2);
+            a3 = FloatVector.fromArray(F, w, 3 * n + i).fma(xv, a3);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            float xi = x[xOff + i];
+            s0 += w[i] * xi;
+            s1 += w[n + i] * xi;
+            s2 += w[2 * n + i] * xi;
+            s3 += w[3 * n + i] * xi;
+        }
+        out[outOff] = s0;
+        out[outOff + 1] = s1;
+        out[outOff + 2] = s2;
+        out[outOff + 3] = s3;
     }
 
     private static boolean needsScratch(GGMLType type) {
