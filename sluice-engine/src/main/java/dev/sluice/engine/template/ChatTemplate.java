@@ -12,6 +12,7 @@ import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.tree.Node;
 import dev.sluice.engine.template.internal.JinjaSourceRewriter;
 import dev.sluice.engine.template.internal.PyInterpreter;
+import dev.sluice.engine.template.internal.PyJinjava;
 import dev.sluice.engine.template.internal.PyLibrary;
 import dev.sluice.engine.template.internal.PyMethodResolver;
 import dev.sluice.engine.template.internal.PyValues;
@@ -95,7 +96,7 @@ public final class ChatTemplate {
     private static final Jinjava JINJAVA = newJinjava();
 
     private static Jinjava newJinjava() {
-        Jinjava j = new Jinjava(CONFIG);
+        Jinjava j = new PyJinjava(CONFIG);
         PyLibrary.install(j);
         return j;
     }

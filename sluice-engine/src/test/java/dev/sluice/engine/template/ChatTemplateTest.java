@@ -198,6 +198,20 @@ class ChatTemplateTest {
     }
 
     @Test
+    void contentFalseIsATrueStringAsInPython() {
+        // Jinjava alone takes the string "False" for false and would drop the newline before <tool_call>.
+        ChatTemplate t = real(QWEN3, null, "<|im_end|>");
+        Map<String, Object> fn = new LinkedHashMap<>();
+        fn.put("name", "f");
+        fn.put("arguments", Map.of("a", 1));
+        List<Map<String, Object>> conv = List.of(msg("user", "Q"),
+                msg("assistant", "False", "tool_calls", List.of(Map.of("type", "function", "function", fn))));
+        assertThat(t.render(conv, false, null, null)).isEqualTo(
+                "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nFalse\n<tool_call>\n"
+                        + "{\"name\": \"f\", \"arguments\": {\"a\": 1}}\n</tool_call><|im_end|>\n");
+    }
+
+    @Test
     void r1DistillDropsPastReasoningAndOpensThinking() {
         ChatTemplate t = real(R1_QWEN, DS_BOS, DS_EOS);
         List<Map<String, Object>> conv = List.of(msg("user", "Q1"), msg("assistant", "<think>\nold\n</think>\n\nA1"), msg("user", "Q2"));

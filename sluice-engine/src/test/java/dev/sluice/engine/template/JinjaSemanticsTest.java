@@ -150,7 +150,19 @@ class JinjaSemanticsTest {
                 case_("strftime_now",
                         "{{ strftime_now('%d %b %Y') }}|{{ strftime_now('%Y-%m-%d %H:%M:%S %A %B %j %I%p') }}|{{ strftime_now is defined }}",
                         "{}",
-                        "26 Jul 2024|2024-07-26 09:05:03 Friday July 208 09AM|True")
+                        "26 Jul 2024|2024-07-26 09:05:03 Friday July 208 09AM|True"),
+                case_("python_truthiness_of_strings",
+                        "{% if s %}T{% else %}F{% endif %}{% if not s %}N{% endif %}{{ 'y' if s else 'n' }}{% if e %}E{% elif s and z %}Z{% endif %}{{ e or 'dflt' }}",
+                        "{\"s\": \"false\", \"e\": \"\", \"z\": \"False\"}",
+                        "TyZdflt"),
+                case_("python_truthiness_of_containers_and_numbers",
+                        "{% if xs %}1{% endif %}{% if d %}2{% endif %}{% if zero %}3{% endif %}{% if f %}4{% endif %}{% if ys %}5{% endif %}",
+                        "{\"xs\": [], \"d\": {}, \"zero\": 0, \"f\": 0.0, \"ys\": [0]}",
+                        "5"),
+                case_("tilde_prints_python_str",
+                        "{{ 'a' ~ b ~ 1.0 ~ [1, 'x'] ~ n }}",
+                        "{\"b\": true, \"n\": 2}",
+                        "aTrue1.0[1, 'x']2")
 
         );
     }

@@ -22,6 +22,8 @@ import java.util.List;
  *   <li>{@code none}/{@code None} literals become {@code null} (the {@code is none} test is kept);
  *   <li>a filtered loop {@code for x in xs if cond} becomes a pre-filtering loop plus a plain loop
  *       over the kept items, so {@code loop.last} and {@code loop.index} count kept items only;
+ *   <li>{@code if}/{@code elif} conditions are wrapped in {@code __sluice_truth(...)}, Python truthiness
+ *       (Jinjava's if tag takes the string {@code "false"} for false);
  *   <li>{@code {% generation %}} markers (transformers' assistant-mask extension) are dropped.
  * </ul>
  *
@@ -32,6 +34,8 @@ import java.util.List;
 public final class JinjaSourceRewriter {
     /** Name of the slice helper function the rewrite calls. */
     public static final String SLICE_FN = "__sluice_slice";
+    /** Name of the Python-truthiness function wrapped around if/elif conditions. */
+    public static final String TRUTH_FN = "__sluice_truth";
 
     private final String src;
     private final StringBuilder out = new StringBuilder();
@@ -152,6 +156,11 @@ public final class JinjaSourceRewriter {
                 out.append("{% ").append(rewriteExpression(body, start)).append(" %}");
                 inMacroSignature = false;
             }
+            case "if", "elif" -> { // Jinjava's if tag judges truth itself, by Java rules: ask Python's
+                List<Tok> toks = tokenize(body, start);
+                String cond = render(toks.subList(1, toks.size())).strip();
+                out.append("{% ").append(name).append(' ').append(TRUTH_FN).append('(').append(cond).append(") %}");
+            }
             default -> out.append("{% ").append(rewriteExpression(body, start)).append(" %}");
         }
     }
@@ -237,7 +246,7 @@ public final class JinjaSourceRewriter {
         String item = vars.contains(",") ? "[[" + vars + "]]" : "[" + vars + "]";
         out.append("{% set ").append(ns).append(" = namespace(seq=[]) %}")
                 .append("{% for ").append(vars).append(" in ").append(iter).append(" %}")
-                .append("{% if ").append(cond).append(" %}")
+                .append("{% if ").append(TRUTH_FN).append('(').append(cond).append(") %}")
                 .append("{% set ").append(ns).append(".seq = ").append(ns).append(".seq + ").append(item).append(" %}")
                 .append("{% endif %}{% endfor %}")
                 .append("{% for ").append(vars).append(" in ").append(ns).append(".seq %}");

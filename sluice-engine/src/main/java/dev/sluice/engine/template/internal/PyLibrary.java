@@ -54,6 +54,7 @@ public final class PyLibrary {
     public static void install(Jinjava jinjava) {
         jinjava.registerFunction(new ELFunctionDefinition("", "raise_exception", PyLibrary.class, "raiseException", Object.class));
         jinjava.registerFunction(new ELFunctionDefinition("", "strftime_now", PyLibrary.class, "strftimeNow", Object.class));
+        jinjava.registerFunction(new ELFunctionDefinition("", JinjaSourceRewriter.TRUTH_FN, PyValues.class, "truthy", Object.class));
         jinjava.registerFunction(new ELFunctionDefinition("", JinjaSourceRewriter.SLICE_FN, PyLibrary.class, "slice",
                 Object.class, Object.class, Object.class, Object.class));
 
