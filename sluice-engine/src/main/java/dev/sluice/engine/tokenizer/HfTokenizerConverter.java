@@ -41,17 +41,26 @@ public final class HfTokenizerConverter {
 
     private HfTokenizerConverter() {}
 
-    /** GGUF metadata for the tokenizer of the Hugging Face model in {@code hfDir}. */
+    /**
+     * GGUF metadata for the tokenizer of the Hugging Face model in {@code hfDir}. A SentencePiece
+     * {@code tokenizer.model} is preferred when there is one and {@code tokenizer.json} is absent
+     * or SentencePiece-style (its scores are exact), as llama.cpp's converter does.
+     */
     public static Map<String, Object> toGGUFMetadata(Path hfDir) {
         Path tj = hfDir.resolve("tokenizer.json");
-        if (!Files.isRegularFile(tj)) throw ModelFormatException.of(hfDir, "no tokenizer.json (needed to build the tokenizer)");
-        JsonNode root = read(tj);
+        Path sp = hfDir.resolve("tokenizer.model");
+        JsonNode root = Files.isRegularFile(tj) ? read(tj) : null;
+        boolean useSp = Files.isRegularFile(sp) && (root == null || isSentencePieceStyle(root));
+        if (root == null && !useSp) throw ModelFormatException.of(hfDir, "no tokenizer.json or SentencePiece tokenizer.model (needed to build the tokenizer)");
         JsonNode config = readOptional(hfDir.resolve("tokenizer_config.json"));
         JsonNode modelConfig = readOptional(hfDir.resolve("config.json"));
+        Path source = useSp ? sp : tj;
         try {
-            return convert(root, config, modelConfig, hfDir);
+            Base base = useSp ? fromSentencePiece(SentencePieceModel.read(sp), root, config, modelConfig, hfDir)
+                    : fromTokenizerJson(root, modelConfig);
+            return finish(base, root, config, modelConfig, hfDir);
         } catch (ModelFormatException e) {
-            throw e.getMessage().startsWith(hfDir.toString()) ? e : ModelFormatException.of(tj, e.getMessage());
+            throw e.getMessage().startsWith(hfDir.toString()) ? e : ModelFormatException.of(source, e.getMessage());
         }
     }
 
@@ -67,7 +76,17 @@ public final class HfTokenizerConverter {
         return Files.isRegularFile(p) ? read(p) : JSON.createObjectNode();
     }
 
-    private static Map<String, Object> convert(JsonNode root, JsonNode cfg, JsonNode modelCfg, Path dir) {
+    /** The vocabulary part of the metadata, before special ids and flags. */
+    private record Base(String model, String pre, String[] tokens, int[] types, float[] scores, String[] merges,
+                        Boolean addSpacePrefix, int spUnk, int spBos, int spEos, int spPad) {}
+
+    private static int paddedSize(int n, JsonNode modelCfg) {
+        int cfgVocab = modelCfg.path("vocab_size").asInt(0);
+        if (cfgVocab == 0) cfgVocab = modelCfg.path("text_config").path("vocab_size").asInt(0);
+        return Math.max(n, cfgVocab);
+    }
+
+    private static Base fromTokenizerJson(JsonNode root, JsonNode modelCfg) {
         JsonNode model = root.path("model");
         String type = model.path("type").asText("BPE");
         if (!type.equals("BPE")) throw new ModelFormatException("tokenizer.json model type '" + type + "' is not supported (supported: BPE, byte-level or SentencePiece-style)");
@@ -89,14 +108,9 @@ public final class HfTokenizerConverter {
             byId.put(id, a.path("content").asText());
             maxId = Math.max(maxId, id);
         }
-        int n = maxId + 1;
-        int cfgVocab = modelCfg.path("vocab_size").asInt(0);
-        if (cfgVocab == 0) cfgVocab = modelCfg.path("text_config").path("vocab_size").asInt(0);
-        if (cfgVocab > n) n = cfgVocab;
-
+        int n = paddedSize(maxId + 1, modelCfg);
         boolean spm = isSentencePieceStyle(root);
         String[] merges = readMerges(model.path("merges"));
-        Map<String, Object> md = new LinkedHashMap<>();
         String[] tokens = new String[n];
         int[] types = new int[n];
         String unkText = model.path("unk_token").isTextual() ? model.path("unk_token").asText() : null;
@@ -108,7 +122,9 @@ public final class HfTokenizerConverter {
                 continue;
             }
             JsonNode a = added.get(i);
-            if (a != null) {
+            if (spm && t.equals(unkText)) {
+                types[i] = TokenType.UNKNOWN;
+            } else if (a != null) {
                 if (a.path("special").asBoolean(false) || looksSpecial(t)) {
                     types[i] = TokenType.CONTROL;
                 } else {
@@ -117,33 +133,98 @@ public final class HfTokenizerConverter {
                 }
             } else if (spm && t.length() == 6 && t.startsWith("<0x") && t.endsWith(">")) {
                 types[i] = TokenType.BYTE;
-            } else if (t.equals(unkText)) {
-                types[i] = TokenType.UNKNOWN;
             } else {
                 types[i] = TokenType.NORMAL;
             }
             tokens[i] = t;
         }
-        md.put("tokenizer.ggml.model", spm ? "llama" : "gpt2");
-        if (!spm) md.put("tokenizer.ggml.pre", detectPre(root.path("pre_tokenizer")));
+        if (spm) return new Base("llama", null, tokens, types, scoresFromMerges(tokens, types, merges), null, addsSpacePrefix(root), -1, -1, -1, -1);
+        return new Base("gpt2", detectPre(root.path("pre_tokenizer")), tokens, types, null, merges, null, -1, -1, -1, -1);
+    }
+
+    /** llama.cpp's {@code _create_vocab_sentencepiece}: pieces, then added tokens, then padding to the model's vocabulary size. */
+    private static Base fromSentencePiece(SentencePieceModel sp, JsonNode root, JsonNode cfg, JsonNode modelCfg, Path dir) {
+        if (sp.modelType() != SentencePieceModel.MODEL_BPE) {
+            throw new ModelFormatException("SentencePiece model type " + (sp.modelType() == SentencePieceModel.MODEL_UNIGRAM ? "unigram" : sp.modelType())
+                    + " is not supported (supported: BPE)");
+        }
+        Map<Integer, String> text = new HashMap<>();
+        Map<Integer, Integer> type = new HashMap<>();
+        Map<Integer, Float> score = new HashMap<>();
+        int n = sp.pieces().size();
+        for (int i = 0; i < n; i++) {
+            text.put(i, sp.pieces().get(i));
+            type.put(i, sp.types()[i]);
+            score.put(i, sp.scores()[i]);
+        }
+        JsonNode addedJson = readOptional(dir.resolve("added_tokens.json"));
+        for (var it = addedJson.fields(); it.hasNext(); ) {
+            var e = it.next();
+            int id = e.getValue().asInt();
+            if (id >= n && !text.containsKey(id)) {
+                text.put(id, e.getKey());
+                type.put(id, TokenType.USER_DEFINED);
+                score.put(id, -1000f);
+            }
+        }
+        List<Map.Entry<Integer, JsonNode>> decoder = new ArrayList<>();
+        for (var it = cfg.path("added_tokens_decoder").fields(); it.hasNext(); ) {
+            var e = it.next();
+            decoder.add(Map.entry(Integer.parseInt(e.getKey()), e.getValue()));
+        }
+        if (decoder.isEmpty() && root != null) {
+            for (JsonNode a : root.path("added_tokens")) decoder.add(Map.entry(a.path("id").asInt(), a));
+        }
+        for (var e : decoder) {
+            int id = e.getKey();
+            text.put(id, e.getValue().path("content").asText());
+            score.put(id, -1000f);
+            type.put(id, e.getValue().path("special").asBoolean(false) ? TokenType.CONTROL : TokenType.USER_DEFINED);
+        }
+        int max = text.keySet().stream().mapToInt(Integer::intValue).max().orElse(-1);
+        int size = paddedSize(max + 1, modelCfg);
+        String[] tokens = new String[size];
+        int[] types = new int[size];
+        float[] scores = new float[size];
+        for (int i = 0; i < size; i++) {
+            String t = text.get(i);
+            if (t == null) {
+                tokens[i] = "[PAD" + i + "]";
+                types[i] = TokenType.UNUSED;
+                scores[i] = -1000f;
+            } else {
+                tokens[i] = t;
+                types[i] = type.get(i);
+                scores[i] = score.get(i);
+            }
+        }
+        return new Base("llama", null, tokens, types, scores, null, sp.addDummyPrefix(), sp.unkId(), sp.bosId(), sp.eosId(), sp.padId());
+    }
+
+    private static Map<String, Object> finish(Base b, JsonNode root, JsonNode cfg, JsonNode modelCfg, Path dir) {
+        Map<String, Object> md = new LinkedHashMap<>();
+        String[] tokens = b.tokens();
+        md.put("tokenizer.ggml.model", b.model());
+        if (b.pre() != null) md.put("tokenizer.ggml.pre", b.pre());
         md.put("tokenizer.ggml.tokens", tokens);
-        if (spm) md.put("tokenizer.ggml.scores", scoresFromMerges(tokens, types, merges));
-        md.put("tokenizer.ggml.token_type", types);
-        if (!spm) md.put("tokenizer.ggml.merges", merges);
-        if (spm) md.put("tokenizer.ggml.add_space_prefix", addsSpacePrefix(root));
+        if (b.scores() != null) md.put("tokenizer.ggml.scores", b.scores());
+        md.put("tokenizer.ggml.token_type", b.types());
+        if (b.merges() != null) md.put("tokenizer.ggml.merges", b.merges());
+        if (b.addSpacePrefix() != null) md.put("tokenizer.ggml.add_space_prefix", b.addSpacePrefix());
+        boolean spm = b.model().equals("llama");
 
         Map<String, Integer> ids = new HashMap<>();
-        for (int i = 0; i < n; i++) ids.putIfAbsent(tokens[i], i);
-        putId(md, "tokenizer.ggml.bos_token_id", tokenName(cfg.path("bos_token")), ids, modelCfg.path("bos_token_id"));
-        putId(md, "tokenizer.ggml.eos_token_id", tokenName(cfg.path("eos_token")), ids, modelCfg.path("eos_token_id"));
-        putId(md, "tokenizer.ggml.unknown_token_id", tokenName(cfg.path("unk_token")), ids, null);
-        putId(md, "tokenizer.ggml.padding_token_id", tokenName(cfg.path("pad_token")), ids, modelCfg.path("pad_token_id"));
+        for (int i = 0; i < tokens.length; i++) ids.putIfAbsent(tokens[i], i);
+        putId(md, "tokenizer.ggml.bos_token_id", tokenName(cfg.path("bos_token")), ids, modelCfg.path("bos_token_id"), b.spBos(), tokens.length);
+        putId(md, "tokenizer.ggml.eos_token_id", tokenName(cfg.path("eos_token")), ids, modelCfg.path("eos_token_id"), b.spEos(), tokens.length);
+        putId(md, "tokenizer.ggml.unknown_token_id", tokenName(cfg.path("unk_token")), ids, null, b.spUnk(), tokens.length);
+        putId(md, "tokenizer.ggml.padding_token_id", tokenName(cfg.path("pad_token")), ids, modelCfg.path("pad_token_id"), b.spPad(), tokens.length);
 
         Boolean addBos = cfg.has("add_bos_token") && cfg.get("add_bos_token").isBoolean() ? cfg.get("add_bos_token").asBoolean() : null;
         Boolean addEos = cfg.has("add_eos_token") && cfg.get("add_eos_token").isBoolean() ? cfg.get("add_eos_token").asBoolean() : null;
         String bosText = md.containsKey("tokenizer.ggml.bos_token_id") ? tokens[(Integer) md.get("tokenizer.ggml.bos_token_id")] : null;
         String eosText = md.containsKey("tokenizer.ggml.eos_token_id") ? tokens[(Integer) md.get("tokenizer.ggml.eos_token_id")] : null;
-        List<String> template = singleTemplate(root.path("post_processor"));
+        List<String> template = root == null ? null : singleTemplate(root.path("post_processor"));
         if (addBos == null && template != null) addBos = !template.isEmpty() && template.getFirst().equals(bosText);
         if (addEos == null && template != null) addEos = !template.isEmpty() && template.getLast().equals(eosText);
         if (addBos == null) addBos = spm;
@@ -253,7 +334,7 @@ public final class HfTokenizerConverter {
         return null;
     }
 
-    private static void putId(Map<String, Object> md, String key, String text, Map<String, Integer> ids, JsonNode fallback) {
+    private static void putId(Map<String, Object> md, String key, String text, Map<String, Integer> ids, JsonNode fallback, int spId, int n) {
         if (text != null) {
             Integer id = ids.get(text);
             if (id != null) {
@@ -263,8 +344,12 @@ public final class HfTokenizerConverter {
         }
         if (fallback != null) {
             JsonNode f = fallback.isArray() && !fallback.isEmpty() ? fallback.get(0) : fallback;
-            if (f.isInt() && f.asInt() >= 0) md.put(key, f.asInt());
+            if (f.isInt() && f.asInt() >= 0 && f.asInt() < n) {
+                md.put(key, f.asInt());
+                return;
+            }
         }
+        if (spId >= 0 && spId < n) md.put(key, spId);
     }
 
     /** Token strings of the post-processor's single-sequence template, or null when there is none. */

@@ -185,5 +185,135 @@ class HfTokenizerConverterTest {
                 .isInstanceOf(dev.sluice.engine.ModelFormatException.class).hasMessageContaining("no tokenizer.json");
     }
 
+    /**
+     * A Llama 2 style tokenizer.json (BPE with byte fallback, {@code ▁} normalizer) built from the
+     * llama-spm fixture, with merges derived from the SentencePiece scores the way transformers'
+     * {@code LlamaConverter} does; converted back it must tokenize like the original.
+     */
+    @Test
+    void sentencePieceStyleTokenizerJsonRoundTrip(@TempDir Path tmp) throws IOException {
+        Path gguf = fixture("ggml-vocab-llama-spm.gguf");
+        Map<String, Object> md = Vocabs.ggufMetadata("llama-spm");
+        String[] tokens = (String[]) md.get("tokenizer.ggml.tokens");
+        float[] scores = (float[]) md.get("tokenizer.ggml.scores");
+        int[] types = (int[]) md.get("tokenizer.ggml.token_type");
+        java.util.Map<String, Integer> vocabIds = new java.util.HashMap<>();
+        for (int i = 0; i < tokens.length; i++) vocabIds.put(tokens[i], i);
+        record Merge(String l, String r, float score, int li, int ri) {}
+        List<Merge> merges = new java.util.ArrayList<>();
+        for (int i = 0; i < tokens.length; i++) {
+            if (types[i] != TokenType.NORMAL) continue;
+            String t = tokens[i];
+            List<Merge> local = new java.util.ArrayList<>();
+            for (int k = 1; k < t.length(); k++) {
+                if (Character.isLowSurrogate(t.charAt(k))) continue;
+                Integer l = vocabIds.get(t.substring(0, k)), r = vocabIds.get(t.substring(k));
+                if (l != null && r != null) local.add(new Merge(t.substring(0, k), t.substring(k), scores[i], l, r));
+            }
+            local.sort(java.util.Comparator.comparingInt(Merge::li).thenComparingInt(Merge::ri));
+            merges.addAll(local);
+        }
+        merges.sort((a, b) -> Float.compare(b.score, a.score)); // stable: keeps the per-piece order
+        ObjectNode root = JSON.createObjectNode();
+        ArrayNode added = root.putArray("added_tokens");
+        for (int i = 0; i < 3; i++) {
+            added.addObject().put("id", i).put("content", tokens[i]).put("special", true);
+        }
+        root.set("normalizer", JSON.readTree("""
+                {"type":"Sequence","normalizers":[{"type":"Prepend","prepend":"▁"},{"type":"Replace","pattern":{"String":" "},"content":"▁"}]}"""));
+        root.set("pre_tokenizer", null);
+        ObjectNode model = root.putObject("model");
+        model.put("type", "BPE").put("unk_token", "<unk>").put("fuse_unk", true).put("byte_fallback", true);
+        ObjectNode vocab = model.putObject("vocab");
+        for (int i = 0; i < tokens.length; i++) vocab.put(tokens[i], i);
+        ArrayNode ms = model.putArray("merges");
+        for (Merge m : merges) ms.add(m.l + " " + m.r);
+        root.set("decoder", JSON.readTree("""
+                {"type":"Sequence","decoders":[{"type":"Replace","pattern":{"String":"▁"},"content":" "},{"type":"ByteFallback"},{"type":"Fuse"},{"type":"Strip","content":" ","start":1,"stop":0}]}"""));
+        JSON.writeValue(tmp.resolve("tokenizer.json").toFile(), root);
+        JSON.writeValue(tmp.resolve("tokenizer_config.json").toFile(), JSON.readTree("""
+                {"add_bos_token":true,"add_eos_token":false,"bos_token":"<s>","eos_token":"</s>","unk_token":"<unk>"}"""));
+        Map<String, Object> conv = HfTokenizerConverter.toGGUFMetadata(tmp);
+        assertThat(conv).containsEntry("tokenizer.ggml.model", "llama").containsEntry("tokenizer.ggml.add_space_prefix", true)
+                .containsEntry("tokenizer.ggml.bos_token_id", 1).containsEntry("tokenizer.ggml.eos_token_id", 2)
+                .containsEntry("tokenizer.ggml.unknown_token_id", 0).doesNotContainKey("tokenizer.ggml.merges");
+        assertThat((int[]) conv.get("tokenizer.ggml.token_type")).containsExactly(types);
+        assertMatchesFixture(Tokenizers.fromHuggingFace(tmp), gguf);
+    }
+
+    /** Protobuf encoding helpers for a SentencePiece ModelProto. */
+    static void varint(java.io.ByteArrayOutputStream o, long v) {
+        while ((v & ~0x7FL) != 0) {
+            o.write((int) ((v & 0x7F) | 0x80));
+            v >>>= 7;
+        }
+        o.write((int) v);
+    }
+
+    static void lenField(java.io.ByteArrayOutputStream o, int field, byte[] b) {
+        varint(o, ((long) field << 3) | 2);
+        varint(o, b.length);
+        o.writeBytes(b);
+    }
+
+    static byte[] sentencePieceModel(String[] pieces, float[] scores, int[] types, boolean dummyPrefix) {
+        var o = new java.io.ByteArrayOutputStream();
+        for (int i = 0; i < pieces.length; i++) {
+            var p = new java.io.ByteArrayOutputStream();
+            lenField(p, 1, pieces[i].getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            varint(p, (2 << 3) | 5);
+            p.writeBytes(java.nio.ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putFloat(scores[i]).array());
+            if (types[i] != TokenType.NORMAL) {
+                varint(p, 3 << 3);
+                varint(p, types[i]);
+            }
+            lenField(o, 1, p.toByteArray());
+        }
+        var trainer = new java.io.ByteArrayOutputStream();
+        lenField(trainer, 1, "input.txt".getBytes()); // a field the reader skips
+        varint(trainer, 3 << 3);
+        varint(trainer, 2); // BPE
+        varint(trainer, 40 << 3);
+        varint(trainer, 0);
+        varint(trainer, 41 << 3);
+        varint(trainer, 1);
+        varint(trainer, 42 << 3);
+        varint(trainer, 2);
+        lenField(o, 2, trainer.toByteArray());
+        var norm = new java.io.ByteArrayOutputStream();
+        lenField(norm, 1, "identity".getBytes());
+        varint(norm, 3 << 3);
+        varint(norm, dummyPrefix ? 1 : 0);
+        lenField(o, 3, norm.toByteArray());
+        return o.toByteArray();
+    }
+
+    @Test
+    void sentencePieceModelFileIsReadExactly(@TempDir Path tmp) throws IOException {
+        Path gguf = fixture("ggml-vocab-llama-spm.gguf");
+        Map<String, Object> md = Vocabs.ggufMetadata("llama-spm");
+        String[] tokens = (String[]) md.get("tokenizer.ggml.tokens");
+        float[] scores = (float[]) md.get("tokenizer.ggml.scores");
+        int[] types = (int[]) md.get("tokenizer.ggml.token_type");
+        Files.write(tmp.resolve("tokenizer.model"), sentencePieceModel(tokens, scores, types, true));
+        JSON.writeValue(tmp.resolve("tokenizer_config.json").toFile(), JSON.readTree("""
+                {"add_bos_token":true,"add_eos_token":false,"bos_token":{"content":"<s>"},"eos_token":"</s>","chat_template":"{{ messages }}"}"""));
+        JSON.writeValue(tmp.resolve("config.json").toFile(), JSON.readTree("{\"vocab_size\":32002}"));
+        Map<String, Object> conv = HfTokenizerConverter.toGGUFMetadata(tmp);
+        assertThat(conv).containsEntry("tokenizer.ggml.model", "llama").containsEntry("tokenizer.ggml.add_space_prefix", true)
+                .containsEntry("tokenizer.ggml.bos_token_id", 1).containsEntry("tokenizer.ggml.eos_token_id", 2)
+                .containsEntry("tokenizer.ggml.unknown_token_id", 0).containsEntry("tokenizer.chat_template", "{{ messages }}");
+        String[] ct = (String[]) conv.get("tokenizer.ggml.tokens");
+        assertThat(ct).hasSize(32002);
+        assertThat(ct[32001]).isEqualTo("[PAD32001]");
+        assertThat(Arrays.copyOf((float[]) conv.get("tokenizer.ggml.scores"), 32000)).containsExactly(scores);
+        assertThat(Arrays.copyOf((int[]) conv.get("tokenizer.ggml.token_type"), 32000)).containsExactly(types);
+        assertMatchesFixture(Tokenizers.fromHuggingFace(tmp), gguf);
+
+        Files.write(tmp.resolve("tokenizer.model"), new byte[] {0x0A, 0x7F, 0x01});
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> HfTokenizerConverter.toGGUFMetadata(tmp))
+                .isInstanceOf(dev.sluice.engine.ModelFormatException.class).hasMessageContaining("tokenizer.model");
+    }
+
     static int[] ids(int... a) { return Arrays.copyOf(a, a.length); }
 }
