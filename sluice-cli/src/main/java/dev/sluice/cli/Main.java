@@ -3,6 +3,8 @@ package dev.sluice.cli;
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.LoggerContext;
 import dev.sluice.engine.ModelFormatException;
+import dev.sluice.engine.runtime.ContextOverflowException;
+import dev.sluice.engine.template.ChatTemplateException;
 import dev.sluice.cli.hub.HubException;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
@@ -38,7 +40,7 @@ import java.util.Map;
 public final class Main implements Runnable {
     /** The subcommands, in the order {@code sluice --help} lists them. */
     static final Class<?>[] SUBCOMMANDS = {
-            ConvertCommand.class, QuantizeCommand.class,
+            GenerateCommand.class, ChatCommand.class, TokenizeCommand.class, ConvertCommand.class, QuantizeCommand.class,
     };
 
     @CommandLine.Spec
@@ -110,6 +112,7 @@ public final class Main implements Runnable {
     /** Errors whose message says it all: typed exceptions of ours and of the engine, and file errors. */
     private static boolean isExpected(Throwable ex) {
         return ex instanceof CliException || ex instanceof ModelFormatException || ex instanceof HubException
+                || ex instanceof ChatTemplateException || ex instanceof ContextOverflowException
                 || ex instanceof IllegalArgumentException || ex instanceof NoSuchFileException
                 || ex instanceof AccessDeniedException || ex instanceof FileNotFoundException
                 || ex instanceof UncheckedIOException u && isExpected(u.getCause());

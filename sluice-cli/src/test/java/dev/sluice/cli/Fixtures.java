@@ -17,4 +17,17 @@ final class Fixtures {
         assumeTrue(Files.isRegularFile(p.resolve("config.json")), "reference fixture " + p + " not present");
         return p;
     }
+
+    /**
+     * A file of the project's shared tokenizer fixtures ({@code shared/fixtures/tokenizers} in a
+     * parent folder, as the engine's {@code TestFixtures} finds them); skips the test when absent.
+     */
+    static Path sharedTokenizer(String file) {
+        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
+            Path candidate = p.resolve("shared").resolve("fixtures").resolve("tokenizers").resolve(file);
+            if (Files.isRegularFile(candidate)) return candidate;
+        }
+        assumeTrue(false, "shared tokenizer fixture " + file + " not present");
+        return null;
+    }
 }

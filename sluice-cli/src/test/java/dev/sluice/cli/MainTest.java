@@ -15,7 +15,7 @@ class MainTest {
     void listsAllSubcommands() {
         Cli.Result r = Cli.run("--help");
         assertThat(r.exit()).isZero();
-        assertThat(r.out()).contains("convert", "quantize");
+        assertThat(r.out()).contains("generate", "chat", "tokenize", "convert", "quantize");
     }
 
     @Test

@@ -26,11 +26,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * sha256 as a quoted {@code X-Linked-Etag}/{@code ETag} and honours {@code Range}. Faults are
  * switched on per test: wrong etags, ignored ranges, 5xx, stalls, tokens, CDN redirects.
  */
-final class FakeHub implements AutoCloseable {
-    record Request(String method, String path, String range, String authorization, String host) {}
+public final class FakeHub implements AutoCloseable {
+    public record Request(String method, String path, String range, String authorization, String host) {}
 
     final Map<String, Map<String, byte[]>> repos = new ConcurrentHashMap<>();
-    final List<Request> requests = Collections.synchronizedList(new ArrayList<>());
+    public final List<Request> requests = Collections.synchronizedList(new ArrayList<>());
     final Map<String, String> etagOverride = new ConcurrentHashMap<>();
     volatile boolean honourRange = true;
     volatile boolean redirectToCdn = false;
@@ -42,33 +42,33 @@ final class FakeHub implements AutoCloseable {
 
     private final HttpServer server;
 
-    FakeHub() throws IOException {
+    public FakeHub() throws IOException {
         server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         server.createContext("/", this::handle);
         server.setExecutor(Executors.newCachedThreadPool());
         server.start();
     }
 
-    URI endpoint() {
+    public URI endpoint() {
         return URI.create("http://127.0.0.1:" + server.getAddress().getPort());
     }
 
-    FakeHub put(String repo, String file, byte[] content) {
+    public FakeHub put(String repo, String file, byte[] content) {
         repos.computeIfAbsent(repo, r -> Collections.synchronizedMap(new LinkedHashMap<>())).put(file, content);
         return this;
     }
 
-    FakeHub put(String repo, String file, String content) {
+    public FakeHub put(String repo, String file, String content) {
         return put(repo, file, content.getBytes(StandardCharsets.UTF_8));
     }
 
-    long countRequests(String pathPart) {
+    public long countRequests(String pathPart) {
         synchronized (requests) {
             return requests.stream().filter(r -> r.path().contains(pathPart)).count();
         }
     }
 
-    static String sha256(byte[] data) {
+    public static String sha256(byte[] data) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
         } catch (Exception e) {
