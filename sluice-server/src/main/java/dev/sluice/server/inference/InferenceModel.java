@@ -18,6 +18,9 @@ public interface InferenceModel {
     /** True when the model writes DeepSeek-R1-style {@code <think>} reasoning, to be split into {@code reasoning_content}. */
     default boolean reasoning() { return false; }
 
+    /** Throws an overloaded {@code OpenAiException} (503) when the model cannot take another request now. */
+    default void admit() {}
+
     /** Maximum prompt + completion tokens. */
     int contextLength();
 

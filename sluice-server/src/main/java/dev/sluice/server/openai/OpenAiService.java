@@ -168,6 +168,7 @@ public final class OpenAiService {
     }
 
     private HttpResponse start(ServiceRequestContext ctx, InferenceModel model, ChatRequest r, boolean chat) {
+        model.admit();
         int[] prompt;
         boolean inReasoning = false;
         if (chat) {
@@ -269,7 +270,11 @@ public final class OpenAiService {
                 ObjectNode delta = JSON.createObjectNode().put("role", "assistant").put("content", "");
                 writeChunk(chunk(c.index, delta, null, null));
             }
-            current.set(model.generate(prompt, opts, c));
+            try {
+                current.set(model.generate(prompt, opts, c));
+            } catch (RuntimeException e) {
+                c.onError(e);
+            }
         }
 
         void finish() {

@@ -1,0 +1,158 @@
+package dev.sluice.server.inference;
+
+import dev.sluice.engine.LoadedModel;
+import dev.sluice.engine.runtime.Generator;
+import dev.sluice.engine.sampling.SamplingParams;
+import dev.sluice.engine.sampling.TokenLogprob;
+import dev.sluice.engine.tokenizer.Tokenizer;
+import dev.sluice.server.openai.OpenAiException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The in-process engine behind the OpenAI routes.
+ *
+ * <p>Design note: generations run one at a time on a single engine thread, in arrival order,
+ * from a bounded waiting queue; when the queue is full a request is refused with 503 and
+ * Retry-After rather than queued without bound. Cancellation is polled by the generator before
+ * every forward step, so a disconnected client's sequence stops within one step. (Continuous
+ * batching replaces this single lane in the worker issue's scheduler.)
+ */
+public final class EngineInferenceModel implements InferenceModel, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(EngineInferenceModel.class);
+    /** Default bound of the waiting queue (requests); beyond it requests get 503. */
+    public static final int DEFAULT_MAX_WAITING = 64;
+
+    private final String id;
+    private final LoadedModel model;
+    private final long created = System.currentTimeMillis() / 1000;
+    private final ThreadPoolExecutor engine;
+    private final AtomicInteger running = new AtomicInteger();
+    private final boolean reasoning;
+
+    public EngineInferenceModel(String id, LoadedModel model, int maxWaiting) {
+        this.id = id;
+        this.model = model;
+        this.engine = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(maxWaiting),
+                r -> Thread.ofPlatform().name("sluice-engine").daemon().unstarted(r));
+        this.reasoning = model.chatTemplateSource() != null && model.chatTemplateSource().contains("</think>");
+    }
+
+    @Override public String id() { return id; }
+    @Override public long created() { return created; }
+    @Override public int contextLength() { return model.transformer().maxContext(); }
+    @Override public boolean reasoning() { return reasoning; }
+
+    /** Requests waiting for the engine. */
+    public int queueDepth() { return engine.getQueue().size(); }
+
+    /** Sequences being generated now (0 or 1 in this single-lane engine). */
+    public int runningSequences() { return running.get(); }
+
+    @Override
+    public void admit() {
+        if (engine.getQueue().remainingCapacity() == 0) {
+            throw OpenAiException.overloaded("The engine's waiting queue is full (" + engine.getQueue().size() + " requests); retry later");
+        }
+    }
+
+    @Override
+    public ChatPrompt encodeChat(List<Map<String, Object>> messages, List<Map<String, Object>> tools) {
+        String text = model.renderChat(messages, tools);
+        return new ChatPrompt(text, model.tokenizer().encode(text, false, true));
+    }
+
+    @Override
+    public int[] tokenize(String text, boolean addSpecial, boolean parseSpecial) {
+        return model.tokenizer().encode(text, addSpecial, parseSpecial);
+    }
+
+    @Override
+    public String detokenize(int[] ids) {
+        Tokenizer t = model.tokenizer();
+        for (int id : ids) {
+            if (id < 0 || id >= t.vocabSize()) throw OpenAiException.invalid("tokens", "token id " + id + " is outside the vocabulary [0, " + t.vocabSize() + ")");
+        }
+        return t.decode(ids);
+    }
+
+    /** Runs one short generation so the first request does not pay for JIT and page faults. */
+    public void warmUp() {
+        int[] prompt = model.tokenizer().encode("Hello", true, false);
+        if (prompt.length == 0) prompt = new int[] {Math.max(0, model.tokenizer().bosId())};
+        model.generator().generate(prompt, SamplingParams.greedy(2), null, null);
+    }
+
+    @Override
+    public Generation generate(int[] prompt, GenerationOptions o, GenerationListener listener) {
+        SamplingParams params;
+        try {
+            params = SamplingParams.builder().temperature(o.temperature()).topK(Math.max(0, o.topK())).topP(o.topP()).minP(o.minP())
+                    .repetitionPenalty(o.repetitionPenalty()).presencePenalty(o.presencePenalty()).frequencyPenalty(o.frequencyPenalty())
+                    .logitBias(o.logitBias()).seed(o.seed()).maxTokens(o.maxTokens()).stopTokenIds(Set.of()).stopStrings(o.stop())
+                    .logprobs(o.logprobs()).topLogprobs(o.topLogprobs()).build();
+        } catch (RuntimeException e) {
+            throw OpenAiException.invalid(null, e.getMessage());
+        }
+        for (int id : o.logitBias().keySet()) {
+            if (id >= model.tokenizer().vocabSize()) throw OpenAiException.invalid("logit_bias", "token id " + id + " is outside the vocabulary");
+        }
+        AtomicBoolean cancelled = new AtomicBoolean();
+        Tokenizer tok = model.tokenizer();
+        try {
+            engine.execute(() -> {
+                if (cancelled.get()) {
+                    listener.onComplete("cancelled", prompt.length, 0);
+                    return;
+                }
+                running.incrementAndGet();
+                try {
+                    Generator.Result r = model.generator().generate(prompt, params, new Generator.Listener() {
+                        @Override
+                        public void onToken(int token, TokenLogprob lp) {
+                            List<GenerationListener.TopLogprob> top = new ArrayList<>();
+                            if (lp != null) for (TokenLogprob.Alternative a : lp.top()) top.add(new GenerationListener.TopLogprob(tok.decode(new int[] {a.token()}), a.logprob()));
+                            listener.onToken(token, tok.decode(new int[] {token}), lp == null ? Float.NaN : lp.logprob(), top);
+                        }
+
+                        @Override
+                        public void onText(String delta) {
+                            listener.onText(delta);
+                        }
+                    }, cancelled::get);
+                    String finish = switch (r.finishReason()) {
+                        case STOP -> "stop";
+                        case LENGTH -> "length";
+                        case CANCELLED -> "cancelled";
+                    };
+                    listener.onComplete(finish, prompt.length, r.tokens().length);
+                } catch (RuntimeException e) {
+                    log.warn("generation failed: {}", e.toString());
+                    listener.onError(e);
+                } finally {
+                    running.decrementAndGet();
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            throw OpenAiException.overloaded("The engine's waiting queue is full (" + engine.getQueue().size() + " requests); retry later");
+        }
+        return () -> cancelled.set(true);
+    }
+
+    @Override
+    public void close() {
+        engine.shutdownNow();
+        model.close();
+    }
+}
