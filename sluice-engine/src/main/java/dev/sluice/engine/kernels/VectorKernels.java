@@ -79,6 +79,14 @@ public final class VectorKernels implements Kernels {
         MemorySegment seg = w.data();
         long rowBytes = w.rowBytes();
         if (n == 1) {
+            if (type == GGMLType.F16 || type == GGMLType.BF16) {
+                float[] xp = deinterleave(x, 0, cols);
+                boolean f16 = type == GGMLType.F16;
+                Parallel.forRange(rows, 8, (from, to) -> {
+                    for (int r = from; r < to; r++) out[r] = f16 ? dotF16(seg, r * rowBytes, xp, cols) : dotBF16(seg, r * rowBytes, xp, cols);
+                });
+                return;
+            }
             Parallel.forRange(rows, 8, (from, to) -> {
                 float[] scratch = needsScratch(type) ? new float[cols] : null;
                 for (int r = from; r < to; r++) out[r] = dotRow(type, seg, r * rowBytes, x, 0, cols, scratch);
@@ -191,8 +199,8 @@ public final class VectorKernels implements Kernels {
         }
         return switch (type) {
             case F32 -> dotF32(seg, off, x, xOff, n);
-            case F16 -> dotF16(seg, off, x, xOff, n);
-            case BF16 -> dotBF16(seg, off, x, xOff, n);
+            case F16 -> dotF16(seg, off, deinterleave(x, xOff, n), n);
+            case BF16 -> dotBF16(seg, off, deinterleave(x, xOff, n), n);
             case Q8_0 -> dotQ8_0(seg, off, x, xOff, n);
             case Q4_0 -> dotQ4_0(seg, off, x, xOff, n);
             case Q4_K -> dotQ4_K(seg, off, x, xOff, n);
@@ -234,30 +242,58 @@ public final class VectorKernels implements Kernels {
         return s;
     }
 
-    static float dotBF16(MemorySegment seg, long off, float[] x, int xOff, int n) {
-        FloatVector acc = FloatVector.zero(F);
+    /**
+     * {@code x[xOff .. xOff+n)} reordered for the 16-bit dots: each chunk of {@code 2L} elements becomes
+     * its even-indexed elements followed by its odd-indexed ones, matching the two float vectors
+     * obtained from {@code L} int lanes of packed halves (low half = even element, high half = odd).
+     * A tail shorter than {@code 2L} keeps its order.
+     */
+    static float[] deinterleave(float[] x, int xOff, int n) {
+        float[] p = new float[n];
         int i = 0;
-        for (; i <= n - L; i += L) {
-            ShortVector h = ShortVector.fromMemorySegment(SL, seg, off + 2L * i, LE);
-            FloatVector w = ((IntVector) h.castShape(I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-            acc = w.fma(FloatVector.fromArray(F, x, xOff + i), acc);
+        for (; i <= n - 2 * L; i += 2 * L) {
+            for (int j = 0; j < L; j++) {
+                p[i + j] = x[xOff + i + 2 * j];
+                p[i + L + j] = x[xOff + i + 2 * j + 1];
+            }
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) s += Dequant.bf16(seg.get(Dequant.I16, off + 2L * i)) * x[xOff + i];
+        System.arraycopy(x, xOff + i, p, i, n - i);
+        return p;
+    }
+
+    /** BF16 row against a {@link #deinterleave deinterleaved} {@code xp}: a bf16 is the top half of a float. */
+    static float dotBF16(MemorySegment seg, long off, float[] xp, int n) {
+        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+        int i = 0;
+        for (; i <= n - 2 * L; i += 2 * L) {
+            IntVector h = IntVector.fromMemorySegment(I, seg, off + 2L * i, LE);
+            FloatVector even = h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector odd = h.and(0xFFFF0000).reinterpretAsFloats();
+            acc0 = even.fma(FloatVector.fromArray(F, xp, i), acc0);
+            acc1 = odd.fma(FloatVector.fromArray(F, xp, i + L), acc1);
+        }
+        float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += Dequant.bf16(seg.get(Dequant.I16, off + 2L * i)) * xp[i];
         return s;
     }
 
-    static float dotF16(MemorySegment seg, long off, float[] x, int xOff, int n) {
-        FloatVector acc = FloatVector.zero(F);
+    /** Float bits of the halves in the low 16 bits of each lane: exact for every finite half, subnormals included. */
+    private static FloatVector halfToFloat(IntVector h) {
+        FloatVector mag = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(F16_MAGIC);
+        return mag.reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+    }
+
+    /** F16 row against a {@link #deinterleave deinterleaved} {@code xp}. */
+    static float dotF16(MemorySegment seg, long off, float[] xp, int n) {
+        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
         int i = 0;
-        for (; i <= n - L; i += L) {
-            IntVector h = (IntVector) ShortVector.fromMemorySegment(SL, seg, off + 2L * i, LE).castShape(I, 0);
-            FloatVector mag = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(F16_MAGIC);
-            FloatVector w = mag.reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
-            acc = w.fma(FloatVector.fromArray(F, x, xOff + i), acc);
+        for (; i <= n - 2 * L; i += 2 * L) {
+            IntVector h = IntVector.fromMemorySegment(I, seg, off + 2L * i, LE);
+            acc0 = halfToFloat(h).fma(FloatVector.fromArray(F, xp, i), acc0);
+            acc1 = halfToFloat(h.lanewise(VectorOperators.LSHR, 16)).fma(FloatVector.fromArray(F, xp, i + L), acc1);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) s += Float.float16ToFloat(seg.get(Dequant.I16, off + 2L * i)) * x[xOff + i];
+        float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += Float.float16ToFloat(seg.get(Dequant.I16, off + 2L * i)) * xp[i];
         return s;
     }
 
