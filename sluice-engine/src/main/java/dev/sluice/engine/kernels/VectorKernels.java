@@ -7,6 +7,7 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.Vector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -319,13 +320,15 @@ public final class VectorKernels implements Kernels {
         for (int b = 0; b < n / 32; b++, off += 18) {
             float d = Dequant.halfAt(seg, off);
             ByteVector q = ByteVector.fromMemorySegment(B16, seg, off + 2, LE);
-            ByteVector lo = q.and((byte) 0x0F).sub((byte) 8);
-            ByteVector hi = q.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F).sub((byte) 8);
             int xo = xOff + b * 32;
             FloatVector sum = FloatVector.zero(F);
             for (int p = 0; p < parts; p++) {
-                sum = ((FloatVector) lo.castShape(F, p)).fma(FloatVector.fromArray(F, x, xo + p * L), sum);
-                sum = ((FloatVector) hi.castShape(F, p)).fma(FloatVector.fromArray(F, x, xo + 16 + p * L), sum);
+                // nibble arithmetic on int lanes: x86 has no byte shifts
+                IntVector qi = (IntVector) q.castShape(I, p);
+                FloatVector lo = (FloatVector) qi.and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
+                FloatVector hi = (FloatVector) qi.lanewise(VectorOperators.ASHR, 4).and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
+                sum = lo.fma(FloatVector.fromArray(F, x, xo + p * L), sum);
+                sum = hi.fma(FloatVector.fromArray(F, x, xo + 16 + p * L), sum);
             }
             acc = sum.fma(FloatVector.broadcast(F, d), acc);
         }
@@ -342,17 +345,16 @@ public final class VectorKernels implements Kernels {
             for (int j = 0; j < 4; j++) {
                 int sm0 = Dequant.scaleMinK4(2 * j, seg, scales), sm1 = Dequant.scaleMinK4(2 * j + 1, seg, scales);
                 ByteVector q = ByteVector.fromMemorySegment(B32, seg, qs + 32L * j, LE);
-                ByteVector lo = q.and((byte) 0x0F);
-                ByteVector hi = q.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F);
                 int x0 = xb + 64 * j, x1 = x0 + 32;
                 FloatVector qx0 = FloatVector.zero(F), sx0 = FloatVector.zero(F);
                 FloatVector qx1 = FloatVector.zero(F), sx1 = FloatVector.zero(F);
                 for (int p = 0; p < parts; p++) {
                     FloatVector xv0 = FloatVector.fromArray(F, x, x0 + p * L);
                     FloatVector xv1 = FloatVector.fromArray(F, x, x1 + p * L);
-                    qx0 = ((FloatVector) lo.castShape(F, p)).fma(xv0, qx0);
+                    IntVector qi = (IntVector) q.castShape(I, p);
+                    qx0 = ((FloatVector) qi.and(0x0F).convert(VectorOperators.I2F, 0)).fma(xv0, qx0);
                     sx0 = sx0.add(xv0);
-                    qx1 = ((FloatVector) hi.castShape(F, p)).fma(xv1, qx1);
+                    qx1 = ((FloatVector) qi.lanewise(VectorOperators.ASHR, 4).and(0x0F).convert(VectorOperators.I2F, 0)).fma(xv1, qx1);
                     sx1 = sx1.add(xv1);
                 }
                 acc = qx0.fma(FloatVector.broadcast(F, d * (sm0 & 0xFF)), acc);
@@ -373,20 +375,21 @@ public final class VectorKernels implements Kernels {
             for (int half = 0; half < 2; half++) {
                 for (int l0 = 0; l0 < 32; l0 += L) {
                     int is = l0 / 16;
-                    ByteVector qa = ByteVector.fromMemorySegment(BL, seg, ql + l0, LE);
-                    ByteVector qb = ByteVector.fromMemorySegment(BL, seg, ql + 32 + l0, LE);
-                    ByteVector h = ByteVector.fromMemorySegment(BL, seg, qh + l0, LE);
-                    ByteVector q1 = qa.and((byte) 0x0F).or(h.and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
-                    ByteVector q2 = qb.and((byte) 0x0F).or(h.lanewise(VectorOperators.LSHR, 2).and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
-                    ByteVector q3 = qa.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F).or(h.lanewise(VectorOperators.LSHR, 4).and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
-                    ByteVector q4 = qb.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F).or(h.lanewise(VectorOperators.LSHR, 6).and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
-                    acc = ((FloatVector) q1.castShape(F, 0)).mul(d * seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + is))
+                    IntVector qa = (IntVector) ByteVector.fromMemorySegment(BL, seg, ql + l0, LE).castShape(I, 0);
+                    IntVector qb = (IntVector) ByteVector.fromMemorySegment(BL, seg, ql + 32 + l0, LE).castShape(I, 0);
+                    IntVector h = (IntVector) ByteVector.fromMemorySegment(BL, seg, qh + l0, LE).castShape(I, 0);
+                    // bytes were sign-extended: mask every field after shifting
+                    Vector<Float> q1 = qa.and(0x0F).or(h.and(3).lanewise(VectorOperators.LSHL, 4)).sub(32).convert(VectorOperators.I2F, 0);
+                    Vector<Float> q2 = qb.and(0x0F).or(h.lanewise(VectorOperators.ASHR, 2).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32).convert(VectorOperators.I2F, 0);
+                    Vector<Float> q3 = qa.lanewise(VectorOperators.ASHR, 4).and(0x0F).or(h.lanewise(VectorOperators.ASHR, 4).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32).convert(VectorOperators.I2F, 0);
+                    Vector<Float> q4 = qb.lanewise(VectorOperators.ASHR, 4).and(0x0F).or(h.lanewise(VectorOperators.ASHR, 6).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32).convert(VectorOperators.I2F, 0);
+                    acc = ((FloatVector) q1).mul(d * seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + is))
                             .fma(FloatVector.fromArray(F, x, y + l0), acc);
-                    acc = ((FloatVector) q2.castShape(F, 0)).mul(d * seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + is + 2))
+                    acc = ((FloatVector) q2).mul(d * seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + is + 2))
                             .fma(FloatVector.fromArray(F, x, y + l0 + 32), acc);
-                    acc = ((FloatVector) q3.castShape(F, 0)).mul(d * seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + is + 4))
+                    acc = ((FloatVector) q3).mul(d * seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + is + 4))
                             .fma(FloatVector.fromArray(F, x, y + l0 + 64), acc);
-                    acc = ((FloatVector) q4.castShape(F, 0)).mul(d * seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + is + 6))
+                    acc = ((FloatVector) q4).mul(d * seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + is + 6))
                             .fma(FloatVector.fromArray(F, x, y + l0 + 96), acc);
                 }
                 y += 128;
