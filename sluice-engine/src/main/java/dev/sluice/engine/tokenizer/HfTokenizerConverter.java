@@ -393,8 +393,8 @@ public final class HfTokenizerConverter {
     /** Hugging Face's Punctuation pre-tokenizer as llama.cpp writes it for falcon. */
     private static final String HF_PUNCT = "[\\p{P}\\$\\+<=>\\^~\\|`]+";
     private static final List<String> SEARCH_ORDER = List.of("gpt-2", "llama-bpe", "qwen2", "deepseek-llm", "deepseek-coder", "deepseek-v3",
-            "starcoder", "falcon", "gpt-4o", "qwen35", "tekken", "chameleon", "bloom", "viking", "seed-coder", "bailingmoe", "tiny_aya",
-            "superbpe", "default");
+            "starcoder", "falcon", "gpt-4o", "qwen35", "tekken", "chameleon", "bloom", "viking", "seed-coder", "bailingmoe",
+            "default");
 
     /** The llama.cpp {@code tokenizer.ggml.pre} name for a tokenizer.json pre-tokenizer. */
     static String detectPre(JsonNode pre) {

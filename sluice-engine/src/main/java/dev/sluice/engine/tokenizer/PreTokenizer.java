@@ -21,6 +21,11 @@ import java.util.regex.Pattern;
  * White_Space as in Oniguruma (the engine of Hugging Face {@code tokenizers}); {@code \p{L}},
  * {@code \p{N}}, ... are Unicode general categories. Case-insensitive contractions are written
  * out ASCII-only, as llama.cpp adapts them.
+ *
+ * <p>Families whose regexes backtrack quadratically on long digit runs ({@code superbpe},
+ * {@code tiny_aya}: 100k digits take tens of seconds) are left out rather than exposed to
+ * adversarial prompts; so are those that need llama.cpp's custom code ({@code kimi-k2},
+ * {@code afmoe}, {@code gemma4}).
  */
 public final class PreTokenizer {
     static final int FLAGS = Pattern.UNICODE_CHARACTER_CLASS;
@@ -72,7 +77,6 @@ public final class PreTokenizer {
         def(List.of("chameleon"), false, true,
                 "<sentinel:[0-9]+>", "(IMGIMG)((A|B|C|D|E|F|G|H|I){1,4})Z", "([\\t\\n]|    |  )", "\\p{N}", "[\\p{P}!-/:-@\\[-`{-~]", GPT2_NO_WS);
         def(List.of("gpt-4o", "llama4", "kanana2", "talkie", "minimax-m2"), false, false, GPT4O);
-        def(List.of("superbpe"), false, false, "\\p{N}+", "(?=(\\d{3})+(?!\\d))");
         def(List.of("bailingmoe", "bailingmoe2", "llada-moe"), false, false,
                 "'(?:[sSdDmMtT]|[lL][lL]|[vV][eE]|[rR][eE])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]|\\s+(?!\\S)|\\s+");
         def(List.of("seed-coder"), false, false,
@@ -83,8 +87,6 @@ public final class PreTokenizer {
                 CONTRACTIONS + "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+");
         def(List.of("minicpm5"), true, false, "\\p{N}{1,3}",
                 CONTRACTIONS + "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}+| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+");
-        def(List.of("tiny_aya", "cohere2moe"), false, false, "\\d{1,3}(?=(?:\\d{3})*\\b)",
-                "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+" + CONTRACTIONS + "?|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*" + CONTRACTIONS + "?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+");
     }
 
     /** The {@code tokenizer.ggml.pre} names this class knows. */
