@@ -68,9 +68,10 @@ public final class Main implements Runnable {
         return env;
     }
 
+    /** {@code sluice} alone: a usage error (exit code 2) that lists the commands. */
     @Override
     public void run() {
-        spec.commandLine().usage(spec.commandLine().getErr());
+        throw new CommandLine.ParameterException(spec.commandLine(), "Missing command");
     }
 
     /** The command line on the process's stdin, stdout, stderr and environment. */

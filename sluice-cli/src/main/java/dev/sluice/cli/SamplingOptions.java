@@ -51,8 +51,27 @@ public final class SamplingOptions {
     Long seed;
 
     @Option(names = "--stop", paramLabel = "S", arity = "1..*",
-            description = "Stop when the output contains S (repeatable). The stop text is not printed.")
+            description = "Stop when the output contains S (repeatable; \\n and \\t are unescaped). The stop text is not printed.")
     List<String> stop = new ArrayList<>();
+
+    /** {@code \n}, {@code \t} and {@code \\} in a stop string, so that a shell user can write {@code --stop "\n\n"}. */
+    static String unescape(String s) {
+        StringBuilder b = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '\\' && i + 1 < s.length()) {
+                char n = s.charAt(i + 1);
+                switch (n) {
+                    case 'n' -> { b.append('\n'); i++; continue; }
+                    case 't' -> { b.append('\t'); i++; continue; }
+                    case '\\' -> { b.append('\\'); i++; continue; }
+                    default -> { }
+                }
+            }
+            b.append(c);
+        }
+        return b.toString();
+    }
 
     /**
      * The engine's parameters. An out-of-range value is a usage error (exit code 2) whose message
@@ -63,7 +82,7 @@ public final class SamplingOptions {
             return SamplingParams.builder()
                     .temperature(temperature).topK(topK).topP(topP).minP(minP).repetitionPenalty(repeatPenalty)
                     .seed(seed).maxTokens(maxTokens != null ? maxTokens : SamplingParams.DEFAULT_MAX_TOKENS)
-                    .stopStrings(stop)
+                    .stopStrings(stop.stream().map(SamplingOptions::unescape).toList())
                     .build();
         } catch (InvalidSamplingParamsException e) {
             String msg = e.getMessage().startsWith(e.field() + ": ") ? e.getMessage().substring(e.field().length() + 2) : e.getMessage();

@@ -19,6 +19,20 @@ class MainTest {
     }
 
     @Test
+    void noCommandIsUsageErrorListingTheCommands() {
+        Cli.Result r = Cli.run();
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains("Missing command").contains("generate").contains("tokenize");
+    }
+
+    @Test
+    void stopStringsAreUnescaped() {
+        assertThat(SamplingOptions.unescape("\\n\\n")).isEqualTo("\n\n");
+        assertThat(SamplingOptions.unescape("a\\tb\\\\n\\x")).isEqualTo("a\tb\\n\\x");
+        assertThat(SamplingOptions.unescape("trailing\\")).isEqualTo("trailing\\");
+    }
+
+    @Test
     void unknownOptionIsUsageErrorWithExitCode2() {
         Cli.Result r = Cli.run("quantize", "-i", "a.gguf", "-o", "b.gguf", "-t", "q8_0", "--bogus");
         assertThat(r.exit()).isEqualTo(2);
