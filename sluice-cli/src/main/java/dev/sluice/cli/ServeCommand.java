@@ -1,0 +1,106 @@
+package dev.sluice.cli;
+
+import dev.sluice.engine.LoadedModel;
+import dev.sluice.server.ServerConfig;
+import dev.sluice.server.ServerMetrics;
+import dev.sluice.server.SluiceServer;
+import dev.sluice.server.inference.EngineInferenceModel;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * {@code sluice serve}: the OpenAI-compatible server on the in-process engine. With no
+ * {@code --model} it serves the built-in {@code demo} model. Binds to loopback by default.
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = {"Serve a model over the OpenAI API (HTTP, SSE) with Prometheus metrics.",
+                "Without --model, serves the built-in demo model."})
+public final class ServeCommand implements Callable<Integer> {
+    private static final Logger log = LoggerFactory.getLogger(ServeCommand.class);
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @CommandLine.ParentCommand
+    Main main;
+
+    @Option(names = {"-m", "--model"}, paramLabel = "MODEL",
+            description = "A GGUF file, a Hugging Face model folder, a llama2.c .bin, or hf:ORG/REPO[:FILE] (default: the built-in demo model).")
+    String model;
+
+    @Option(names = "--cache-dir", paramLabel = "DIR", description = "Download cache for hf: models (default: $SLUICE_CACHE or ~/.cache/sluice/hub).")
+    Path cacheDir;
+
+    @Option(names = "--hf-endpoint", paramLabel = "URL", description = "Hub base URL (default: $SLUICE_HF_ENDPOINT, $HF_ENDPOINT or https://huggingface.co).")
+    String hfEndpoint;
+
+    @Option(names = "--served-model-name", paramLabel = "NAME", description = "Model id in the API (default: the file name, or demo).")
+    String servedName;
+
+    @Option(names = "--host", paramLabel = "ADDR", defaultValue = ServerConfig.DEFAULT_HOST, description = "Address to bind (default: ${DEFAULT-VALUE}).")
+    String host;
+
+    @Option(names = {"-p", "--port"}, paramLabel = "PORT", defaultValue = "" + ServerConfig.DEFAULT_PORT, description = "Port (default: ${DEFAULT-VALUE}; 0 picks a free one).")
+    int port;
+
+    @Option(names = "--max-waiting", paramLabel = "N", defaultValue = "" + EngineInferenceModel.DEFAULT_MAX_WAITING,
+            description = "Requests that may wait for the engine; more get 503 with Retry-After (default: ${DEFAULT-VALUE}).")
+    int maxWaiting;
+
+    @Mixin
+    GenerateCommand.RuntimeOptions runtime;
+
+    @Override
+    public Integer call() {
+        if (maxWaiting < 1) throw new CommandLine.ParameterException(spec.commandLine(), "--max-waiting must be >= 1, got " + maxWaiting);
+        ServerConfig config;
+        try {
+            config = ServerConfig.defaults().withHost(host).withPort(port);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+        Path path;
+        String id;
+        if (model == null) {
+            path = DemoModel.path(main.env());
+            id = servedName != null ? servedName : DemoModel.ID;
+            log.info("serving the built-in demo model; to serve a real one: sluice serve --model PATH.gguf (or hf:ORG/REPO[:FILE])");
+        } else {
+            ModelOptions mo = new ModelOptions();
+            mo.model = model;
+            mo.cacheDir = cacheDir;
+            mo.hfEndpoint = hfEndpoint;
+            path = ModelResolver.of(mo, main.env(), spec.commandLine().getErr()).resolve(model);
+            id = null;
+        }
+        dev.sluice.cli.LoadedModel.applyThreads(runtime.threads);
+        LoadedModel loaded = LoadedModel.load(path, runtime.contextSize);
+        if (id == null) id = servedName != null ? servedName : loaded.name();
+        EngineInferenceModel engine = new EngineInferenceModel(id, loaded, maxWaiting);
+        AtomicBoolean ready = new AtomicBoolean();
+        ServerMetrics metrics = new ServerMetrics();
+        metrics.gauge("sluice.queue_depth", "Requests waiting for the engine", engine::queueDepth);
+        metrics.gauge("sluice.running_sequences", "Sequences being generated", engine::runningSequences);
+        SluiceServer server = new SluiceServer(config, List.of(engine), ready::get, metrics).start();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.close();
+            engine.close();
+        }, "sluice-shutdown"));
+        Thread.ofPlatform().name("sluice-warmup").start(() -> {
+            engine.warmUp();
+            ready.set(true);
+            log.info("model '{}' ready: http://{}:{}/v1 (OpenAI API), /health/ready, /metrics", engine.id(), host, server.port());
+        });
+        server.awaitTermination();
+        return 0;
+    }
+}
