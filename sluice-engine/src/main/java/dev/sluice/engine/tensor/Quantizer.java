@@ -52,6 +52,14 @@ public final class Quantizer {
     }
 
     /**
+     * {@code (int) roundf(x)} for {@code |x| < 2^31}: adding ±0.5 in double is exact for every
+     * float, so truncation rounds half away from zero exactly as C does.
+     */
+    static int roundfToInt(float x) {
+        return (int) (x + Math.copySign(0.5, x));
+    }
+
+    /**
      * Quantizes {@code n} floats of {@code x} from {@code xOff} into {@code n / 32} Q8_0 blocks
      * written to {@code out} at byte {@code outOff}. {@code n} must be a multiple of 32.
      */
@@ -65,10 +73,12 @@ public final class Quantizer {
             float id = d != 0f ? 1.0f / d : 0.0f;
             long o = outOff + (long) b * GGMLType.Q8_0.typeSize;
             out.set(F16_LE, o, toF16(d));
+            byte[] qs = new byte[QK];
             for (int j = 0; j < QK; j++) {
                 float x0 = x[base + j] * id;
-                out.set(ValueLayout.JAVA_BYTE, o + 2 + j, (byte) (int) roundf(x0));
+                qs[j] = (byte) roundfToInt(x0);
             }
+            MemorySegment.copy(qs, 0, out, ValueLayout.JAVA_BYTE, o + 2, QK);
         }
     }
 

@@ -73,6 +73,14 @@ class QuantizerTest {
         assertThat(Quantizer.roundf(2.5f)).isEqualTo(3f);
         assertThat(Quantizer.roundf(0.49999997f)).isEqualTo(0f);
         assertThat(Quantizer.roundf(-0.49999997f)).isEqualTo(-0f);
+        Random rnd = new Random(5);
+        for (int i = 0; i < 100_000; i++) {
+            float v = (rnd.nextInt(2000) - 1000) / 8f + (i % 3 == 0 ? 0 : (float) rnd.nextGaussian());
+            assertThat(Quantizer.roundfToInt(v)).as("roundf(%s)", v).isEqualTo((int) Quantizer.roundf(v));
+        }
+        for (float v : new float[] {0.5f, -0.5f, 1.5f, -1.5f, 126.5f, -127.5f, 0.49999997f, -0.49999997f, Math.nextDown(127.5f)}) {
+            assertThat(Quantizer.roundfToInt(v)).as("roundf(%s)", v).isEqualTo((int) Quantizer.roundf(v));
+        }
     }
 
     @Test
