@@ -1,9 +1,11 @@
 package dev.sluice.cli;
 
+import dev.sluice.engine.LoadedModel;
 import dev.sluice.engine.runtime.ContextOverflowException;
 import dev.sluice.engine.runtime.Generator;
 import dev.sluice.engine.runtime.KVCache;
 import dev.sluice.engine.sampling.SamplingParams;
+import dev.sluice.engine.ModelFormatException;
 import dev.sluice.engine.template.ChatTemplateException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -64,9 +66,12 @@ public final class ChatCommand implements Callable<Integer> {
         SamplingParams params = sampling.toParams(spec.commandLine());
         boolean terminal = System.console() != null && System.console().isTerminal() && main.stdin() == System.in;
         Path path = ModelResolver.of(model, main.env(), err).resolve(model.model);
-        try (LoadedModel m = LoadedModel.load(path, runtime.tokenizer, runtime.contextSize, runtime.threads)) {
-            Chat chat = Chat.of(m);
-            Session session = new Session(m, chat, system);
+        try (LoadedModel m = Models.load(path, runtime.contextSize, runtime.threads)) {
+            if (m.chatTemplate() == null) {
+                throw new CliException("the model " + path + " has no chat template (tokenizer.chat_template); "
+                        + "chat needs one, use generate for plain completion");
+            }
+            Session session = new Session(m, system);
             BufferedReader in = new BufferedReader(new InputStreamReader(main.stdin(), StandardCharsets.UTF_8));
             if (terminal) {
                 err.println("Chatting with " + path.getFileName() + ". /exit to quit, /reset to start over, /help for commands.");
@@ -97,7 +102,7 @@ public final class ChatCommand implements Callable<Integer> {
                 Generator.Result r;
                 try {
                     r = session.reply(line, params, out);
-                } catch (ContextOverflowException | ChatTemplateException e) {
+                } catch (ContextOverflowException | ChatTemplateException | ModelFormatException e) {
                     err.println("sluice: " + e.getMessage() + (e instanceof ContextOverflowException ? "; /reset to start over" : ""));
                     err.flush();
                     continue;
@@ -116,18 +121,18 @@ public final class ChatCommand implements Callable<Integer> {
     /** The conversation and the KV cache that holds its prefix. Not thread-safe. */
     static final class Session {
         private final LoadedModel model;
-        private final Chat chat;
+        private final Generator generator;
         private final String system;
         private final List<Map<String, Object>> turns = new ArrayList<>();
         private final KVCache cache;
         /** The tokens whose keys and values the cache holds, position by position. */
         private int[] cached = new int[0];
 
-        Session(LoadedModel model, Chat chat, String system) {
+        Session(LoadedModel model, String system) {
             this.model = model;
-            this.chat = chat;
+            this.generator = model.generator();
             this.system = system;
-            this.cache = model.transformer.newCache();
+            this.cache = model.transformer().newCache();
         }
 
         void reset() {
@@ -143,10 +148,10 @@ public final class ChatCommand implements Callable<Integer> {
         Generator.Result reply(String userText, SamplingParams params, PrintWriter out) {
             turns.add(Map.of("role", "user", "content", userText));
             try {
-                int[] prompt = chat.encode(chat.messages(system, turns));
+                int[] prompt = Chat.encode(model, Chat.messages(system, turns));
                 int keep = commonPrefix(cached, prompt, cache.length());
                 cache.truncate(keep);
-                Generator.Result r = model.generator.generate(prompt, params, new Generator.Listener() {
+                Generator.Result r = generator.generate(prompt, params, new Generator.Listener() {
                     @Override
                     public void onText(String delta) {
                         out.print(delta);

@@ -1,5 +1,6 @@
 package dev.sluice.cli;
 
+import dev.sluice.engine.LoadedModel;
 import dev.sluice.engine.runtime.Generator;
 import dev.sluice.engine.runtime.Transformer;
 import dev.sluice.engine.sampling.SamplingParams;
@@ -66,21 +67,20 @@ public final class GenerateCommand implements Callable<Integer> {
         if (chat && source.ids != null) throw new CommandLine.ParameterException(spec.commandLine(), "--chat needs --prompt, not --prompt-ids");
         SamplingParams params = sampling.toParams(spec.commandLine()); // validate before loading the model
         Path path = ModelResolver.of(model, main.env(), err).resolve(model.model);
-        try (LoadedModel m = LoadedModel.load(path, runtime.tokenizer, runtime.contextSize, runtime.threads)) {
+        try (LoadedModel m = Models.load(path, runtime.contextSize, runtime.threads)) {
             int[] ids;
             if (source.ids != null) {
                 ids = source.ids;
-                int vocab = m.weights.config().vocabSize();
+                int vocab = m.config().vocabSize();
                 for (int id : ids) {
                     if (id < 0 || id >= vocab) throw new CliException("--prompt-ids: token id " + id + " is outside the vocabulary [0, " + vocab + ")");
                 }
             } else if (chat) {
-                Chat conversation = Chat.of(m);
-                ids = conversation.encode(conversation.messages(system, List.of(Map.of("role", "user", "content", source.text))));
+                ids = Chat.encode(m, Chat.messages(system, List.of(Map.of("role", "user", "content", source.text))));
             } else {
                 ids = m.tokenizer().encode(source.text, true, false);
             }
-            Generator.Result r = m.generator.generate(ids, params, new Generator.Listener() {
+            Generator.Result r = m.generator().generate(ids, params, new Generator.Listener() {
                 @Override
                 public void onText(String delta) {
                     out.print(delta);
@@ -103,9 +103,5 @@ public final class GenerateCommand implements Callable<Integer> {
         @Option(names = {"-c", "--ctx-size"}, paramLabel = "N", defaultValue = "" + Transformer.DEFAULT_MAX_CONTEXT,
                 description = "KV cache size in tokens, capped by the model's context length (default: ${DEFAULT-VALUE}).")
         int contextSize;
-
-        @Option(names = "--tokenizer", paramLabel = "PATH",
-                description = "Take the tokenizer from here instead of the model (tokenizer.json folder, GGUF, llama2.c tokenizer.bin).")
-        Path tokenizer;
     }
 }

@@ -2,7 +2,6 @@ package dev.sluice.cli;
 
 import dev.sluice.engine.ModelFormatException;
 import dev.sluice.engine.gguf.GGUFFile;
-import dev.sluice.engine.model.ModelWeights;
 import dev.sluice.engine.tokenizer.HfTokenizerConverter;
 import dev.sluice.engine.tokenizer.Llama2cTokenizer;
 import dev.sluice.engine.tokenizer.Tokenizer;
@@ -17,36 +16,21 @@ import java.util.Map;
 import java.util.stream.Stream;
 
 /**
- * Finds a model's tokenizer and its GGUF-style {@code tokenizer.*} metadata (which also carries
- * {@code tokenizer.chat_template}), without needing the weights, so that {@code sluice tokenize}
- * works on vocabulary-only GGUF files too.
+ * Finds a model's tokenizer and its GGUF-style {@code tokenizer.*} metadata without loading the
+ * weights, so that {@code sluice tokenize} works on vocabulary-only GGUF files too. (Commands that
+ * run the model get the tokenizer from {@link dev.sluice.engine.LoadedModel}, which looks in the
+ * same places.)
  *
- * <p>Where it looks, for a model path: a GGUF file's own metadata (falling back to a
- * {@code tokenizer.json} beside it when the file has no vocabulary); a Hugging Face folder's
+ * <p>Where it looks, for a model path: a GGUF file's own metadata; a Hugging Face folder's
  * {@code tokenizer.json}/{@code tokenizer_config.json}; a llama2.c checkpoint's
- * {@code tokenizer.bin} beside it. {@code --tokenizer} names any of these explicitly.
+ * {@code tokenizer.bin} beside it.
  *
  * @param tokenizer the tokenizer
- * @param metadata  GGUF-style {@code tokenizer.*} metadata, including the chat template when the model has one
+ * @param metadata  GGUF-style {@code tokenizer.*} metadata
  * @param source    the file or folder it came from
  */
 public record TokenizerSource(Tokenizer tokenizer, Map<String, Object> metadata, Path source) {
     static final String MODEL_KEY = "tokenizer.ggml.model";
-    static final String CHAT_TEMPLATE_KEY = "tokenizer.chat_template";
-
-    /** The chat template source, or null when the model has none. */
-    public String chatTemplate() {
-        return metadata.get(CHAT_TEMPLATE_KEY) instanceof String s && !s.isBlank() ? s : null;
-    }
-
-    /** The tokenizer of loaded weights: from their own metadata when they carry a vocabulary, else found beside them. */
-    public static TokenizerSource forWeights(ModelWeights weights, Path override) {
-        if (override != null) return load(override, weights.config().vocabSize());
-        if (weights.metadata().containsKey(MODEL_KEY)) {
-            return of(weights.metadata(), weights.source());
-        }
-        return load(weights.source(), weights.config().vocabSize());
-    }
 
     /**
      * The tokenizer at {@code path}: a GGUF file, a Hugging Face folder, a llama2.c checkpoint or
@@ -70,25 +54,14 @@ public record TokenizerSource(Tokenizer tokenizer, Map<String, Object> metadata,
                 md = gguf.metadata();
                 if (md.containsKey(MODEL_KEY)) return of(md, path);
             }
-            Path dir = path.toAbsolutePath().getParent();
-            if (dir != null && Files.isRegularFile(dir.resolve("tokenizer.json"))) {
-                TokenizerSource beside = of(HfTokenizerConverter.toGGUFMetadata(dir), dir);
-                if (beside.chatTemplate() == null && md.get(CHAT_TEMPLATE_KEY) instanceof String t) {
-                    Map<String, Object> merged = new java.util.HashMap<>(beside.metadata);
-                    merged.put(CHAT_TEMPLATE_KEY, t);
-                    return new TokenizerSource(beside.tokenizer, merged, dir);
-                }
-                return beside;
-            }
-            throw new CliException(path.toAbsolutePath() + " has no tokenizer vocabulary (no '" + MODEL_KEY + "' metadata) and no "
-                    + "tokenizer.json beside it; pass --tokenizer with a Hugging Face folder or a GGUF file that has one");
+            throw new CliException(path.toAbsolutePath() + " has no tokenizer vocabulary (no '" + MODEL_KEY + "' metadata)");
         }
         Path tokBin = path.getFileName().toString().equals("tokenizer.bin") ? path : path.toAbsolutePath().resolveSibling("tokenizer.bin");
         if (Files.isRegularFile(tokBin)) {
             return of(Llama2cTokenizer.toGGUFMetadata(tokBin, tokBin.equals(path) ? -1 : vocabSize), tokBin);
         }
         throw new CliException("no tokenizer for " + path.toAbsolutePath()
-                + " (a llama2.c checkpoint needs tokenizer.bin beside it; or pass --tokenizer)");
+                + " (a llama2.c checkpoint needs tokenizer.bin beside it)");
     }
 
     private static TokenizerSource of(Map<String, Object> md, Path source) {

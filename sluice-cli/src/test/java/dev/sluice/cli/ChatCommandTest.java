@@ -2,6 +2,7 @@ package dev.sluice.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sluice.engine.LoadedModel;
 import dev.sluice.engine.runtime.Generator;
 import dev.sluice.engine.sampling.SamplingParams;
 import org.junit.jupiter.api.Test;
@@ -32,9 +33,10 @@ class ChatCommandTest {
     void chatPromptMatchesHuggingFaceApplyChatTemplate() throws Exception {
         Path dir = Fixtures.reference("qwen2");
         JsonNode ref = referenceChat(dir);
-        Chat chat = Chat.of(TokenizerSource.load(dir, -1));
-        assertThat(chat.render(messages(ref))).isEqualTo(ref.get("rendered").asText());
-        assertThat(TokenizeCommandTest.line(chat.encode(messages(ref)))).isEqualTo(TokenizeCommandTest.line(ref.get("ids")));
+        try (LoadedModel m = Models.load(dir, 64, null)) {
+            assertThat(m.renderChat(messages(ref), null)).isEqualTo(ref.get("rendered").asText());
+            assertThat(TokenizeCommandTest.line(Chat.encode(m, messages(ref)))).isEqualTo(TokenizeCommandTest.line(ref.get("ids")));
+        }
     }
 
     @Test
@@ -71,18 +73,17 @@ class ChatCommandTest {
         Path dir = Fixtures.reference("llama");
         SamplingParams greedy = SamplingParams.greedy(10);
         PrintWriter sink = new PrintWriter(new StringWriter());
-        try (LoadedModel m = LoadedModel.load(dir, null, 256, null)) {
-            Chat chat = Chat.of(m);
-            ChatCommand.Session s = new ChatCommand.Session(m, chat, "Be brief.");
+        try (LoadedModel m = Models.load(dir, 256, null)) {
+            ChatCommand.Session s = new ChatCommand.Session(m, "Be brief.");
             Generator.Result first = s.reply("Hi there!", greedy, sink);
             Generator.Result second = s.reply("Tell me more.", greedy, sink);
             assertThat(s.turns()).hasSize(4);
 
-            List<Map<String, Object>> history = chat.messages("Be brief.", List.of(
+            List<Map<String, Object>> history = Chat.messages("Be brief.", List.of(
                     Map.of("role", "user", "content", "Hi there!"),
                     Map.of("role", "assistant", "content", first.text()),
                     Map.of("role", "user", "content", "Tell me more.")));
-            Generator.Result fresh = m.generator.generate(chat.encode(history), greedy, null, null);
+            Generator.Result fresh = m.generator().generate(Chat.encode(m, history), greedy, null, null);
             assertThat(second.tokens()).containsExactly(fresh.tokens());
             assertThat(second.stats().prefillTokens()).isLessThan(fresh.stats().prefillTokens());
         }
@@ -98,5 +99,8 @@ class ChatCommandTest {
         Cli.Result r = Cli.run("hi\n", Map.of(), "chat", "-m", copy.toString());
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).contains("no chat template").contains(copy.toString());
+        Cli.Result g = Cli.run("generate", "-m", copy.toString(), "--chat", "-p", "hi");
+        assertThat(g.exit()).isEqualTo(1);
+        assertThat(g.err()).contains("no chat template").contains(copy.getFileName().toString()).doesNotContain("\tat ");
     }
 }
