@@ -82,7 +82,7 @@ public final class ServeCommand implements Callable<Integer> {
             path = ModelResolver.of(mo, main.env(), spec.commandLine().getErr()).resolve(model);
             id = null;
         }
-        dev.sluice.cli.LoadedModel.applyThreads(runtime.threads);
+        Models.applyThreads(runtime.threads);
         LoadedModel loaded = LoadedModel.load(path, runtime.contextSize);
         if (id == null) id = servedName != null ? servedName : loaded.name();
         EngineInferenceModel engine = new EngineInferenceModel(id, loaded, maxWaiting);
