@@ -23,6 +23,7 @@ import java.util.Set;
  * those flags decide which tokens the partition matches. Immutable after construction.
  */
 final class Vocab {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Vocab.class);
     static final int ATTR_UNDEFINED = 0;
     static final int ATTR_UNKNOWN = 1;
     static final int ATTR_UNUSED = 1 << 1;
@@ -80,6 +81,7 @@ final class Vocab {
             throw new ModelFormatException("metadata 'tokenizer.ggml.token_type' has type " + tt.getClass().getSimpleName() + ", expected an int32 array");
         }
         this.ids = new HashMap<>(n * 2);
+        int duplicates = 0;
         for (int i = 0; i < n; i++) {
             String w = tokens[i];
             if (w == null || w.isEmpty()) {
@@ -87,7 +89,7 @@ final class Vocab {
                 tokens[i] = w;
             }
             Integer prev = ids.putIfAbsent(w, i);
-            if (prev != null) throw new ModelFormatException("duplicate token in vocabulary: '" + w + "' has ids " + prev + " and " + i);
+            if (prev != null) duplicates++; // e.g. two invalid-UTF-8 tokens that both read as U+FFFD: the first id wins
             attrs[i] = types == null ? ATTR_NORMAL : switch (types[i]) {
                 case TokenType.UNKNOWN -> ATTR_UNKNOWN;
                 case TokenType.UNUSED -> ATTR_UNUSED;
@@ -98,6 +100,8 @@ final class Vocab {
                 default -> ATTR_UNDEFINED;
             };
         }
+
+        if (duplicates > 0) log.warn("{} tokens repeat an earlier token's text (invalid UTF-8 in the vocabulary?); the first id is used when encoding", duplicates);
 
         // defaults per model type, then metadata (llama.cpp llama_vocab::impl::load)
         int dBos, dEos, dUnk;
