@@ -77,15 +77,20 @@ public interface Kernels {
 
     /** The backend named by {@value #BACKEND_PROPERTY}; see the class note. */
     static Kernels create() {
-        return create(System.getProperty(BACKEND_PROPERTY, "cpu-vector"));
+        String name = System.getProperty(BACKEND_PROPERTY);
+        return create(name == null ? "cpu-vector" : name.trim(), name == null ? "default" : BACKEND_PROPERTY + "=" + name);
     }
 
     /** The backend named {@code name} ({@code cpu-vector} or {@code cpu-scalar}). */
     static Kernels create(String name) {
+        return create(name, "requested");
+    }
+
+    private static Kernels create(String name, String why) {
         Logger log = LoggerFactory.getLogger(Kernels.class);
         switch (name) {
             case "cpu-scalar" -> {
-                log.info("cpu-scalar: reference kernels, {} threads ({}={})", Parallel.THREADS, BACKEND_PROPERTY, name);
+                log.info("cpu-scalar: reference kernels, {} threads ({})", Parallel.THREADS, why);
                 return new ScalarKernels();
             }
             case "cpu-vector" -> {
@@ -94,7 +99,7 @@ public interface Kernels {
                     return new ScalarKernels();
                 }
                 VectorKernels k = new VectorKernels();
-                log.info("{}", k.describe());
+                log.info("{} ({})", k.describe(), why);
                 return k;
             }
             default -> throw new IllegalArgumentException(

@@ -27,8 +27,9 @@ import java.util.function.BooleanSupplier;
  * string and everything after it are dropped. Without a tokenizer the generator works on ids
  * only: no text, no stop strings.
  *
- * <p>Not thread-safe; a {@code Generator} holds no per-call state, so one may serve calls in
- * sequence, and several may share a {@link Transformer}.
+ * <p>Thread-safe: a {@code Generator} holds no per-call state; each call has its own sampler,
+ * text stream and KV cache (a cache passed in must not be used by two calls at once), and
+ * concurrent calls share the immutable {@link Transformer}.
  */
 public final class Generator {
     private final Transformer model;
