@@ -50,6 +50,8 @@ public final class VectorKernels implements Kernels {
     static final VectorSpecies<Short> SL = L >= 4 ? VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16)) : null;
     static final boolean QUANT_IN_REGISTER = L == 8 || L == 16;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    static final java.lang.foreign.ValueLayout.OfLong LE_LONG = java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED.withOrder(LE);
+    static final java.lang.foreign.ValueLayout.OfInt LE_INT = java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
     private static final float F16_MAGIC = 0x1p112f;
 
     /** One line for the start-up log, e.g. {@code cpu-vector: 512-bit AVX-512 (16 float lanes), 2 threads}. */
@@ -85,6 +87,13 @@ public final class VectorKernels implements Kernels {
                 boolean f16 = type == GGMLType.F16;
                 Parallel.forRange(rows, 8, (from, to) -> {
                     for (int r = from; r < to; r++) out[r] = f16 ? dotF16(seg, r * rowBytes, xp, cols) : dotBF16(seg, r * rowBytes, xp, cols);
+                });
+                return;
+            }
+            if (type == GGMLType.Q4_K && QUANT_IN_REGISTER) {
+                float[] xsum = groupSums32(x, 0, cols);
+                Parallel.forRange(rows, 8, (from, to) -> {
+                    for (int r = from; r < to; r++) out[r] = dotQ4_K(seg, r * rowBytes, x, 0, cols, xsum);
                 });
                 return;
             }
@@ -204,7 +213,7 @@ public final class VectorKernels implements Kernels {
             case BF16 -> dotBF16(seg, off, deinterleave(x, xOff, n), n);
             case Q8_0 -> dotQ8_0(seg, off, x, xOff, n);
             case Q4_0 -> dotQ4_0(seg, off, x, xOff, n);
-            case Q4_K -> dotQ4_K(seg, off, x, xOff, n);
+            case Q4_K -> dotQ4_K(seg, off, x, xOff, n, groupSums32(x, xOff, n));
             case Q6_K -> dotQ6_K(seg, off, x, xOff, n);
             default -> throw new UnsupportedOperationException("no dot product for " + type + " (supported: " + GGMLType.supportedList() + ")");
         };
@@ -335,35 +344,61 @@ public final class VectorKernels implements Kernels {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
-    static float dotQ4_K(MemorySegment seg, long off, float[] x, int xOff, int n) {
+    /** Sums of {@code x} over each 32-element group: the Q4_K offset term {@code dmin*m*sum(x)} needs only these. */
+    static float[] groupSums32(float[] x, int xOff, int n) {
+        float[] sums = new float[n / 32];
+        for (int g = 0; g < sums.length; g++) {
+            FloatVector v = FloatVector.zero(F);
+            int i = 0;
+            for (; i <= 32 - L; i += L) v = v.add(FloatVector.fromArray(F, x, xOff + 32 * g + i));
+            float s = v.reduceLanes(VectorOperators.ADD);
+            for (; i < 32; i++) s += x[xOff + 32 * g + i];
+            sums[g] = s;
+        }
+        return sums;
+    }
+
+    /**
+     * Q4_K: per 32-element sub-block {@code sum(w*x) = d*sc*sum(q*x) - dmin*m*sum(x)}; the first sum is
+     * vectorized, the second uses {@link #groupSums32} computed once per activation.
+     */
+    static float dotQ4_K(MemorySegment seg, long off, float[] x, int xOff, int n, float[] xsum) {
         FloatVector acc = FloatVector.zero(F);
+        float offsets = 0f;
         int parts = 32 / L;
         for (int b = 0; b < n / 256; b++, off += 144) {
             float d = Dequant.halfAt(seg, off), dmin = Dequant.halfAt(seg, off + 2);
-            long scales = off + 4, qs = off + 16;
+            // the 12 packed scale bytes, read once (get_scale_min_k4 for all 8 sub-blocks)
+            long s0 = seg.get(LE_LONG, off + 4);
+            int s1 = seg.get(LE_INT, off + 12);
+            long qs = off + 16;
             int xb = xOff + b * 256;
-            for (int j = 0; j < 4; j++) {
-                int sm0 = Dequant.scaleMinK4(2 * j, seg, scales), sm1 = Dequant.scaleMinK4(2 * j + 1, seg, scales);
-                ByteVector q = ByteVector.fromMemorySegment(B32, seg, qs + 32L * j, LE);
-                int x0 = xb + 64 * j, x1 = x0 + 32;
-                FloatVector qx0 = FloatVector.zero(F), sx0 = FloatVector.zero(F);
-                FloatVector qx1 = FloatVector.zero(F), sx1 = FloatVector.zero(F);
-                for (int p = 0; p < parts; p++) {
-                    FloatVector xv0 = FloatVector.fromArray(F, x, x0 + p * L);
-                    FloatVector xv1 = FloatVector.fromArray(F, x, x1 + p * L);
-                    IntVector qi = (IntVector) q.castShape(I, p);
-                    qx0 = ((FloatVector) qi.and(0x0F).convert(VectorOperators.I2F, 0)).fma(xv0, qx0);
-                    sx0 = sx0.add(xv0);
-                    qx1 = ((FloatVector) qi.lanewise(VectorOperators.ASHR, 4).and(0x0F).convert(VectorOperators.I2F, 0)).fma(xv1, qx1);
-                    sx1 = sx1.add(xv1);
+            for (int j = 0; j < 8; j++) {
+                int sc, m;
+                if (j < 4) {
+                    sc = (int) (s0 >>> (8 * j)) & 63;
+                    m = (int) (s0 >>> (8 * (j + 4))) & 63;
+                } else {
+                    int qj4 = (s1 >>> (8 * (j - 4))) & 0xFF;          // byte j + 4
+                    int qjm4 = (int) (s0 >>> (8 * (j - 4))) & 0xFF;    // byte j - 4
+                    int qj = (int) (s0 >>> (8 * j)) & 0xFF;            // byte j
+                    sc = (qj4 & 0xF) | ((qjm4 >>> 6) << 4);
+                    m = (qj4 >>> 4) | ((qj >>> 6) << 4);
                 }
-                acc = qx0.fma(FloatVector.broadcast(F, d * (sm0 & 0xFF)), acc);
-                acc = sx0.fma(FloatVector.broadcast(F, -dmin * (sm0 >>> 8)), acc);
-                acc = qx1.fma(FloatVector.broadcast(F, d * (sm1 & 0xFF)), acc);
-                acc = sx1.fma(FloatVector.broadcast(F, -dmin * (sm1 >>> 8)), acc);
+                offsets += dmin * m * xsum[b * 8 + j];
+                // sub-block j: low nibbles (even j) or high nibbles (odd j) of qs[32*(j/2) ..]
+                ByteVector q = ByteVector.fromMemorySegment(B32, seg, qs + 32L * (j >> 1), LE);
+                int x0 = xb + 32 * j;
+                FloatVector qx = FloatVector.zero(F);
+                for (int p = 0; p < parts; p++) {
+                    IntVector qi = (IntVector) q.castShape(I, p);
+                    if ((j & 1) != 0) qi = qi.lanewise(VectorOperators.ASHR, 4);
+                    qx = ((FloatVector) qi.and(0x0F).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, x0 + p * L), qx);
+                }
+                acc = qx.fma(FloatVector.broadcast(F, d * sc), acc);
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return acc.reduceLanes(VectorOperators.ADD) - offsets;
     }
 
     static float dotQ6_K(MemorySegment seg, long off, float[] x, int xOff, int n) {
