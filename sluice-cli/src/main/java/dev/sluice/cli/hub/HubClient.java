@@ -30,6 +30,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -53,8 +54,8 @@ import java.util.regex.Pattern;
  *     transient failures (I/O, timeouts, 5xx, 429, truncation) are retried, resuming.</li>
  * <li><b>Private.</b> {@code HF_TOKEN} is sent as a bearer header only to the endpoint's own host
  *     (not to the CDN it redirects to), and never logged or put in messages.</li>
- * <li><b>Concurrency.</b> A client is used by one thread at a time. Two processes downloading the
- *     same file serialise on a {@code FILE.lock} file lock.</li>
+ * <li><b>Concurrency.</b> A client is used by one thread at a time. Processes downloading the
+ *     same file serialise on a file lock, {@code cacheDir/.locks/ORG/REPO/FILE.lock}.</li>
  * </ul>
  */
 public final class HubClient implements AutoCloseable {
@@ -63,8 +64,13 @@ public final class HubClient implements AutoCloseable {
     /** Written into a repo's cache folder once all its model files are downloaded; lists them, one per line. */
     public static final String SNAPSHOT_MARKER = ".sluice-snapshot";
 
+    /** Folder of the cache that holds the per-file lock files ({@code cacheDir/.locks/ORG/REPO/FILE.lock}). */
+    static final String LOCKS_DIR = ".locks";
+
     private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** One monitor per lock file, for threads of this process (a {@link FileLock} is per process). */
+    private static final ConcurrentHashMap<Path, Object> IN_PROCESS_LOCKS = new ConcurrentHashMap<>();
 
     private final HubConfig config;
     private final DownloadProgress progress;
@@ -194,21 +200,24 @@ public final class HubClient implements AutoCloseable {
         }
         try {
             Files.createDirectories(dest.getParent());
-            Path lockFile = dest.resolveSibling(dest.getFileName() + ".lock");
-            try (FileChannel lockChannel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                 FileLock ignored = lockChannel.lock()) {
-                if (Files.isRegularFile(dest)) return dest; // another process finished it while we waited
-                String what = "hf:" + repo + ":" + file;
-                for (int attempt = 1; ; attempt++) {
-                    try {
-                        downloadOnce(repo, file, dest);
-                        break;
-                    } catch (IOException e) {
-                        retryOrFail(attempt, "download of " + what, e);
+            // locks live apart and are never deleted: deleting one would let a third process lock a new inode
+            Path lockFile = config.cacheDir().resolve(LOCKS_DIR).resolve(config.cacheDir().relativize(dest) + ".lock");
+            Files.createDirectories(lockFile.getParent());
+            // a FileLock excludes other processes only; threads of this one queue on a monitor first
+            synchronized (IN_PROCESS_LOCKS.computeIfAbsent(lockFile.toAbsolutePath().normalize(), k -> new Object())) {
+                try (FileChannel lockChannel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                     FileLock ignored = lockChannel.lock()) {
+                    if (Files.isRegularFile(dest)) return dest; // another thread or process finished it while we waited
+                    String what = "hf:" + repo + ":" + file;
+                    for (int attempt = 1; ; attempt++) {
+                        try {
+                            downloadOnce(repo, file, dest);
+                            break;
+                        } catch (IOException e) {
+                            retryOrFail(attempt, "download of " + what, e);
+                        }
                     }
                 }
-            } finally {
-                Files.deleteIfExists(lockFile);
             }
         } catch (IOException e) {
             throw new HubException("cannot write " + dest + ": " + describe(e), 0, e);

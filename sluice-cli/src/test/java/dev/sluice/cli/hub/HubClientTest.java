@@ -254,6 +254,24 @@ class HubClientTest {
     }
 
     @Test
+    void concurrentDownloadsOfOneFileFetchItOnce() throws Exception {
+        hub.stallAfterBytes.set(-1);
+        try (var pool = java.util.concurrent.Executors.newFixedThreadPool(4)) {
+            List<java.util.concurrent.Future<Path>> results = new java.util.ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                results.add(pool.submit(() -> {
+                    try (HubClient c = client()) {
+                        return c.downloadFile(REPO, "model-q8_0.gguf");
+                    }
+                }));
+            }
+            for (var f : results) assertThat(Files.readAllBytes(f.get())).isEqualTo(weights);
+        }
+        assertThat(hub.countRequests("model-q8_0.gguf")).isEqualTo(1);
+        assertThat(cache.resolve(".locks/acme/tiny-model/model-q8_0.gguf.lock")).exists();
+    }
+
+    @Test
     void unreachableHubFailsWithClearMessage() throws Exception {
         var endpoint = hub.endpoint();
         hub.close();
