@@ -3,10 +3,9 @@ package dev.sluice.engine.runtime;
 import dev.sluice.engine.sampling.Sampler;
 import dev.sluice.engine.sampling.SamplingParams;
 import dev.sluice.engine.sampling.TokenLogprob;
+import dev.sluice.engine.tokenizer.StreamingDecoder;
 import dev.sluice.engine.tokenizer.Tokenizer;
 
-import java.io.ByteArrayOutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.Set;
@@ -21,8 +20,8 @@ import java.util.function.BooleanSupplier;
  * is neither returned nor emitted), stop strings on the decoded text, {@code maxTokens}, the
  * context length, and cancellation (polled before every forward step).
  *
- * <p>Text: token bytes are decoded as UTF-8 incrementally, so a character split over tokens is
- * emitted once complete. Text that could still be the start of a stop string is held back until
+ * <p>Text: tokens are decoded by a {@link StreamingDecoder} (UTF-8 incrementally, special tokens
+ * hidden), so a character split over tokens is emitted once complete. Text that could still be the start of a stop string is held back until
  * it is known not to be; when a stop string matches, the text before it is emitted and the stop
  * string and everything after it are dropped. Without a tokenizer the generator works on ids
  * only: no text, no stop strings.
@@ -139,27 +138,21 @@ public final class Generator {
 
     /** Incremental UTF-8 decoding with stop-string matching and hold-back. */
     static final class TextStream {
-        private final Tokenizer tokenizer;
+        private final StreamingDecoder decoder;
         private final java.util.List<String> stops;
-        private final ByteArrayOutputStream pendingBytes = new ByteArrayOutputStream();
         private final StringBuilder text = new StringBuilder();
         private int emitted;
         private int end = -1;
 
         TextStream(Tokenizer tokenizer, SamplingParams params) {
-            this.tokenizer = tokenizer;
+            this.decoder = new StreamingDecoder(tokenizer);
             this.stops = params.stopStrings();
         }
 
         /** Adds a token's text; returns true when a stop string matched (the text is then final). */
         boolean append(int token, Listener out) {
-            pendingBytes.writeBytes(tokenizer.tokenBytes(token));
-            byte[] b = pendingBytes.toByteArray();
-            int cut = completeUtf8Prefix(b);
             int searchFrom = Math.max(emitted, text.length() - maxStopLength() + 1);
-            text.append(new String(b, 0, cut, StandardCharsets.UTF_8));
-            pendingBytes.reset();
-            pendingBytes.write(b, cut, b.length - cut);
+            text.append(decoder.accept(token));
             int match = -1;
             for (String s : stops) {
                 int i = text.indexOf(s, Math.max(0, searchFrom));
@@ -186,10 +179,7 @@ public final class Generator {
         /** Emits everything not yet emitted (including an incomplete UTF-8 tail as U+FFFD). */
         void flush(Listener out) {
             if (end >= 0) return;
-            if (pendingBytes.size() > 0) {
-                text.append(new String(pendingBytes.toByteArray(), StandardCharsets.UTF_8));
-                pendingBytes.reset();
-            }
+            text.append(decoder.flush());
             if (text.length() > emitted) out.onText(text.substring(emitted));
             emitted = text.length();
         }
@@ -222,18 +212,6 @@ public final class Generator {
             int base = text.length() - len;
             for (int i = 0; i < len; i++) if (text.charAt(base + i) != s.charAt(i)) return false;
             return true;
-        }
-
-        /** Bytes of {@code b} that form complete UTF-8 sequences (an incomplete trailing sequence is kept back). */
-        static int completeUtf8Prefix(byte[] b) {
-            int n = b.length;
-            for (int back = 1; back <= Math.min(3, n); back++) {
-                int c = b[n - back] & 0xFF;
-                if ((c & 0xC0) == 0x80) continue; // continuation byte: keep looking for the lead
-                int need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-                return need > back ? n - back : n;
-            }
-            return n;
         }
     }
 }
