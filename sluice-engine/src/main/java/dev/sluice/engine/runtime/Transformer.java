@@ -8,6 +8,8 @@ import dev.sluice.engine.model.TensorNames;
 import dev.sluice.engine.tensor.Dequant;
 import dev.sluice.engine.tensor.Tensor;
 
+import org.slf4j.LoggerFactory;
+
 import java.util.Optional;
 
 /**
@@ -70,6 +72,12 @@ public final class Transformer {
         this.output = c.tiedEmbeddings() ? tokenEmbd : weights.find(TensorNames.OUTPUT).orElse(tokenEmbd);
         this.outputNorm = vec(weights, TensorNames.OUTPUT_NORM);
         Optional<float[]> freqFactors = weights.ropeFreqFactors();
+        ModelConfig.RopeScaling scaling = c.ropeScaling();
+        if (freqFactors.isEmpty() && scaling != null && !"llama3".equals(scaling.type()) && !"linear".equals(scaling.type())) {
+            LoggerFactory.getLogger(Transformer.class).warn(
+                    "{}: RoPE scaling type '{}' is not implemented (supported: llama3, linear); using unscaled RoPE, which is exact only within the original context length",
+                    weights.source(), scaling.type());
+        }
         // ropeFreqFactors() already folds llama3 scaling into divisors; pass the scaling only when there are none
         this.rope = new RopeTable(c.headDim(), maxContext, c.ropeTheta(), c.ropeNeox(),
                 freqFactors.isPresent() ? null : c.ropeScaling(), freqFactors.orElse(null));
