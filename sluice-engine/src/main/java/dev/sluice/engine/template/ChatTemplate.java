@@ -15,6 +15,7 @@ import dev.sluice.engine.template.internal.PyInterpreter;
 import dev.sluice.engine.template.internal.PyJinjava;
 import dev.sluice.engine.template.internal.PyLibrary;
 import dev.sluice.engine.template.internal.PyMethodResolver;
+import dev.sluice.engine.template.internal.PyNone;
 import dev.sluice.engine.template.internal.PyValues;
 import java.time.Clock;
 import java.time.LocalDateTime;
@@ -48,10 +49,11 @@ import jinjava.javax.el.ResourceBundleELResolver;
  * are immutable and thread-safe: each render runs in its own interpreter and context over the shared
  * parse tree and one shared, configured Jinjava.
  *
- * <p>Variables the template sees: {@code messages}, {@code tools} (undefined when null), {@code
- * add_generation_prompt}, {@code bos_token}, {@code eos_token}, plus the caller's extra variables
- * (e.g. {@code enable_thinking}, {@code date_string}). Messages are deep-copied, so a template can
- * never change the caller's data.
+ * <p>Variables the template sees, as transformers passes them: {@code messages}, {@code tools}
+ * (None when null), {@code documents} (None), {@code add_generation_prompt}, {@code bos_token} and
+ * {@code eos_token} (undefined when null), plus the caller's extra variables (e.g. {@code
+ * enable_thinking}, {@code date_string}). JSON nulls inside them are Python's None. Messages are
+ * deep-copied, so a template can never change the caller's data.
  */
 public final class ChatTemplate {
     /**
@@ -176,7 +178,8 @@ public final class ChatTemplate {
             });
         }
         vars.put("messages", deepCopy(messages));
-        if (tools != null) vars.put("tools", deepCopy(tools));
+        vars.put("tools", tools == null ? PyNone.INSTANCE : deepCopy(tools)); // transformers passes tools=None
+        vars.put("documents", PyNone.INSTANCE);
         vars.put("add_generation_prompt", addGenerationPrompt);
         vars.put(PyLibrary.NOW_VAR, LocalDateTime.now(clock));
         PyLibrary.GLOBAL_FUNCTIONS.forEach(vars::putIfAbsent); // so "strftime_now is defined" holds, as in jinja2
@@ -255,9 +258,10 @@ public final class ChatTemplate {
         return null;
     }
 
-    /** Copies JSON-shaped values into fresh mutable maps and lists, keeping map order. */
+    /** Copies JSON-shaped values into fresh mutable maps and lists, keeping map order; null becomes None. */
     private static Object deepCopy(Object v) {
         v = PyValues.unwrap(v);
+        if (v == null) return PyNone.INSTANCE;
         if (v instanceof Map<?, ?> m) {
             Map<String, Object> copy = new LinkedHashMap<>();
             m.forEach((k, x) -> copy.put(String.valueOf(k), deepCopy(x)));

@@ -1,6 +1,7 @@
 package dev.sluice.engine.template;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.time.Clock;
@@ -18,7 +19,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * expected string is what jinja2 3.1.6 renders in transformers' environment (trim_blocks,
  * lstrip_blocks, loopcontrols, its tojson / raise_exception / strftime_now), checked by hand
  * against that reference; the template's variables are given as JSON. {@code strftime_now} reads
- * a clock fixed at 2024-07-26 09:05:03.
+ * a clock fixed at 2024-07-26 09:05:03. A null expectation means jinja2 raises (a TypeError or
+ * UndefinedError), so ChatTemplate must throw.
  */
 class JinjaSemanticsTest {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -162,7 +164,47 @@ class JinjaSemanticsTest {
                 case_("tilde_prints_python_str",
                         "{{ 'a' ~ b ~ 1.0 ~ [1, 'x'] ~ n }}",
                         "{\"b\": true, \"n\": 2}",
-                        "aTrue1.0[1, 'x']2")
+                        "aTrue1.0[1, 'x']2"),
+                case_("none_is_distinct_from_undefined",
+                        "{{ n }}|{{ u }}|{{ n is none }}{{ n is defined }}{{ u is defined }}{{ n == none }}{{ u == none }}|{{ n | tojson }}|{{ none }}|{{ d.get('zz') }}|{{ n ~ 'x' }}|{{ [n] }}",
+                        "{\"n\": null, \"d\": {}}",
+                        "None||TrueTrueFalseTrueFalse|null|None|None|Nonex|[None]"),
+                case_("python_equality",
+                        "{{ '1' == 1 }}{{ 1 == 1.0 }}{{ [1, 'a'] == [1, 'a'] }}{{ d == {'k': 1} }}{{ 'a' != 'b' }}{{ true == 1 }}",
+                        "{\"d\": {\"k\": 1}}",
+                        "FalseTrueTrueTrueTrueTrue"),
+                case_("and_or_return_operands",
+                        "{{ 'a' and 'b' }}|{{ '' and 'b' }}|{{ '' or 'c' }}|{{ 0 or [] }}",
+                        "{}",
+                        "b||c|[]"),
+                case_("membership",
+                        "{{ 'a' in 'cat' }}{{ 'k' in d }}{{ 1 in [1.0, 2] }}{{ 'x' not in xs }}{{ 'q' in u }}{{ '1' in [1] }}",
+                        "{\"d\": {\"k\": 0}, \"xs\": [\"y\"]}",
+                        "TrueTrueTrueTrueFalseFalse"),
+                case_("plus_on_lists_and_numbers",
+                        "{{ [1] + [2, 3] }}{{ 1 + 2.5 }}{{ 'a' + 'b' }}",
+                        "{}",
+                        "[1, 2, 3]3.5ab"),
+                case_("plus_string_and_none_raises",
+                        "{{ 'a' + n }}",
+                        "{\"n\": null}",
+                        null),
+                case_("plus_string_and_undefined_raises",
+                        "{{ 'a' + u }}",
+                        "{}",
+                        null),
+                case_("plus_string_and_number_raises",
+                        "{{ 'a' + 1 }}",
+                        "{}",
+                        null),
+                case_("in_none_raises",
+                        "{{ 'x' in n }}",
+                        "{\"n\": null}",
+                        null),
+                case_("in_string_needs_string_raises",
+                        "{{ 1 in 'abc' }}",
+                        "{}",
+                        null)
 
         );
     }
@@ -177,8 +219,12 @@ class JinjaSemanticsTest {
     void rendersAsJinja2(String name, String template, String varsJson, String expected) throws Exception {
         Map<String, Object> vars = JSON.readValue(varsJson, Map.class);
         List<Map<String, Object>> messages = (List<Map<String, Object>>) vars.remove("messages");
-        String got = ChatTemplate.of(template, null, null).withClock(FIXED)
-                .render(messages == null ? List.of() : messages, false, null, vars);
-        assertThat(got).as(name).isEqualTo(expected);
+        ChatTemplate t = ChatTemplate.of(template, null, null).withClock(FIXED);
+        List<Map<String, Object>> msgs = messages == null ? List.of() : messages;
+        if (expected == null) { // jinja2 raises
+            assertThatThrownBy(() -> t.render(msgs, false, null, vars)).as(name).isInstanceOf(ChatTemplateException.class);
+        } else {
+            assertThat(t.render(msgs, false, null, vars)).as(name).isEqualTo(expected);
+        }
     }
 }

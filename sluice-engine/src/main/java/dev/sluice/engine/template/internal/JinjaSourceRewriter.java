@@ -19,7 +19,8 @@ import java.util.List;
  *       unknown escapes kept) and re-encoded with only the escapes Jinjava knows;
  *   <li>every slice {@code x[a:b:c]} becomes {@code __sluice_slice(x, a, b, c)} (Python slice
  *       semantics, including steps such as {@code [::-1]});
- *   <li>{@code none}/{@code None} literals become {@code null} (the {@code is none} test is kept);
+ *   <li>{@code none}/{@code None} literals become {@code __sluice_none()}, Python's None, distinct from
+ *       Jinjava's null, which stands for jinja2's Undefined (the {@code is none} test is kept);
  *   <li>a filtered loop {@code for x in xs if cond} becomes a pre-filtering loop plus a plain loop
  *       over the kept items, so {@code loop.last} and {@code loop.index} count kept items only;
  *   <li>{@code if}/{@code elif} conditions are wrapped in {@code __sluice_truth(...)}, Python truthiness
@@ -34,6 +35,8 @@ import java.util.List;
 public final class JinjaSourceRewriter {
     /** Name of the slice helper function the rewrite calls. */
     public static final String SLICE_FN = "__sluice_slice";
+    /** Name of the function that gives Python's None, for the {@code none} literal. */
+    public static final String NONE_FN = "__sluice_none";
     /** Name of the Python-truthiness function wrapped around if/elif conditions. */
     public static final String TRUTH_FN = "__sluice_truth";
 
@@ -378,7 +381,7 @@ public final class JinjaSourceRewriter {
                     int p = prevSignificant(ts, i);
                     if (p >= 0 && ts.get(p).type == Tok.OP && ts.get(p).text.equals("|")) filters.add(t.text);
                     if (afterIs(ts, i) && !t.text.equals("not")) tests.add(t.text);
-                    if ((t.text.equals("none") || t.text.equals("None")) && !afterIs(ts, i) && !afterDot(ts, i)) sb.append("null");
+                    if ((t.text.equals("none") || t.text.equals("None")) && !afterIs(ts, i) && !afterDot(ts, i)) sb.append(NONE_FN + "()");
                     else sb.append(t.text);
                 }
                 case Tok.OP -> {

@@ -2,7 +2,6 @@ package dev.sluice.engine.template.internal;
 
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
-import com.hubspot.jinjava.el.ExtendedSyntaxBuilder;
 import com.hubspot.jinjava.el.TruthyTypeConverter;
 import java.util.Map;
 import java.util.Properties;
@@ -11,10 +10,11 @@ import jinjava.de.odysseus.el.tree.TreeBuilder;
 import jinjava.javax.el.ExpressionFactory;
 
 /**
- * A Jinjava whose expressions convert values as Python does: truthiness is Python's (the string
- * {@code "false"} is true; Jinjava's own converter says false) and {@code ~} concatenation prints
- * {@code True}, {@code 1.0}, {@code ['a']} as {@code str()} does. Otherwise Jinjava's expression
- * factory, configured as Jinjava configures its own. Thread-safe as Jinjava is.
+ * A Jinjava whose expressions follow Python: the operators of {@link PySyntaxBuilder}; truthiness
+ * is Python's (the string {@code "false"} is true; Jinjava's own converter says false); {@code ~}
+ * concatenation prints {@code True}, {@code None}, {@code 1.0}, {@code ['a']} as {@code str()}
+ * does. Otherwise Jinjava's expression factory, configured as Jinjava configures its own.
+ * Thread-safe as Jinjava is.
  */
 public final class PyJinjava extends Jinjava {
     private final ExpressionFactory expressionFactory;
@@ -22,7 +22,7 @@ public final class PyJinjava extends Jinjava {
     public PyJinjava(JinjavaConfig config) {
         super(config);
         Properties props = new Properties();
-        props.setProperty(TreeBuilder.class.getName(), ExtendedSyntaxBuilder.class.getName());
+        props.setProperty(TreeBuilder.class.getName(), PySyntaxBuilder.class.getName());
         this.expressionFactory = new ExpressionFactoryImpl(props, new PyTypeConverter());
     }
 
@@ -44,7 +44,7 @@ public final class PyJinjava extends Jinjava {
         protected String coerceToString(Object value) {
             Object v = PyValues.unwrap(value);
             if (v == null) return "";
-            if (v instanceof Boolean || v instanceof Number || v instanceof Map<?, ?> || v instanceof java.util.Collection<?>) {
+            if (v instanceof PyNone || v instanceof Boolean || v instanceof Number || v instanceof Map<?, ?> || v instanceof java.util.Collection<?>) {
                 return PyValues.str(v);
             }
             return super.coerceToString(v);

@@ -54,6 +54,7 @@ public final class PyLibrary {
     public static void install(Jinjava jinjava) {
         jinjava.registerFunction(new ELFunctionDefinition("", "raise_exception", PyLibrary.class, "raiseException", Object.class));
         jinjava.registerFunction(new ELFunctionDefinition("", "strftime_now", PyLibrary.class, "strftimeNow", Object.class));
+        jinjava.registerFunction(new ELFunctionDefinition("", JinjaSourceRewriter.NONE_FN, PyNone.class, "none"));
         jinjava.registerFunction(new ELFunctionDefinition("", JinjaSourceRewriter.TRUTH_FN, PyValues.class, "truthy", Object.class));
         jinjava.registerFunction(new ELFunctionDefinition("", JinjaSourceRewriter.SLICE_FN, PyLibrary.class, "slice",
                 Object.class, Object.class, Object.class, Object.class));
@@ -89,6 +90,7 @@ public final class PyLibrary {
             return sb.toString();
         }));
 
+        jinjava.registerExpTest(new SimpleTest("none", v -> v == null || v instanceof PyNone));
         jinjava.registerExpTest(new SimpleTest("string", v -> v instanceof CharSequence));
         jinjava.registerExpTest(new SimpleTest("mapping", v -> v instanceof Map<?, ?>));
         jinjava.registerExpTest(new SimpleTest("iterable", v -> v instanceof CharSequence || v instanceof Map<?, ?>
@@ -117,6 +119,9 @@ public final class PyLibrary {
         boolean isString = seq instanceof CharSequence;
         List<Object> items = PyValues.toList(seq);
         int n = items.size();
+        if (start instanceof PyNone) start = null;
+        if (stop instanceof PyNone) stop = null;
+        if (step instanceof PyNone) step = null;
         long st = step == null ? 1 : asLong(step);
         if (st == 0) throw new IllegalArgumentException("slice step cannot be zero");
         long lo, hi;

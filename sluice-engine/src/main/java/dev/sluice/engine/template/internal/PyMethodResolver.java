@@ -93,7 +93,7 @@ public final class PyMethodResolver extends ELResolver {
             case "get" -> {
                 if (a.length == 0) yield NOT_HANDLED;
                 Object key = a[0];
-                yield m.containsKey(key) ? m.get(key) : (a.length > 1 ? a[1] : null);
+                yield m.containsKey(key) ? m.get(key) : (a.length > 1 ? a[1] : PyNone.INSTANCE);
             }
             case "items" -> {
                 if (a.length != 0) yield NOT_HANDLED;

@@ -1,7 +1,6 @@
 package dev.sluice.engine.template.internal;
 
 import com.hubspot.jinjava.interpret.NullValue;
-import com.hubspot.jinjava.objects.PyWrapper;
 import com.hubspot.jinjava.objects.SafeString;
 import java.math.BigDecimal;
 import java.math.BigInteger;
@@ -34,7 +33,7 @@ public final class PyValues {
     /** Python {@code str(v)}. */
     public static String str(Object v) {
         v = unwrap(v);
-        if (v == null) return "None";
+        if (v == null || v instanceof PyNone) return "None";
         if (v instanceof CharSequence cs) return cs.toString();
         if (v instanceof Character c) return c.toString();
         if (v instanceof Boolean b) return b ? "True" : "False";
@@ -45,7 +44,7 @@ public final class PyValues {
     /** Python {@code repr(v)}. */
     public static String repr(Object v) {
         v = unwrap(v);
-        if (v == null) return "None";
+        if (v == null || v instanceof PyNone) return "None";
         if (v instanceof CharSequence cs) return stringRepr(cs.toString());
         if (v instanceof Character c) return stringRepr(c.toString());
         if (v instanceof Boolean b) return b ? "True" : "False";
@@ -190,7 +189,7 @@ public final class PyValues {
     private static void writeJson(StringBuilder sb, Object v, String indent, int level,
                                   String itemSep, String keySep, boolean sortKeys) {
         v = unwrap(v);
-        if (v == null) sb.append("null");
+        if (v == null || v instanceof PyNone) sb.append("null");
         else if (v instanceof Boolean b) sb.append(b ? "true" : "false");
         else if (v instanceof CharSequence || v instanceof Character) jsonString(sb, v.toString());
         else if (v instanceof Number n) {
@@ -243,7 +242,7 @@ public final class PyValues {
 
     private static String jsonKey(Object k) {
         k = unwrap(k);
-        if (k == null) return "null";
+        if (k == null || k instanceof PyNone) return "null";
         if (k instanceof Boolean b) return b ? "true" : "false";
         return k instanceof Number n ? numberRepr(n) : k.toString();
     }
@@ -297,8 +296,6 @@ public final class PyValues {
             for (int i = 0; i < n; i++) out.add(java.lang.reflect.Array.get(v, i));
         } else if (v instanceof Iterable<?> it) {
             for (Iterator<?> i = it.iterator(); i.hasNext(); ) out.add(i.next());
-        } else if (v instanceof PyWrapper) {
-            out.add(v);
         } else {
             throw new IllegalArgumentException("'" + v.getClass().getSimpleName() + "' object is not iterable");
         }
@@ -429,10 +426,85 @@ public final class PyValues {
                 + s.substring(Character.charCount(cp)).toLowerCase(java.util.Locale.ROOT);
     }
 
+    /** Python's name for a value's type, for error messages. */
+    public static String typeName(Object v) {
+        v = unwrap(v);
+        if (v == null) return "Undefined";
+        if (v instanceof PyNone) return "NoneType";
+        if (v instanceof CharSequence) return "str";
+        if (v instanceof Boolean) return "bool";
+        if (v instanceof Double || v instanceof Float || v instanceof BigDecimal) return "float";
+        if (v instanceof Number) return "int";
+        if (v instanceof Map<?, ?>) return "dict";
+        if (isListLike(v)) return "list";
+        return v.getClass().getSimpleName();
+    }
+
+    /** Python {@code a == b}: no coercion between strings and numbers; numbers (and bools) by value. */
+    public static boolean pyEquals(Object a, Object b) {
+        a = unwrap(a);
+        b = unwrap(b);
+        if (a == b) return true;
+        if (a == null || b == null) return false; // Undefined equals only Undefined
+        if (a instanceof PyNone || b instanceof PyNone) return false;
+        if ((a instanceof Number || a instanceof Boolean) && (b instanceof Number || b instanceof Boolean)) {
+            return toBigDecimal(a).compareTo(toBigDecimal(b)) == 0;
+        }
+        if (a instanceof CharSequence x && b instanceof CharSequence y) return x.toString().equals(y.toString());
+        if (a instanceof Map<?, ?> x && b instanceof Map<?, ?> y) {
+            if (x.size() != y.size()) return false;
+            for (Map.Entry<?, ?> e : x.entrySet()) {
+                if (!y.containsKey(e.getKey()) || !pyEquals(e.getValue(), y.get(e.getKey()))) return false;
+            }
+            return true;
+        }
+        if (isListLike(a) && isListLike(b) && !(a instanceof Map) && !(b instanceof Map)) {
+            List<Object> x = toList(a), y = toList(b);
+            if (x.size() != y.size()) return false;
+            for (int i = 0; i < x.size(); i++) if (!pyEquals(x.get(i), y.get(i))) return false;
+            return true;
+        }
+        return a.equals(b);
+    }
+
+    private static BigDecimal toBigDecimal(Object n) {
+        if (n instanceof Boolean b) return b ? BigDecimal.ONE : BigDecimal.ZERO;
+        if (n instanceof BigDecimal bd) return bd;
+        if (n instanceof BigInteger bi) return new BigDecimal(bi);
+        if (n instanceof Double || n instanceof Float) {
+            double d = ((Number) n).doubleValue();
+            if (Double.isNaN(d) || Double.isInfinite(d)) return BigDecimal.valueOf(Long.MAX_VALUE); // not equal to finite values
+            return new BigDecimal(d);
+        }
+        return BigDecimal.valueOf(((Number) n).longValue());
+    }
+
+    /** Python {@code item in container}. */
+    public static boolean contains(Object container, Object item) {
+        container = unwrap(container);
+        item = unwrap(item);
+        if (container == null) return false; // iterating an Undefined yields nothing
+        if (container instanceof CharSequence cs) {
+            if (!(item instanceof CharSequence sub)) {
+                throw new IllegalArgumentException("'in <string>' requires string as left operand, not " + typeName(item));
+            }
+            return cs.toString().contains(sub);
+        }
+        if (container instanceof Map<?, ?> m) {
+            for (Object k : m.keySet()) if (pyEquals(k, item)) return true;
+            return false;
+        }
+        if (isListLike(container)) {
+            for (Object o : toList(container)) if (pyEquals(o, item)) return true;
+            return false;
+        }
+        throw new IllegalArgumentException("argument of type '" + typeName(container) + "' is not iterable");
+    }
+
     /** Python truthiness. */
     public static boolean truthy(Object v) {
         v = unwrap(v);
-        if (v == null) return false;
+        if (v == null || v instanceof PyNone) return false;
         if (v instanceof Boolean b) return b;
         if (v instanceof Number n) return n.doubleValue() != 0;
         if (v instanceof CharSequence cs) return !cs.isEmpty();

@@ -1,0 +1,160 @@
+package dev.sluice.engine.template.internal;
+
+import com.hubspot.jinjava.el.ExtendedSyntaxBuilder;
+import com.hubspot.jinjava.el.ext.CollectionMembershipOperator;
+import com.hubspot.jinjava.el.ext.CollectionNonMembershipOperator;
+import com.hubspot.jinjava.el.ext.ExtendedParser;
+import jinjava.de.odysseus.el.misc.NumberOperations;
+import jinjava.de.odysseus.el.misc.TypeConverter;
+import jinjava.de.odysseus.el.tree.Bindings;
+import jinjava.de.odysseus.el.tree.impl.Parser;
+import jinjava.de.odysseus.el.tree.impl.ast.AstBinary;
+import jinjava.de.odysseus.el.tree.impl.ast.AstNode;
+import jinjava.javax.el.ELContext;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Jinjava's expression syntax with Python's meaning for the operators whose Java meaning differs:
+ * {@code +} (no implicit string conversion: {@code 'a' + None} is an error, as in Python, not
+ * {@code "aNone"}), {@code and} (returns an operand, not a boolean), {@code ==}/{@code !=} (no
+ * coercion: {@code '1' == 1} is false, {@code 1 == 1.0} is true) and {@code in}/{@code not in}
+ * (Python membership; {@code x in None} is an error). Stateless; the EL instantiates the builder
+ * by class name.
+ */
+public final class PySyntaxBuilder extends ExtendedSyntaxBuilder {
+    private static final long serialVersionUID = 1L;
+
+    public PySyntaxBuilder() {
+        super();
+    }
+
+    public PySyntaxBuilder(Feature... features) {
+        super(features);
+    }
+
+    @Override
+    protected Parser createParser(String expression) {
+        return new PyParser(this, expression);
+    }
+
+    static final class PyParser extends ExtendedParser {
+        PyParser(jinjava.de.odysseus.el.tree.impl.Builder context, String input) {
+            super(context, input);
+            putExtensionHandler(CollectionMembershipOperator.TOKEN, new ExtensionHandler(ExtensionPoint.CMP) {
+                @Override
+                public AstNode createAstNode(AstNode... children) {
+                    return new AstBinary(children[0], children[1], IN);
+                }
+            });
+            putExtensionHandler(CollectionNonMembershipOperator.TOKEN, new ExtensionHandler(ExtensionPoint.CMP) {
+                @Override
+                public AstNode createAstNode(AstNode... children) {
+                    return new AstBinary(children[0], children[1], NOT_IN);
+                }
+            });
+        }
+
+        @Override
+        protected AstBinary createAstBinary(AstNode left, AstNode right, AstBinary.Operator operator) {
+            if (operator == com.hubspot.jinjava.el.ext.AdditionOperator.OP || operator == AstBinary.ADD) operator = ADD;
+            else if (operator == AstBinary.AND) operator = AND;
+            else if (operator == AstBinary.EQ) operator = EQ;
+            else if (operator == AstBinary.NE) operator = NE;
+            return super.createAstBinary(left, right, operator);
+        }
+    }
+
+    static final AstBinary.Operator AND = new AstBinary.Operator() {
+        @Override
+        public Object eval(Bindings bindings, ELContext context, AstNode left, AstNode right) {
+            Object l = left.eval(bindings, context);
+            return PyValues.truthy(l) ? right.eval(bindings, context) : l;
+        }
+
+        @Override
+        public String toString() {
+            return "and";
+        }
+    };
+
+    static final AstBinary.Operator EQ = new AstBinary.SimpleOperator() {
+        @Override
+        protected Object apply(TypeConverter converter, Object a, Object b) {
+            return PyValues.pyEquals(a, b);
+        }
+
+        @Override
+        public String toString() {
+            return "==";
+        }
+    };
+
+    static final AstBinary.Operator NE = new AstBinary.SimpleOperator() {
+        @Override
+        protected Object apply(TypeConverter converter, Object a, Object b) {
+            return !PyValues.pyEquals(a, b);
+        }
+
+        @Override
+        public String toString() {
+            return "!=";
+        }
+    };
+
+    static final AstBinary.Operator ADD = new AstBinary.SimpleOperator() {
+        @Override
+        protected Object apply(TypeConverter converter, Object a, Object b) {
+            a = PyValues.unwrap(a);
+            b = PyValues.unwrap(b);
+            if (a instanceof CharSequence && b instanceof CharSequence) return a.toString() + b;
+            if (a instanceof CharSequence || b instanceof CharSequence) {
+                throw new IllegalArgumentException(a instanceof CharSequence
+                        ? "can only concatenate str (not \"" + PyValues.typeName(b) + "\") to str"
+                        : "unsupported operand type(s) for +: '" + PyValues.typeName(a) + "' and 'str'");
+            }
+            if (a instanceof List<?> x && b instanceof List<?> y) {
+                List<Object> out = new ArrayList<>(x);
+                out.addAll(y);
+                return out;
+            }
+            if (a == null || b == null || a instanceof PyNone || b instanceof PyNone
+                    || a instanceof Collection<?> || b instanceof Collection<?> || a instanceof Map<?, ?> || b instanceof Map<?, ?>) {
+                throw new IllegalArgumentException("unsupported operand type(s) for +: '" + PyValues.typeName(a)
+                        + "' and '" + PyValues.typeName(b) + "'");
+            }
+            return NumberOperations.add(converter, a, b);
+        }
+
+        @Override
+        public String toString() {
+            return "+";
+        }
+    };
+
+    static final AstBinary.Operator IN = new AstBinary.SimpleOperator() {
+        @Override
+        protected Object apply(TypeConverter converter, Object a, Object b) {
+            return PyValues.contains(b, a);
+        }
+
+        @Override
+        public String toString() {
+            return "in";
+        }
+    };
+
+    static final AstBinary.Operator NOT_IN = new AstBinary.SimpleOperator() {
+        @Override
+        protected Object apply(TypeConverter converter, Object a, Object b) {
+            return !PyValues.contains(b, a);
+        }
+
+        @Override
+        public String toString() {
+            return "not in";
+        }
+    };
+}
