@@ -16,6 +16,7 @@ import dev.sluice.engine.template.internal.PyJinjava;
 import dev.sluice.engine.template.internal.PyLibrary;
 import dev.sluice.engine.template.internal.PyMethodResolver;
 import dev.sluice.engine.template.internal.PyNone;
+import dev.sluice.engine.template.internal.PySyntaxBuilder;
 import dev.sluice.engine.template.internal.PyValues;
 import java.time.Clock;
 import java.time.LocalDateTime;
@@ -251,11 +252,23 @@ public final class ChatTemplate {
         }
         for (TemplateError e : errors) {
             if (e.getSeverity() == TemplateError.ErrorType.FATAL) {
-                return new ChatTemplateException("chat template error at line " + e.getLineno() + ": " + e.getMessage(),
+                return new ChatTemplateException("chat template error at line " + e.getLineno() + ": " + describe(e),
                         false, e.getException());
             }
         }
         return null;
+    }
+
+    /** The Python-style cause (TypeError, UndefinedError text) where we raised it, else Jinjava's message. */
+    private static String describe(TemplateError e) {
+        for (Throwable t = e.getException(); t != null && t.getCause() != t; t = t.getCause()) {
+            if (t instanceof PySyntaxBuilder.UndefinedException) return "UndefinedError: " + t.getMessage();
+            if (t instanceof IllegalArgumentException && t.getStackTrace().length > 0
+                    && t.getStackTrace()[0].getClassName().startsWith(PyValues.class.getPackageName())) {
+                return "TypeError: " + t.getMessage();
+            }
+        }
+        return e.getMessage();
     }
 
     /** Copies JSON-shaped values into fresh mutable maps and lists, keeping map order; null becomes None. */

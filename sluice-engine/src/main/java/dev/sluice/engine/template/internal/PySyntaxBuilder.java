@@ -9,6 +9,9 @@ import jinjava.de.odysseus.el.misc.TypeConverter;
 import jinjava.de.odysseus.el.tree.Bindings;
 import jinjava.de.odysseus.el.tree.impl.Parser;
 import jinjava.de.odysseus.el.tree.impl.ast.AstBinary;
+import jinjava.de.odysseus.el.tree.impl.ast.AstBracket;
+import jinjava.de.odysseus.el.tree.impl.ast.AstDot;
+import jinjava.de.odysseus.el.tree.impl.ast.AstRightValue;
 import jinjava.de.odysseus.el.tree.impl.ast.AstNode;
 import jinjava.javax.el.ELContext;
 import java.util.ArrayList;
@@ -21,8 +24,9 @@ import java.util.Map;
  * {@code +} (no implicit string conversion: {@code 'a' + None} is an error, as in Python, not
  * {@code "aNone"}), {@code and} (returns an operand, not a boolean), {@code ==}/{@code !=} (no
  * coercion: {@code '1' == 1} is false, {@code 1 == 1.0} is true) and {@code in}/{@code not in}
- * (Python membership; {@code x in None} is an error). Stateless; the EL instantiates the builder
- * by class name.
+ * (Python membership; {@code x in None} is an error); and an attribute, item or method of an
+ * undefined value is an error, as jinja2's UndefinedError. Stateless; the EL instantiates the
+ * builder by class name.
  */
 public final class PySyntaxBuilder extends ExtendedSyntaxBuilder {
     private static final long serialVersionUID = 1L;
@@ -57,6 +61,19 @@ public final class PySyntaxBuilder extends ExtendedSyntaxBuilder {
             });
         }
 
+        // jinja2: an attribute, item or method of an Undefined value raises UndefinedError (an
+        // attribute of None is merely Undefined). Jinjava's null is jinja2's Undefined, so the
+        // prefix of every '.', '[]' and method call must not be null.
+        @Override
+        protected AstDot createAstDot(AstNode prefix, String property, boolean lvalue) {
+            return super.createAstDot(new RequireDefined(prefix), property, lvalue);
+        }
+
+        @Override
+        protected AstBracket createAstBracket(AstNode prefix, AstNode property, boolean lvalue, boolean strict) {
+            return super.createAstBracket(new RequireDefined(prefix), property, lvalue, strict);
+        }
+
         @Override
         protected AstBinary createAstBinary(AstNode left, AstNode right, AstBinary.Operator operator) {
             if (operator == com.hubspot.jinjava.el.ext.AdditionOperator.OP || operator == AstBinary.ADD) operator = ADD;
@@ -64,6 +81,53 @@ public final class PySyntaxBuilder extends ExtendedSyntaxBuilder {
             else if (operator == AstBinary.EQ) operator = EQ;
             else if (operator == AstBinary.NE) operator = NE;
             return super.createAstBinary(left, right, operator);
+        }
+    }
+
+    /** Thrown where jinja2 raises UndefinedError. */
+    public static final class UndefinedException extends RuntimeException {
+        UndefinedException(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    /** Evaluates its child and rejects an undefined (null) result. */
+    static final class RequireDefined extends AstRightValue {
+        private final AstNode child;
+
+        RequireDefined(AstNode child) {
+            this.child = child;
+        }
+
+        @Override
+        public Object eval(Bindings bindings, ELContext context) {
+            Object v = child.eval(bindings, context);
+            if (v == null) {
+                StringBuilder sb = new StringBuilder();
+                child.appendStructure(sb, bindings);
+                throw new UndefinedException("'" + sb + "' is undefined");
+            }
+            return v;
+        }
+
+        @Override
+        public void appendStructure(StringBuilder builder, Bindings bindings) {
+            child.appendStructure(builder, bindings);
+        }
+
+        @Override
+        public String toString() {
+            return child.toString();
+        }
+
+        @Override
+        public int getCardinality() {
+            return 1;
+        }
+
+        @Override
+        public AstNode getChild(int i) {
+            return i == 0 ? child : null;
         }
     }
 
