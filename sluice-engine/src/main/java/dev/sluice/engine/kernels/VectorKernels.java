@@ -109,7 +109,7 @@ public final class VectorKernels implements Kernels {
                 float[] w4 = new float[ROW_TILE * cols];
                 for (int tile = from; tile < to; tile++) {
                     int r0 = tile * ROW_TILE, nr = Math.min(ROW_TILE, rows - r0);
-                    for (int i = 0; i < nr; i++) Dequant.row(type, seg, (r0 + i) * rowBytes, w4, i * cols, cols);
+                    for (int i = 0; i < nr; i++) dequantRow(type, seg, (r0 + i) * rowBytes, w4, i * cols, cols);
                     int t = 0;
                     if (nr == ROW_TILE) {
                         for (; t + 1 < n; t += 2) dot4x2(w4, cols, x, t * cols, out, t * rows + r0, rows);
@@ -123,6 +123,35 @@ public final class VectorKernels implements Kernels {
                     }
                 }
             });
+        }
+    }
+
+    /**
+     * {@link Dequant#row} with vector code for Q8_0 and Q4_0 (bit-identical: each element is the one
+     * product {@code d * q}); other types use the scalar reference.
+     */
+    static void dequantRow(GGMLType type, MemorySegment seg, long off, float[] dst, int dstOff, int n) {
+        if (!QUANT_IN_REGISTER || (type != GGMLType.Q8_0 && type != GGMLType.Q4_0)) {
+            Dequant.row(type, seg, off, dst, dstOff, n);
+            return;
+        }
+        if (type == GGMLType.Q8_0) {
+            for (int b = 0; b < n / 32; b++, off += 34) {
+                FloatVector d = FloatVector.broadcast(F, Dequant.halfAt(seg, off));
+                ByteVector q = ByteVector.fromMemorySegment(B32, seg, off + 2, LE);
+                for (int p = 0; p < 32 / L; p++) ((FloatVector) q.castShape(F, p)).mul(d).intoArray(dst, dstOff + b * 32 + p * L);
+            }
+        } else {
+            for (int b = 0; b < n / 32; b++, off += 18) {
+                FloatVector d = FloatVector.broadcast(F, Dequant.halfAt(seg, off));
+                ByteVector q = ByteVector.fromMemorySegment(B16, seg, off + 2, LE);
+                for (int p = 0; p < 16 / L; p++) {
+                    IntVector qi = (IntVector) q.castShape(I, p);
+                    ((FloatVector) qi.and(0x0F).sub(8).convert(VectorOperators.I2F, 0)).mul(d).intoArray(dst, dstOff + b * 32 + p * L);
+                    ((FloatVector) qi.lanewise(VectorOperators.ASHR, 4).and(0x0F).sub(8).convert(VectorOperators.I2F, 0)).mul(d)
+                            .intoArray(dst, dstOff + b * 32 + 16 + p * L);
+                }
+            }
         }
     }
 

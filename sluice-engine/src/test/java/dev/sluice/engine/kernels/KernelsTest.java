@@ -106,6 +106,18 @@ class KernelsTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(value = GGMLType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"})
+    void vectorDequantizationIsBitIdentical(GGMLType type) {
+        int cols = 512;
+        Tensor w = RandomTensors.random("w", type, cols, 3, 0.1f, rnd);
+        for (int r = 0; r < 3; r++) {
+            float[] v = new float[cols + 5];
+            VectorKernels.dequantRow(type, w.data(), r * w.rowBytes(), v, 5, cols);
+            assertThat(java.util.Arrays.copyOfRange(v, 5, cols + 5)).as("%s row %d %s", type, r, seed()).containsExactly(Dequant.row(w, r));
+        }
+    }
+
     @Test
     void rmsnormMatchesScalar() {
         int size = 96, n = 3;
