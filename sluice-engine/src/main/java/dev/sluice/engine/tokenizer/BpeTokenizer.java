@@ -61,7 +61,7 @@ public final class BpeTokenizer extends VocabTokenizer {
 
     @Override
     void encodeFragment(String text, boolean afterSpecial, IntList out) {
-        for (String word : pre.split(text)) out.addAll(encodeWord(word));
+        for (String word : pre.split(pre.normalize(text))) out.addAll(encodeWord(word));
     }
 
     int[] encodeWord(String word) {

@@ -211,8 +211,6 @@ public final class HfTokenizerConverter {
         md.put("tokenizer.ggml.token_type", b.types());
         if (b.merges() != null) md.put("tokenizer.ggml.merges", b.merges());
         if (b.addSpacePrefix() != null) md.put("tokenizer.ggml.add_space_prefix", b.addSpacePrefix());
-        boolean spm = b.model().equals("llama");
-
         Map<String, Integer> ids = new HashMap<>();
         for (int i = 0; i < tokens.length; i++) ids.putIfAbsent(tokens[i], i);
         putId(md, "tokenizer.ggml.bos_token_id", tokenName(cfg.path("bos_token")), ids, modelCfg.path("bos_token_id"), b.spBos(), tokens.length);
@@ -227,12 +225,10 @@ public final class HfTokenizerConverter {
         List<String> template = root == null ? null : singleTemplate(root.path("post_processor"));
         if (addBos == null && template != null) addBos = !template.isEmpty() && template.getFirst().equals(bosText);
         if (addEos == null && template != null) addEos = !template.isEmpty() && template.getLast().equals(eosText);
-        if (addBos == null) addBos = spm;
-        if (addEos == null) addEos = false;
-        if (addBos && bosText == null) addBos = false;
-        if (addEos && eosText == null) addEos = false;
-        md.put("tokenizer.ggml.add_bos_token", addBos);
-        md.put("tokenizer.ggml.add_eos_token", addEos);
+        // written only when the model says; otherwise the default of the model type and
+        // pre-tokenizer family applies at load time (as llama.cpp's converter leaves it out)
+        if (addBos != null) md.put("tokenizer.ggml.add_bos_token", addBos && bosText != null);
+        if (addEos != null) md.put("tokenizer.ggml.add_eos_token", addEos && eosText != null);
 
         String chat = chatTemplate(cfg, dir);
         if (chat != null) md.put("tokenizer.chat_template", chat);

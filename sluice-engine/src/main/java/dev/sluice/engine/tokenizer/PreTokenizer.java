@@ -2,6 +2,7 @@ package dev.sluice.engine.tokenizer;
 
 import dev.sluice.engine.ModelFormatException;
 
+import java.text.Normalizer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -44,6 +45,13 @@ public final class PreTokenizer {
 
     /** A family: its regexes and the flags llama.cpp sets with it. */
     private record Family(List<String> regexes, boolean ignoreMerges, boolean addBos) {}
+
+    /**
+     * Families whose Hugging Face tokenizer NFC-normalizes text first (Qwen 2, 2.5 and 3, and
+     * DeepSeek-R1 distilled onto Qwen). llama.cpp skips this step; we apply it so that decomposed
+     * input (e + U+0301) tokenizes as the model was trained.
+     */
+    private static final Set<String> NFC_FAMILIES = Set.of("qwen2", "deepseek-r1-qwen");
 
     private static final Map<String, Family> FAMILIES = new TreeMap<>();
 
@@ -97,11 +105,13 @@ public final class PreTokenizer {
     private final String name;
     private final Pattern[] patterns;
     private final boolean ignoreMerges;
+    private final boolean nfc;
 
     private PreTokenizer(String name, Family f) {
         this.name = name;
         this.patterns = f.regexes.stream().map(r -> Pattern.compile(r, FLAGS)).toArray(Pattern[]::new);
         this.ignoreMerges = f.ignoreMerges;
+        this.nfc = NFC_FAMILIES.contains(name);
     }
 
     /**
@@ -132,6 +142,11 @@ public final class PreTokenizer {
 
     /** Whether a pre-tokenized word that is itself a token skips the merges (llama.cpp's ignore_merges). */
     boolean ignoreMerges() { return ignoreMerges; }
+
+    /** Text as the family's normalizer leaves it (NFC for the Qwen families, else unchanged). */
+    String normalize(String text) {
+        return nfc && !Normalizer.isNormalized(text, Normalizer.Form.NFC) ? Normalizer.normalize(text, Normalizer.Form.NFC) : text;
+    }
 
     /** Splits text into the words that BPE then encodes one by one. Never returns empty words. */
     public List<String> split(String text) {
