@@ -39,6 +39,8 @@ public final class FakeHub implements AutoCloseable {
     /** When > 0: the next file response sends this many bytes, then stalls for {@link #stallMillis}. */
     final AtomicInteger stallAfterBytes = new AtomicInteger(-1);
     volatile long stallMillis = 0;
+    /** When > 0: file bodies are sent in 10 slices with this pause between them. */
+    volatile long trickleMillis = 0;
 
     private final HttpServer server;
 
@@ -159,6 +161,20 @@ public final class FakeHub implements AutoCloseable {
                     Thread.currentThread().interrupt();
                 }
                 return; // connection closed mid-body
+            }
+            if (trickleMillis > 0) {
+                int n = data.length - start;
+                for (int i = 0; i < 10; i++) {
+                    int from = start + (int) ((long) n * i / 10), to = start + (int) ((long) n * (i + 1) / 10);
+                    out.write(data, from, to - from);
+                    out.flush();
+                    try {
+                        Thread.sleep(trickleMillis);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                return;
             }
             out.write(data, start, data.length - start);
         } catch (IOException e) {

@@ -254,6 +254,28 @@ class HubClientTest {
     }
 
     @Test
+    void connectionResetMidBodyIsResumed() throws Exception {
+        hub.stallAfterBytes.set(70_000);
+        hub.stallMillis = 0; // send 70 kB, then close the connection
+        try (HubClient c = client()) {
+            assertThat(Files.readAllBytes(c.downloadFile(REPO, "model-q8_0.gguf"))).isEqualTo(weights);
+        }
+        assertThat(hub.requests).filteredOn(r -> r.path().endsWith("model-q8_0.gguf"))
+                .extracting(FakeHub.Request::range).containsExactly(null, "bytes=70000-");
+    }
+
+    @Test
+    void tricklingTransferIsNotAStall() throws Exception {
+        hub.trickleMillis = 100; // 10 slices, 100 ms apart: slower than the stall timeout in total, never stalled
+        HubConfig cfg = HubConfig.of(hub.endpoint(), cache, null)
+                .withTimeouts(Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofMillis(400))
+                .withRetries(1, Duration.ZERO);
+        try (HubClient c = new HubClient(cfg, DownloadProgress.NONE)) {
+            assertThat(Files.readAllBytes(c.downloadFile(REPO, "model-q8_0.gguf"))).isEqualTo(weights);
+        }
+    }
+
+    @Test
     void concurrentDownloadsOfOneFileFetchItOnce() throws Exception {
         hub.stallAfterBytes.set(-1);
         try (var pool = java.util.concurrent.Executors.newFixedThreadPool(4)) {
