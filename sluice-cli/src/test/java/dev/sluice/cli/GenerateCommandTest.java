@@ -24,7 +24,7 @@ class GenerateCommandTest {
 
     /**
      * A reference model's prompt ids (expected.json, as {@code --prompt-ids}), and the text of its
-     * Hugging Face greedy continuation up to the first end-of-generation token.
+     * Hugging Face greedy continuation up to the first end-of-generation token, special tokens hidden.
      */
     record Reference(String promptIds, String greedyText, int greedyTokens) {}
 
@@ -35,7 +35,9 @@ class GenerateCommandTest {
         int[] greedy = ids(exp.get("greedy_ids"));
         int end = 0;
         while (end < greedy.length && !tok.endOfGenerationIds().contains(greedy[end])) end++;
-        return new Reference(TokenizeCommandTest.line(input), tok.decode(Arrays.copyOf(greedy, end)), end);
+        // generated text hides special tokens, as transformers' decode(skip_special_tokens=True) does
+        int[] shown = Arrays.stream(Arrays.copyOf(greedy, end)).filter(id -> !tok.isSpecial(id)).toArray();
+        return new Reference(TokenizeCommandTest.line(input), tok.decode(shown), end);
     }
 
     static int[] ids(JsonNode a) {
