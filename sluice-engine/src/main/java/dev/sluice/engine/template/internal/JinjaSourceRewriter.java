@@ -25,6 +25,8 @@ import java.util.List;
  *       over the kept items, so {@code loop.last} and {@code loop.index} count kept items only;
  *   <li>{@code if}/{@code elif} conditions are wrapped in {@code __sluice_truth(...)}, Python truthiness
  *       (Jinjava's if tag takes the string {@code "false"} for false);
+ *   <li>a loop's {@code else} branch becomes an {@code if} after the loop that tests whether the
+ *       loop's items were empty (Jinjava has no for-else);
  *   <li>{@code {% generation %}} markers (transformers' assistant-mask extension) are dropped.
  * </ul>
  *
@@ -46,6 +48,21 @@ public final class JinjaSourceRewriter {
     private boolean lineStarting = true;
     private int loopFilterCount;
     private boolean inMacroSignature;
+    /** Open block tags, innermost last; a for-loop records what its else-branch tests. */
+    private final java.util.ArrayDeque<Block> blocks = new java.util.ArrayDeque<>();
+
+    private static final class Block {
+        final String name;
+        String loopItems; // for loops: an expression that is empty iff the loop ran zero times
+        boolean inElse;
+
+        Block(String name) {
+            this.name = name;
+        }
+    }
+
+    private static final java.util.Set<String> BODY_TAGS = java.util.Set.of(
+            "if", "for", "macro", "call", "filter", "with", "block", "autoescape");
     private final java.util.Set<String> filters = new java.util.TreeSet<>();
     private final java.util.Set<String> tests = new java.util.TreeSet<>();
 
@@ -138,7 +155,9 @@ public final class JinjaSourceRewriter {
     private void variable(int start, int bodyStart) {
         int[] end = findTagEnd(start, bodyStart, '}');
         String body = src.substring(bodyStart, end[0]);
-        out.append("{{ ").append(rewriteExpression(body, start)).append(" }}");
+        String expr = rewriteExpression(body, start).strip();
+        if (expr.startsWith("-") || expr.startsWith("+")) expr = "(" + expr + ")"; // else Jinjava takes it for a trim marker
+        out.append("{{ ").append(expr).append(" }}");
         afterTagEnd((char) end[1]);
     }
 
@@ -151,9 +170,21 @@ public final class JinjaSourceRewriter {
             return;
         }
         afterTagEnd((char) end[1]);
+        if (BODY_TAGS.contains(name) || (name.equals("set") && !topLevelAssignment(body, start))) {
+            blocks.addLast(new Block(name));
+        }
         switch (name) {
             case "generation", "endgeneration" -> { } // transformers' assistant-mask markers render nothing
             case "for" -> forTag(body, start);
+            case "else" -> {
+                Block b = blocks.peekLast();
+                if (b != null && b.name.equals("for")) { // for-else: runs when the loop ran zero times
+                    b.inElse = true;
+                    out.append("{% endfor %}{% if not ").append(TRUTH_FN).append('(').append(b.loopItems).append(") %}");
+                } else {
+                    out.append("{% else %}");
+                }
+            }
             case "macro" -> { // Jinjava parses a macro's signature itself: leave default values as written
                 inMacroSignature = true;
                 out.append("{% ").append(rewriteExpression(body, start)).append(" %}");
@@ -164,8 +195,28 @@ public final class JinjaSourceRewriter {
                 String cond = render(toks.subList(1, toks.size())).strip();
                 out.append("{% ").append(name).append(' ').append(TRUTH_FN).append('(').append(cond).append(") %}");
             }
-            default -> out.append("{% ").append(rewriteExpression(body, start)).append(" %}");
+            default -> {
+                if (name.startsWith("end") && !blocks.isEmpty() && blocks.peekLast().name.equals(name.substring(3))) {
+                    Block b = blocks.removeLast();
+                    if (b.inElse) {
+                        out.append("{% endif %}");
+                        return;
+                    }
+                }
+                out.append("{% ").append(rewriteExpression(body, start)).append(" %}");
+            }
         }
+    }
+
+    /** Whether a set tag assigns ({@code set x = ...}) rather than opening a block ({@code set x %}...{% endset}). */
+    private boolean topLevelAssignment(String body, int at) {
+        int depth = 0;
+        for (Tok t : tokenize(body, at)) {
+            if (t.type != Tok.OP) continue;
+            depth += depthDelta(t.text);
+            if (depth == 0 && t.text.equals("=")) return true;
+        }
+        return false;
     }
 
     /** Returns {end of body, trailing sign} and leaves {@code pos} after the closing delimiter. */
@@ -238,7 +289,9 @@ public final class JinjaSourceRewriter {
                 break;
             }
         }
+        Block loop = blocks.peekLast();
         if (ifAt < 0) {
+            if (loop != null && inAt >= 0) loop.loopItems = render(toks.subList(inAt + 1, toks.size())).strip();
             out.append("{% ").append(render(toks)).append(" %}");
             return;
         }
@@ -246,6 +299,7 @@ public final class JinjaSourceRewriter {
         String iter = render(toks.subList(inAt + 1, ifAt)).strip();
         String cond = render(toks.subList(ifAt + 1, toks.size())).strip();
         String ns = "__sluice_loop" + (loopFilterCount++);
+        if (loop != null) loop.loopItems = ns + ".seq";
         String item = vars.contains(",") ? "[[" + vars + "]]" : "[" + vars + "]";
         out.append("{% set ").append(ns).append(" = namespace(seq=[]) %}")
                 .append("{% for ").append(vars).append(" in ").append(iter).append(" %}")

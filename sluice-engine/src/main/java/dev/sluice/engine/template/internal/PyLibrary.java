@@ -54,6 +54,7 @@ public final class PyLibrary {
     public static void install(Jinjava jinjava) {
         jinjava.registerFunction(new ELFunctionDefinition("", "raise_exception", PyLibrary.class, "raiseException", Object.class));
         jinjava.registerFunction(new ELFunctionDefinition("", "strftime_now", PyLibrary.class, "strftimeNow", Object.class));
+        jinjava.registerFunction(new ELFunctionDefinition("", "dict", PyLibrary.class, "dict", Object[].class));
         jinjava.registerFunction(new ELFunctionDefinition("", JinjaSourceRewriter.NONE_FN, PyNone.class, "none"));
         jinjava.registerFunction(new ELFunctionDefinition("", JinjaSourceRewriter.TRUTH_FN, PyValues.class, "truthy", Object.class));
         jinjava.registerFunction(new ELFunctionDefinition("", JinjaSourceRewriter.SLICE_FN, PyLibrary.class, "slice",
@@ -72,7 +73,7 @@ public final class PyLibrary {
             if (v == null) return new ArrayList<>();
             if (!(v instanceof Map<?, ?> m)) throw new IllegalArgumentException("can only get item pairs from a mapping");
             List<Object> out = new ArrayList<>();
-            for (Map.Entry<?, ?> e : m.entrySet()) out.add(new ArrayList<>(java.util.Arrays.asList(e.getKey(), e.getValue())));
+            for (Map.Entry<?, ?> e : m.entrySet()) out.add(new PyTuple(java.util.Arrays.asList(e.getKey(), e.getValue())));
             return out;
         }));
         jinjava.registerFilter(new SimpleFilter("list", (v, a, kw) -> PyValues.toList(v)));
@@ -90,6 +91,37 @@ public final class PyLibrary {
             return sb.toString();
         }));
 
+        jinjava.registerFilter(new SimpleFilter("sum", (v, a, kw) -> {
+            Object attr = kw.get("attribute");
+            Object start = kw.getOrDefault("start", a.length > 1 ? a[1] : 0L);
+            boolean integral = start instanceof Long || start instanceof Integer;
+            java.math.BigDecimal total = new java.math.BigDecimal(PyValues.str(start));
+            for (Object o : PyValues.toList(v)) {
+                if (attr != null && o instanceof Map<?, ?> m) o = m.get(PyValues.str(attr));
+                o = PyValues.unwrap(o);
+                if (!(o instanceof Number || o instanceof Boolean)) {
+                    throw new IllegalArgumentException("unsupported operand type(s) for +: 'int' and '" + PyValues.typeName(o) + "'");
+                }
+                if (o instanceof Double || o instanceof Float || o instanceof java.math.BigDecimal) integral = false;
+                total = total.add(o instanceof Boolean b ? (b ? java.math.BigDecimal.ONE : java.math.BigDecimal.ZERO)
+                        : new java.math.BigDecimal(o.toString()));
+            }
+            return integral ? (Object) total.longValueExact() : (Object) total.doubleValue();
+        }));
+        jinjava.registerFilter(new SimpleFilter("max", (v, a, kw) -> extreme(v, kw, true)));
+        jinjava.registerFilter(new SimpleFilter("min", (v, a, kw) -> extreme(v, kw, false)));
+        jinjava.registerExpTest(new ExpTest() {
+            @Override
+            public String getName() {
+                return "in";
+            }
+
+            @Override
+            public boolean evaluate(Object var, JinjavaInterpreter interpreter, Object... args) {
+                if (args == null || args.length != 1) throw new IllegalArgumentException("'in' test takes one argument");
+                return PyValues.contains(args[0], var);
+            }
+        });
         jinjava.registerExpTest(new SimpleTest("none", v -> v == null || v instanceof PyNone));
         jinjava.registerExpTest(new SimpleTest("string", v -> v instanceof CharSequence));
         jinjava.registerExpTest(new SimpleTest("mapping", v -> v instanceof Map<?, ?>));
@@ -100,6 +132,45 @@ public final class PyLibrary {
     }
 
     // ------------------------------------------------------------------ functions
+
+    /** jinja2's global {@code dict(**kwargs)}. */
+    public static Map<String, Object> dict(Object... params) {
+        Map<String, Object> out = new java.util.LinkedHashMap<>();
+        if (params != null) {
+            for (Object p : params) {
+                if (p instanceof com.hubspot.jinjava.el.ext.NamedParameter np) out.put(np.getName(), PyValues.unwrap(np.getValue()));
+                else if (p instanceof Map<?, ?> m) m.forEach((k, v) -> out.put(String.valueOf(k), v));
+                else throw new IllegalArgumentException("dict() takes keyword arguments");
+            }
+        }
+        return out;
+    }
+
+    private static Object extreme(Object v, Map<String, Object> kw, boolean max) {
+        List<Object> items = PyValues.toList(v);
+        if (items.isEmpty()) return null; // jinja2 returns Undefined for an empty sequence
+        Object attr = kw.get("attribute");
+        boolean caseSensitive = PyValues.truthy(kw.get("case_sensitive"));
+        Object best = null, bestKey = null;
+        for (Object o : items) {
+            Object key = attr != null && o instanceof Map<?, ?> m ? m.get(PyValues.str(attr)) : o;
+            if (!caseSensitive && key instanceof String str) key = str.toLowerCase(Locale.ROOT);
+            if (best == null || compare(key, bestKey) * (max ? 1 : -1) > 0) {
+                best = o;
+                bestKey = key;
+            }
+        }
+        return best;
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private static int compare(Object a, Object b) {
+        a = PyValues.unwrap(a);
+        b = PyValues.unwrap(b);
+        if (a instanceof Number x && b instanceof Number y) return Double.compare(x.doubleValue(), y.doubleValue());
+        if (a instanceof Comparable ca && b != null && a.getClass() == b.getClass()) return ca.compareTo(b);
+        throw new IllegalArgumentException("'<' not supported between instances of '" + PyValues.typeName(a) + "' and '" + PyValues.typeName(b) + "'");
+    }
 
     public static Object raiseException(Object message) {
         throw new RaisedException(PyValues.str(message));

@@ -84,6 +84,15 @@ public final class PyMethodResolver extends ELResolver {
             case "removesuffix" -> !str(a, 0).isEmpty() && s.endsWith(str(a, 0))
                     ? s.substring(0, s.length() - str(a, 0).length()) : s;
             case "zfill" -> zfill(s, (int) optInt(a, 0, 0));
+            case "format" -> {
+                List<Object> positional = new ArrayList<>();
+                Map<String, Object> named = new java.util.LinkedHashMap<>();
+                for (Object o : a) {
+                    if (o instanceof com.hubspot.jinjava.el.ext.NamedParameter np) named.put(np.getName(), PyValues.unwrap(np.getValue()));
+                    else positional.add(o);
+                }
+                yield PyValues.strFormat(s, positional, named);
+            }
             default -> NOT_HANDLED;
         };
     }
@@ -98,12 +107,7 @@ public final class PyMethodResolver extends ELResolver {
             case "items" -> {
                 if (a.length != 0) yield NOT_HANDLED;
                 List<Object> items = new ArrayList<>(m.size());
-                for (Map.Entry<?, ?> e : m.entrySet()) {
-                    List<Object> pair = new ArrayList<>(2);
-                    pair.add(e.getKey());
-                    pair.add(e.getValue());
-                    items.add(pair);
-                }
+                for (Map.Entry<?, ?> e : m.entrySet()) items.add(new PyTuple(java.util.Arrays.asList(e.getKey(), e.getValue())));
                 yield items;
             }
             case "keys" -> a.length == 0 ? new ArrayList<Object>(m.keySet()) : NOT_HANDLED;
@@ -205,8 +209,22 @@ public final class PyMethodResolver extends ELResolver {
         return pad + s;
     }
 
-    // Properties are not this resolver's business.
-    @Override public Object getValue(ELContext context, Object base, Object property) { return null; }
+    /** Python string indexing, {@code s[i]} with negative {@code i}; out of range is undefined (null). */
+    @Override
+    public Object getValue(ELContext context, Object base, Object property) {
+        Long index = property instanceof Long || property instanceof Integer ? Long.valueOf(((Number) property).longValue())
+                : property instanceof String p && p.matches("-?\\d{1,9}") ? Long.valueOf(p) : null;
+        if (base instanceof String s && index != null) {
+            long i = index;
+            int n = s.length();
+            if (i < 0) i += n;
+            context.setPropertyResolved(true);
+            return i >= 0 && i < n ? String.valueOf(s.charAt((int) i)) : null;
+        }
+        return null;
+    }
+
+    // Other properties are not this resolver's business.
     @Override public Class<?> getType(ELContext context, Object base, Object property) { return null; }
     @Override public void setValue(ELContext context, Object base, Object property, Object value) { }
     @Override public boolean isReadOnly(ELContext context, Object base, Object property) { return true; }

@@ -80,6 +80,8 @@ public final class PySyntaxBuilder extends ExtendedSyntaxBuilder {
             else if (operator == AstBinary.AND) operator = AND;
             else if (operator == AstBinary.EQ) operator = EQ;
             else if (operator == AstBinary.NE) operator = NE;
+            else if (operator == AstBinary.MOD) operator = MOD;
+            else if (operator == AstBinary.MUL) operator = MUL;
             return super.createAstBinary(left, right, operator);
         }
     }
@@ -195,6 +197,48 @@ public final class PySyntaxBuilder extends ExtendedSyntaxBuilder {
         @Override
         public String toString() {
             return "+";
+        }
+    };
+
+    /** {@code %}: printf-style formatting when the left side is a string, else modulo. */
+    static final AstBinary.Operator MOD = new AstBinary.SimpleOperator() {
+        @Override
+        protected Object apply(TypeConverter converter, Object a, Object b) {
+            Object x = PyValues.unwrap(a);
+            if (x instanceof CharSequence cs) return PyValues.percentFormat(cs.toString(), b);
+            return NumberOperations.mod(converter, a, b);
+        }
+
+        @Override
+        public String toString() {
+            return "%";
+        }
+    };
+
+    /** {@code *}: repetition of a string or list by an int, else multiplication. */
+    static final AstBinary.Operator MUL = new AstBinary.SimpleOperator() {
+        @Override
+        protected Object apply(TypeConverter converter, Object a, Object b) {
+            Object x = PyValues.unwrap(a), y = PyValues.unwrap(b);
+            if ((x instanceof CharSequence || x instanceof List<?>) && (y instanceof Long || y instanceof Integer)) {
+                return repeat(x, ((Number) y).intValue());
+            }
+            if ((y instanceof CharSequence || y instanceof List<?>) && (x instanceof Long || x instanceof Integer)) {
+                return repeat(y, ((Number) x).intValue());
+            }
+            return NumberOperations.mul(converter, a, b);
+        }
+
+        private Object repeat(Object seq, int n) {
+            if (seq instanceof CharSequence cs) return cs.toString().repeat(Math.max(0, n));
+            List<Object> out = new ArrayList<>();
+            for (int i = 0; i < n; i++) out.addAll((List<?>) seq);
+            return out;
+        }
+
+        @Override
+        public String toString() {
+            return "*";
         }
     };
 

@@ -60,6 +60,14 @@ public final class PyValues {
             return sb.append('}').toString();
         }
         if (v instanceof Map.Entry<?, ?> e) return "(" + repr(e.getKey()) + ", " + repr(e.getValue()) + ")";
+        if (v instanceof PyTuple t) {
+            StringBuilder sb = new StringBuilder("(");
+            for (int i = 0; i < t.size(); i++) {
+                if (i > 0) sb.append(", ");
+                sb.append(repr(t.get(i)));
+            }
+            return sb.append(t.size() == 1 ? ",)" : ")").toString();
+        }
         if (isListLike(v)) {
             StringBuilder sb = new StringBuilder("[");
             boolean first = true;
@@ -499,6 +507,100 @@ public final class PyValues {
             return false;
         }
         throw new IllegalArgumentException("argument of type '" + typeName(container) + "' is not iterable");
+    }
+
+    /** Python {@code fmt % args} (printf-style: %s %r %d %i %f %e %g %x %o %c %%, flags, width, precision). */
+    public static String percentFormat(String fmt, Object args) {
+        args = unwrap(args);
+        List<Object> values = args instanceof PyTuple || (args instanceof List<?> && !(args instanceof Map<?, ?>)) ? toList(args) : List.of(args == null ? PyNone.INSTANCE : args);
+        Map<?, ?> named = args instanceof Map<?, ?> m ? m : null;
+        StringBuilder sb = new StringBuilder();
+        int next = 0;
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("%(\\(([^)]*)\\))?([-+ 0#]*)(\\d+|\\*)?(?:\\.(\\d+))?([diouxXeEfFgGcrsa%])").matcher(fmt);
+        int last = 0;
+        while (m.find()) {
+            sb.append(fmt, last, m.start());
+            last = m.end();
+            char conv = m.group(6).charAt(0);
+            if (conv == '%') {
+                sb.append('%');
+                continue;
+            }
+            Object v;
+            if (m.group(2) != null) {
+                if (named == null) throw new IllegalArgumentException("format requires a mapping");
+                v = named.get(m.group(2));
+            } else {
+                if (next >= values.size()) throw new IllegalArgumentException("not enough arguments for format string");
+                v = values.get(next++);
+            }
+            String flags = m.group(3) == null ? "" : m.group(3);
+            String width = m.group(4) == null ? "" : m.group(4);
+            String prec = m.group(5);
+            String body = switch (conv) {
+                case 's' -> prec == null ? str(v) : str(v).substring(0, Math.min(str(v).length(), Integer.parseInt(prec)));
+                case 'r', 'a' -> repr(v);
+                case 'c' -> v instanceof Number n ? new String(Character.toChars(n.intValue())) : str(v);
+                case 'd', 'i', 'u' -> String.format("%" + flags.replace("#", "") + width + "d", toBigDecimal(num(v)).toBigInteger());
+                case 'x', 'X', 'o' -> String.format("%" + flags + width + conv, toBigDecimal(num(v)).toBigInteger());
+                default -> String.format(java.util.Locale.ROOT, "%" + flags + width + "." + (prec == null ? "6" : prec) + conv,
+                        toBigDecimal(num(v)).doubleValue());
+            };
+            if ((conv == 's' || conv == 'r' || conv == 'a' || conv == 'c') && !width.isEmpty()) {
+                int w = Integer.parseInt(width);
+                String pad = " ".repeat(Math.max(0, w - body.length()));
+                body = flags.contains("-") ? body + pad : pad + body;
+            }
+            sb.append(body);
+        }
+        sb.append(fmt.substring(last));
+        if (named == null && next < values.size() && !(values.size() == 1 && next == 0 && fmt.indexOf('%') < 0)) {
+            throw new IllegalArgumentException("not all arguments converted during string formatting");
+        }
+        return sb.toString();
+    }
+
+    private static Object num(Object v) {
+        v = unwrap(v);
+        if (v instanceof Number || v instanceof Boolean) return v;
+        throw new IllegalArgumentException("a real number is required, not " + typeName(v));
+    }
+
+    /** Python {@code fmt.format(*args, **kwargs)} for {@code {}}, {@code {0}}, {@code {name}} and {@code {{ }}}. */
+    public static String strFormat(String fmt, List<Object> args, Map<String, Object> kwargs) {
+        StringBuilder sb = new StringBuilder();
+        int auto = 0;
+        for (int i = 0; i < fmt.length(); i++) {
+            char c = fmt.charAt(i);
+            if (c == '{' && i + 1 < fmt.length() && fmt.charAt(i + 1) == '{') {
+                sb.append('{');
+                i++;
+            } else if (c == '}' && i + 1 < fmt.length() && fmt.charAt(i + 1) == '}') {
+                sb.append('}');
+                i++;
+            } else if (c == '{') {
+                int end = fmt.indexOf('}', i);
+                if (end < 0) throw new IllegalArgumentException("Single '{' encountered in format string");
+                String field = fmt.substring(i + 1, end);
+                int colon = field.indexOf(':');
+                if (colon >= 0) field = field.substring(0, colon); // format specs are not supported: plain str()
+                Object v;
+                if (field.isEmpty()) v = get(args, auto++);
+                else if (field.chars().allMatch(Character::isDigit)) v = get(args, Integer.parseInt(field));
+                else if (kwargs.containsKey(field)) v = kwargs.get(field);
+                else throw new IllegalArgumentException("KeyError: '" + field + "'");
+                sb.append(str(v));
+                i = end;
+            } else {
+                sb.append(c);
+            }
+        }
+        return sb.toString();
+    }
+
+    private static Object get(List<Object> args, int i) {
+        if (i >= args.size()) throw new IllegalArgumentException("Replacement index " + i + " out of range for positional args tuple");
+        return args.get(i);
     }
 
     /** Python truthiness. */
