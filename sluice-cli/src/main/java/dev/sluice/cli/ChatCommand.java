@@ -157,7 +157,7 @@ public final class ChatCommand implements Callable<Integer> {
                         out.print(delta);
                         out.flush();
                     }
-                }, null, cache);
+                }, out::checkError, cache);
                 // the cache now holds the prompt and every generated token but the last (which was never fed back)
                 int[] all = Arrays.copyOf(prompt, prompt.length + r.tokens().length);
                 System.arraycopy(r.tokens(), 0, all, prompt.length, r.tokens().length);

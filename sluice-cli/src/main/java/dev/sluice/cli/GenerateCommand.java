@@ -86,7 +86,7 @@ public final class GenerateCommand implements Callable<Integer> {
                     out.print(delta);
                     out.flush();
                 }
-            }, null);
+            }, out::checkError); // stdout closed (e.g. `| head -1`): stop generating
             out.println();
             out.flush();
             err.println(r.stats().summary());

@@ -12,7 +12,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParseResult;
 
+import java.io.FileDescriptor;
 import java.io.FileNotFoundException;
+import java.io.FileOutputStream;
 import java.io.InputStream;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
@@ -77,7 +79,9 @@ public final class Main implements Runnable {
     /** The command line on the process's stdin, stdout, stderr and environment. */
     public static CommandLine commandLine() {
         CommandLine cl = commandLine(System.in, System.getenv());
-        cl.setOut(new PrintWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), true));
+        // straight to fd 1, not through System.out (a PrintStream that swallows errors), so a closed
+        // pipe (`sluice generate ... | head`) shows in PrintWriter.checkError and stops generation
+        cl.setOut(new PrintWriter(new OutputStreamWriter(new FileOutputStream(FileDescriptor.out), StandardCharsets.UTF_8), true));
         cl.setErr(new PrintWriter(new OutputStreamWriter(System.err, StandardCharsets.UTF_8), true));
         return cl;
     }
