@@ -10,10 +10,10 @@ import java.time.Duration;
 public final class HubDefaults {
     private HubDefaults() {}
 
-    /** Hub base URL. Override: {@code SLUICE_HF_ENDPOINT}, then {@code HF_ENDPOINT}, then {@code --hf-endpoint}. */
+    /** Hub base URL. Overrides, strongest first: {@code --hf-endpoint}, {@code SLUICE_HF_ENDPOINT}, {@code HF_ENDPOINT}. */
     public static final String ENDPOINT = "https://huggingface.co";
 
-    /** Cache folder below the user's home. Override: {@code SLUICE_CACHE}, then {@code --cache-dir}. */
+    /** Cache folder below the user's home. Overrides, strongest first: {@code --cache-dir}, {@code SLUICE_CACHE}. */
     public static final Path CACHE_DIR_UNDER_HOME = Path.of(".cache", "sluice", "hub");
 
     /** Revision downloaded from ({@code resolve/main}); the cache layout is per repo, one revision. */
