@@ -88,8 +88,6 @@ public final class ServeCommand implements Callable<Integer> {
         EngineInferenceModel engine = new EngineInferenceModel(id, loaded, maxWaiting);
         AtomicBoolean ready = new AtomicBoolean();
         ServerMetrics metrics = new ServerMetrics();
-        metrics.gauge("sluice.queue_depth", "Requests waiting for the engine", engine::queueDepth);
-        metrics.gauge("sluice.running_sequences", "Sequences being generated", engine::runningSequences);
         SluiceServer server = new SluiceServer(config, List.of(engine), ready::get, metrics).start();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();

@@ -1,6 +1,9 @@
 package dev.sluice.server;
 
+import dev.sluice.server.inference.EngineStats;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -12,9 +15,10 @@ import java.util.function.Supplier;
 
 /**
  * The worker's Prometheus metrics, all prefixed {@code sluice_}: requests by route and status,
- * time to first token, time per output token and end-to-end latency (histograms), and token
- * counters. Engine gauges (queue depth, running sequences, KV cache use) are registered by the
- * engine adapter through {@link #gauge}.
+ * time to first token, time per output token and end-to-end latency (histograms), token
+ * counters, cancelled generations by reason, and per model the engine's queue depth, running
+ * sequences, KV cache use and preemptions ({@link #engine}, read from {@link EngineStats} at
+ * scrape time).
  */
 public final class ServerMetrics {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -54,6 +58,27 @@ public final class ServerMetrics {
         promptTokens.increment(prompt);
         generationTokens.increment(completion);
         completionLength.record(completion);
+    }
+
+    /** Counts a generation ended early: {@code client} (disconnect or cancel), {@code deadline}, {@code shutdown} or {@code engine}. */
+    public void cancelled(String reason) {
+        Counter.builder("sluice.requests_cancelled").description("Generations ended early, by reason").tag("reason", reason)
+                .register(registry).increment();
+    }
+
+    /**
+     * Registers a model's engine gauges, tagged {@code model}: {@code sluice_queue_depth},
+     * {@code sluice_running_sequences}, {@code sluice_kv_cache_usage} (fraction), {@code sluice_kv_cache_used_tokens},
+     * {@code sluice_kv_cache_capacity_tokens} and the counter {@code sluice_preemptions_total}. Unknown values read -1 (gauges) or 0.
+     */
+    public void engine(String model, Supplier<EngineStats> stats) {
+        Gauge.builder("sluice.queue_depth", () -> stats.get().waiting()).description("Requests waiting for the engine").tag("model", model).register(registry);
+        Gauge.builder("sluice.running_sequences", () -> stats.get().running()).description("Sequences being generated").tag("model", model).register(registry);
+        Gauge.builder("sluice.kv_cache_usage", () -> stats.get().kvUsage()).description("Fraction of the KV cache in use").tag("model", model).register(registry);
+        Gauge.builder("sluice.kv_cache_used_tokens", () -> stats.get().kvUsedTokens()).description("KV cache positions in use").tag("model", model).register(registry);
+        Gauge.builder("sluice.kv_cache_capacity_tokens", () -> stats.get().kvCapacityTokens()).description("KV cache positions in all").tag("model", model).register(registry);
+        FunctionCounter.builder("sluice.preemptions", stats, s -> Math.max(0, s.get().preemptions())).description("Sequences preempted for recompute")
+                .tag("model", model).register(registry);
     }
 
     public void gauge(String name, String description, Supplier<Number> value) {

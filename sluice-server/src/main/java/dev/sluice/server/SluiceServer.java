@@ -1,55 +1,103 @@
 package dev.sluice.server;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.linecorp.armeria.common.HttpResponse;
 import com.linecorp.armeria.common.HttpStatus;
 import com.linecorp.armeria.common.MediaType;
+import com.linecorp.armeria.server.GracefulShutdown;
 import com.linecorp.armeria.server.Server;
 import com.linecorp.armeria.server.ServerBuilder;
+import dev.sluice.server.inference.EngineStats;
 import dev.sluice.server.inference.InferenceModel;
+import dev.sluice.server.openai.OpenAiErrors;
 import dev.sluice.server.openai.OpenAiService;
+import dev.sluice.server.openai.OpenAiWebSocketService;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 
 /**
- * The worker's HTTP server: the OpenAI routes plus {@code /health/live} and
- * {@code /health/ready}. Readiness is supplied by the caller (true once the model is loaded
- * and warmed up).
+ * The worker's HTTP server: the OpenAI routes, the WebSocket endpoint {@code /v1/ws},
+ * {@code /health/live}, {@code /health/ready} and {@code /metrics}. Readiness is supplied by
+ * the caller (true once the model is loaded and warmed up).
+ *
+ * <p>Design note, shutdown: {@link #close()} first marks the service draining (new generations
+ * get 503 {@code server_shutdown}, {@code /health/ready} turns 503 {@code draining}), then stops
+ * Armeria, which closes the listening port at once and waits for in-flight requests. In-flight
+ * generations get {@link ServerConfig#drainTimeout()} to finish; the rest are cancelled, and
+ * their streams end with a {@code server_shutdown} error event, never a silent truncation.
+ * WebSockets are then closed with status 1001 (going away). Idempotent and thread-safe.
  */
 public final class SluiceServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SluiceServer.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** How long cancelled generations get to end their streams before the sockets are closed: 2 s (one forward step is far less). */
+    static final Duration CANCEL_GRACE = Duration.ofSeconds(2);
 
     private final Server server;
+    private final ServerConfig config;
+    private final OpenAiService openai;
+    private final OpenAiWebSocketService ws;
+    private final AtomicBoolean closing = new AtomicBoolean();
+    private final CompletableFuture<Void> closed = new CompletableFuture<>();
 
     public SluiceServer(ServerConfig config, List<InferenceModel> models, BooleanSupplier ready) {
         this(config, models, ready, new ServerMetrics());
     }
 
     public SluiceServer(ServerConfig config, List<InferenceModel> models, BooleanSupplier ready, ServerMetrics metrics) {
+        this.config = config;
+        Duration backstop = config.drainTimeout().plus(CANCEL_GRACE).plusSeconds(3);
         ServerBuilder sb = Server.builder()
                 .http(new InetSocketAddress(config.host(), config.port()))
                 .maxRequestLength(config.maxRequestBytes())
                 .requestTimeout(config.requestTimeout())
-                .gracefulShutdownTimeoutMillis(1000, 5000);
-        new OpenAiService(models, metrics).register(sb);
+                .idleTimeout(config.idleTimeout())
+                .http1MaxHeaderSize(config.maxHeaderBytes())
+                .http1MaxInitialLineLength(config.maxHeaderBytes())
+                .http2MaxHeaderListSize(config.maxHeaderBytes())
+                .errorHandler(new OpenAiErrors())
+                .gracefulShutdown(GracefulShutdown.builder().quietPeriod(Duration.ofMillis(100)).timeout(backstop).build());
+        openai = new OpenAiService(models, metrics, config);
+        openai.register(sb);
+        ws = new OpenAiWebSocketService(openai, config, metrics);
+        sb.service("/v1/ws", ws.service());
+        for (InferenceModel m : models) metrics.engine(m.id(), m::stats);
         sb.service("/metrics", (ctx, req) -> HttpResponse.of(HttpStatus.OK, MediaType.parse("text/plain; version=0.0.4; charset=utf-8"), metrics.scrape()));
         sb.service("/health/live", (ctx, req) -> HttpResponse.of(HttpStatus.OK, MediaType.JSON_UTF_8, "{\"status\":\"live\"}"));
         sb.service("/health/ready", (ctx, req) -> {
             boolean ok = ready.getAsBoolean();
-            StringBuilder body = new StringBuilder("{\"status\":\"").append(ok ? "ready" : "loading").append("\",\"models\":[");
-            for (int i = 0; i < models.size(); i++) body.append(i > 0 ? "," : "").append('"').append(models.get(i).id()).append('"');
-            body.append("]}");
-            return HttpResponse.of(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE, MediaType.JSON_UTF_8, body.toString());
+            String state = openai.draining() ? "draining" : ok ? "ready" : "loading";
+            return HttpResponse.of(state.equals("ready") ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE, MediaType.JSON_UTF_8, readiness(state, models).toString());
         });
         this.server = sb.build();
     }
 
+    /** The {@code /health/ready} body: overall state, and per model its state, context and engine load. */
+    private static ObjectNode readiness(String state, List<InferenceModel> models) {
+        ObjectNode out = JSON.createObjectNode().put("status", state);
+        ArrayNode arr = out.putArray("models");
+        for (InferenceModel m : models) {
+            EngineStats s = m.stats();
+            ObjectNode o = arr.addObject().put("id", m.id()).put("state", state).put("context_length", m.contextLength())
+                    .put("waiting", s.waiting()).put("running", s.running()).put("preemptions", s.preemptions());
+            o.putObject("kv_cache").put("used_tokens", s.kvUsedTokens()).put("capacity_tokens", s.kvCapacityTokens())
+                    .put("usage", Math.round(s.kvUsage() * 10000) / 10000.0);
+        }
+        return out;
+    }
+
     public SluiceServer start() {
         server.start().join();
-        log.info("sluice listening on http://{}:{}", server.activeLocalPort() > 0 ? hostOf() : "?", server.activeLocalPort());
+        log.info("sluice listening on http://{}:{}", hostOf(), server.activeLocalPort());
         return this;
     }
 
@@ -64,10 +112,47 @@ public final class SluiceServer implements AutoCloseable {
     /** Blocks until the server stops. */
     public void awaitTermination() {
         server.whenClosed().join();
+        closed.join();
     }
 
+    /** Generations in flight now (HTTP and WebSocket). */
+    public int inFlight() {
+        return openai.inFlight();
+    }
+
+    /** Graceful shutdown; see the class note. Blocks until the server has stopped. */
     @Override
     public void close() {
-        server.stop().join();
+        if (!closing.compareAndSet(false, true)) {
+            closed.join();
+            return;
+        }
+        try {
+            openai.startDraining();
+            CompletableFuture<Void> stopped = server.stop();
+            long drainEnd = System.nanoTime() + config.drainTimeout().toNanos();
+            if (openai.inFlight() > 0) log.info("draining {} in-flight generation(s), up to {} s", openai.inFlight(), config.drainTimeout().toSeconds());
+            waitUntilIdle(drainEnd);
+            if (openai.inFlight() > 0) {
+                log.warn("drain timeout: cancelling {} generation(s)", openai.inFlight());
+                openai.cancelAll();
+                waitUntilIdle(System.nanoTime() + CANCEL_GRACE.toNanos());
+            }
+            ws.closeAll();
+            stopped.join();
+        } finally {
+            closed.complete(null);
+        }
+    }
+
+    private void waitUntilIdle(long endNanos) {
+        while (openai.inFlight() > 0 && System.nanoTime() < endNanos) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 }

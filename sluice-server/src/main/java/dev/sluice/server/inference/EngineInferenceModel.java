@@ -13,21 +13,19 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The in-process engine behind the OpenAI routes.
  *
- * <p>Design note: generations run one at a time on a single engine thread, in arrival order,
- * from a bounded waiting queue; when the queue is full a request is refused with 503 and
- * Retry-After rather than queued without bound. Cancellation is polled by the generator before
- * every forward step, so a disconnected client's sequence stops within one step. (Continuous
- * batching replaces this single lane in the worker issue's scheduler.)
+ * <p>Design note: this class adapts the HTTP layer's {@link InferenceModel} to an
+ * {@link EngineLane}, which decides how sequences share the engine. By default that is a
+ * {@link SingleSequenceLane} (one sequence at a time from a bounded waiting queue); a
+ * continuous-batching scheduler plugs in through the {@link #EngineInferenceModel(String,
+ * LoadedModel, EngineLane)} constructor without any change here or in the routes. A full
+ * waiting queue is refused with 503 and Retry-After, never queued without bound. Cancellation
+ * (client gone, deadline, shutdown) reaches the lane through the job's cancelled flag.
  */
 public final class EngineInferenceModel implements InferenceModel, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EngineInferenceModel.class);
@@ -37,15 +35,19 @@ public final class EngineInferenceModel implements InferenceModel, AutoCloseable
     private final String id;
     private final LoadedModel model;
     private final long created = System.currentTimeMillis() / 1000;
-    private final ThreadPoolExecutor engine;
-    private final AtomicInteger running = new AtomicInteger();
+    private final EngineLane lane;
     private final boolean reasoning;
 
+    /** The single-sequence lane with a waiting queue of {@code maxWaiting}. */
     public EngineInferenceModel(String id, LoadedModel model, int maxWaiting) {
+        this(id, model, new SingleSequenceLane(model.generator(), model.transformer(), maxWaiting));
+    }
+
+    /** Any lane, e.g. a continuous-batching scheduler over {@code model}. */
+    public EngineInferenceModel(String id, LoadedModel model, EngineLane lane) {
         this.id = id;
         this.model = model;
-        this.engine = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(maxWaiting),
-                r -> Thread.ofPlatform().name("sluice-engine").daemon().unstarted(r));
+        this.lane = lane;
         this.reasoning = model.chatTemplateSource() != null && model.chatTemplateSource().contains("</think>");
     }
 
@@ -53,17 +55,18 @@ public final class EngineInferenceModel implements InferenceModel, AutoCloseable
     @Override public long created() { return created; }
     @Override public int contextLength() { return model.transformer().maxContext(); }
     @Override public boolean reasoning() { return reasoning; }
+    @Override public EngineStats stats() { return lane.stats(); }
 
     /** Requests waiting for the engine. */
-    public int queueDepth() { return engine.getQueue().size(); }
+    public int queueDepth() { return lane.stats().waiting(); }
 
-    /** Sequences being generated now (0 or 1 in this single-lane engine). */
-    public int runningSequences() { return running.get(); }
+    /** Sequences being generated now. */
+    public int runningSequences() { return lane.stats().running(); }
 
     @Override
     public void admit() {
-        if (engine.getQueue().remainingCapacity() == 0) {
-            throw OpenAiException.overloaded("The engine's waiting queue is full (" + engine.getQueue().size() + " requests); retry later");
+        if (!lane.hasRoom()) {
+            throw OpenAiException.overloaded("The engine's waiting queue is full (" + lane.stats().waiting() + " requests); retry later");
         }
     }
 
@@ -110,49 +113,41 @@ public final class EngineInferenceModel implements InferenceModel, AutoCloseable
         }
         AtomicBoolean cancelled = new AtomicBoolean();
         Tokenizer tok = model.tokenizer();
-        try {
-            engine.execute(() -> {
-                if (cancelled.get()) {
-                    listener.onComplete("cancelled", prompt.length, 0);
-                    return;
-                }
-                running.incrementAndGet();
-                try {
-                    Generator.Result r = model.generator().generate(prompt, params, new Generator.Listener() {
-                        @Override
-                        public void onToken(int token, TokenLogprob lp) {
-                            List<GenerationListener.TopLogprob> top = new ArrayList<>();
-                            if (lp != null) for (TokenLogprob.Alternative a : lp.top()) top.add(new GenerationListener.TopLogprob(tok.decode(new int[] {a.token()}), a.logprob()));
-                            listener.onToken(token, tok.decode(new int[] {token}), lp == null ? Float.NaN : lp.logprob(), top);
-                        }
+        Generator.Listener tokens = new Generator.Listener() {
+            @Override
+            public void onToken(int token, TokenLogprob lp) {
+                List<GenerationListener.TopLogprob> top = new ArrayList<>();
+                if (lp != null) for (TokenLogprob.Alternative a : lp.top()) top.add(new GenerationListener.TopLogprob(tok.decode(new int[] {a.token()}), a.logprob()));
+                listener.onToken(token, tok.decode(new int[] {token}), lp == null ? Float.NaN : lp.logprob(), top);
+            }
 
-                        @Override
-                        public void onText(String delta) {
-                            listener.onText(delta);
-                        }
-                    }, cancelled::get);
-                    String finish = switch (r.finishReason()) {
-                        case STOP -> "stop";
-                        case LENGTH -> "length";
-                        case CANCELLED -> "cancelled";
-                    };
-                    listener.onComplete(finish, prompt.length, r.tokens().length);
-                } catch (RuntimeException e) {
-                    log.warn("generation failed: {}", e.toString());
-                    listener.onError(e);
-                } finally {
-                    running.decrementAndGet();
-                }
-            });
+            @Override
+            public void onText(String delta) {
+                listener.onText(delta);
+            }
+        };
+        EngineLane.Job job = new EngineLane.Job(prompt, params, tokens, cancelled::get, r -> {
+            String finish = switch (r.finishReason()) {
+                case STOP -> "stop";
+                case LENGTH -> "length";
+                case CANCELLED -> "cancelled";
+            };
+            listener.onComplete(finish, prompt.length, r.tokens().length);
+        }, e -> {
+            log.warn("generation failed: {}", e.toString());
+            listener.onError(e);
+        });
+        try {
+            lane.submit(job);
         } catch (RejectedExecutionException e) {
-            throw OpenAiException.overloaded("The engine's waiting queue is full (" + engine.getQueue().size() + " requests); retry later");
+            throw OpenAiException.overloaded("The engine's waiting queue is full (" + lane.stats().waiting() + " requests); retry later");
         }
         return () -> cancelled.set(true);
     }
 
     @Override
     public void close() {
-        engine.shutdownNow();
+        lane.close();
         model.close();
     }
 }

@@ -21,6 +21,9 @@ public interface InferenceModel {
     /** Throws an overloaded {@code OpenAiException} (503) when the model cannot take another request now. */
     default void admit() {}
 
+    /** Current load (queue, running sequences, KV cache use, preemptions); {@link EngineStats#UNKNOWN} when not known. */
+    default EngineStats stats() { return EngineStats.UNKNOWN; }
+
     /** Maximum prompt + completion tokens. */
     int contextLength();
 

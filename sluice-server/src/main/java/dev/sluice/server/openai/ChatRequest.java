@@ -12,6 +12,8 @@ import java.util.Map;
 /**
  * A validated {@code /v1/chat/completions} or {@code /v1/completions} request. Unknown fields
  * are ignored; every bad value raises {@link OpenAiException#invalid} naming its {@code param}.
+ * {@code maxTokensParam} names the field the client used for the limit ({@code max_tokens} or
+ * {@code max_completion_tokens}), so errors about it name that one.
  */
 public record ChatRequest(
         String model,
@@ -22,7 +24,8 @@ public record ChatRequest(
         Integer maxTokens,
         boolean stream,
         boolean includeUsage,
-        GenerationOptions options) {
+        GenerationOptions options,
+        String maxTokensParam) {
 
     /** Most choices per request ({@code n}); each is a full generation. */
     public static final int MAX_N = 8;
@@ -58,8 +61,11 @@ public record ChatRequest(
         }
         int n = intIn(body, "n", 1, 1, MAX_N);
         Integer maxTokens = null;
-        if (present(body, "max_completion_tokens")) maxTokens = intIn(body, "max_completion_tokens", 0, 1, Integer.MAX_VALUE);
-        else if (present(body, "max_tokens")) maxTokens = intIn(body, "max_tokens", 0, 1, Integer.MAX_VALUE);
+        String maxTokensParam = "max_tokens";
+        if (present(body, "max_completion_tokens")) {
+            maxTokensParam = "max_completion_tokens";
+            maxTokens = intIn(body, "max_completion_tokens", 0, 1, Integer.MAX_VALUE);
+        } else if (present(body, "max_tokens")) maxTokens = intIn(body, "max_tokens", 0, 1, Integer.MAX_VALUE);
         boolean stream = bool(body, "stream", false);
         boolean includeUsage = false;
         JsonNode so = body.get("stream_options");
@@ -132,7 +138,7 @@ public record ChatRequest(
         if (present(body, "user") && !body.get("user").isTextual()) throw OpenAiException.invalid("user", "'user' must be a string");
         GenerationOptions options = new GenerationOptions(maxTokens == null ? 0 : maxTokens, temperature, topP, topK, minP,
                 presence, frequency, repetition, Map.copyOf(bias), seed, List.copyOf(stop), logprobs, topLogprobs);
-        return new ChatRequest(model, messages, prompt, tools, n, maxTokens, stream, includeUsage, options);
+        return new ChatRequest(model, messages, prompt, tools, n, maxTokens, stream, includeUsage, options, maxTokensParam);
     }
 
     private static List<Map<String, Object>> parseMessages(JsonNode ms) {

@@ -16,6 +16,9 @@ import com.linecorp.armeria.common.MediaType;
 import com.linecorp.armeria.common.ResponseHeaders;
 import com.linecorp.armeria.server.ServerBuilder;
 import com.linecorp.armeria.server.ServiceRequestContext;
+import com.linecorp.armeria.common.util.TimeoutMode;
+import dev.sluice.server.ServerConfig;
+import dev.sluice.server.ServerMetrics;
 import dev.sluice.server.inference.GenerationListener;
 import dev.sluice.server.inference.GenerationOptions;
 import dev.sluice.server.inference.InferenceModel;
@@ -27,7 +30,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.time.Duration;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -48,10 +58,18 @@ public final class OpenAiService {
     private static final Logger log = LoggerFactory.getLogger(OpenAiService.class);
 
     private final Map<String, InferenceModel> models;
-    private final dev.sluice.server.ServerMetrics metrics;
+    private final ServerMetrics metrics;
+    private final ServerConfig config;
+    private final Set<Run> active = ConcurrentHashMap.newKeySet();
+    private volatile boolean draining;
 
-    public OpenAiService(List<InferenceModel> models, dev.sluice.server.ServerMetrics metrics) {
+    public OpenAiService(List<InferenceModel> models, ServerMetrics metrics) {
+        this(models, metrics, ServerConfig.defaults());
+    }
+
+    public OpenAiService(List<InferenceModel> models, ServerMetrics metrics, ServerConfig config) {
         this.metrics = metrics;
+        this.config = config;
         var m = new java.util.LinkedHashMap<String, InferenceModel>();
         for (InferenceModel model : models) m.put(model.id(), model);
         this.models = java.util.Collections.unmodifiableMap(m);
@@ -86,8 +104,9 @@ public final class OpenAiService {
     }
 
     private static HttpResponse withBody(HttpRequest req, BodyHandler handler) {
-        CompletableFuture<HttpResponse> f = req.aggregate().thenApply(agg -> {
+        CompletableFuture<HttpResponse> f = req.aggregate().handle((agg, failure) -> {
             try {
+                if (failure != null) throw OpenAiErrors.fromThrowable(failure);
                 return handler.apply(parseJson(agg));
             } catch (OpenAiException e) {
                 return error(e);
@@ -100,14 +119,20 @@ public final class OpenAiService {
     }
 
     private static JsonNode parseJson(AggregatedHttpRequest agg) {
+        return parseJson(agg.contentUtf8());
+    }
+
+    static JsonNode parseJson(String text) {
         try {
-            return JSON.readTree(agg.contentUtf8());
+            JsonNode n = JSON.readTree(text);
+            if (n == null || n.isMissingNode()) throw OpenAiException.invalid(null, "The request body is empty; a JSON object is expected");
+            return n;
         } catch (JsonProcessingException e) {
             throw OpenAiException.invalid(null, "The request body is not valid JSON: " + e.getOriginalMessage());
         }
     }
 
-    private InferenceModel model(JsonNode body) {
+    InferenceModel model(JsonNode body) {
         JsonNode m = body.get("model");
         if (m == null || !m.isTextual()) throw OpenAiException.invalid("model", "'model' is required");
         InferenceModel model = models.get(m.asText());
@@ -146,15 +171,38 @@ public final class OpenAiService {
         return HttpResponse.ofJson(JSON.createObjectNode().put("prompt", model.detokenize(ids)));
     }
 
+    /** Header with a per-request deadline in milliseconds, capped by the server's request timeout. */
+    public static final String DEADLINE_HEADER = "x-sluice-deadline-ms";
+
     private HttpResponse handle(ServiceRequestContext ctx, HttpRequest req, boolean chat) {
         String route = chat ? "chat" : "completions";
         ctx.log().whenComplete().thenAccept(l -> metrics.request(route, l.responseHeaders().status().code()));
-        CompletableFuture<HttpResponse> f = req.aggregate().thenApply(agg -> {
+        CompletableFuture<HttpResponse> f = req.aggregate().handle((agg, failure) -> {
             try {
+                if (failure != null) throw OpenAiErrors.fromThrowable(failure);
+                long deadline = deadlineNanos(ctx.request().headers().get(DEADLINE_HEADER));
                 JsonNode body = parseJson(agg);
                 InferenceModel model = model(body);
                 ChatRequest r = ChatRequest.parse(body, chat);
-                return start(ctx, model, r, chat);
+                // our own deadline ends the generation cleanly; Armeria's timeout is only a backstop
+                ctx.setRequestTimeout(TimeoutMode.SET_FROM_NOW, Duration.ofNanos(deadline - System.nanoTime()).plusSeconds(5));
+                if (r.stream()) {
+                    HttpResponseWriter w = HttpResponse.streaming();
+                    Run run = prepare(model, r, chat, new SseSink(w), deadline);
+                    w.write(ResponseHeaders.builder(HttpStatus.OK).contentType(MediaType.EVENT_STREAM)
+                            .add(HttpHeaderNames.CACHE_CONTROL, "no-cache").build());
+                    w.whenComplete().handle((v, t) -> {
+                        run.cancel(Run.CLIENT);
+                        return null;
+                    });
+                    ctx.whenRequestCancelling().thenRun(() -> run.cancel(Run.CLIENT));
+                    run.begin(ctx.eventLoop());
+                    return w;
+                }
+                Run run = prepare(model, r, chat, null, deadline);
+                ctx.whenRequestCancelling().thenRun(() -> run.cancel(Run.CLIENT));
+                run.begin(ctx.eventLoop());
+                return HttpResponse.of(run.result);
             } catch (OpenAiException e) {
                 return error(e);
             } catch (dev.sluice.engine.ModelFormatException | IllegalArgumentException e) {
@@ -167,7 +215,26 @@ public final class OpenAiService {
         return HttpResponse.of(f);
     }
 
-    private HttpResponse start(ServiceRequestContext ctx, InferenceModel model, ChatRequest r, boolean chat) {
+    /** Absolute deadline ({@link System#nanoTime}) from a relative milliseconds value, capped by the request timeout. */
+    long deadlineNanos(String millis) {
+        long cap = config.requestTimeout().toNanos();
+        if (millis == null) return System.nanoTime() + cap;
+        long ms;
+        try {
+            ms = Long.parseLong(millis.trim());
+        } catch (NumberFormatException e) {
+            ms = -1;
+        }
+        if (ms <= 0) throw OpenAiException.invalid(DEADLINE_HEADER, "'" + DEADLINE_HEADER + "' must be a positive number of milliseconds, got '" + millis + "'");
+        return System.nanoTime() + Math.min(cap, ms * 1_000_000L);
+    }
+
+    /**
+     * Validates a request against the model and the server's limits and builds its {@link Run},
+     * not yet started. {@code sink} is null for a plain (non-streamed) response.
+     */
+    Run prepare(InferenceModel model, ChatRequest r, boolean chat, Sink sink, long deadlineNanos) {
+        if (draining) throw OpenAiErrors.shuttingDown();
         model.admit();
         int[] prompt;
         boolean inReasoning = false;
@@ -181,38 +248,95 @@ public final class OpenAiService {
         boolean reasoning = chat && (inReasoning || model.reasoning());
         int room = model.contextLength() - prompt.length;
         if (room <= 0) {
-            throw new OpenAiException(HttpStatus.BAD_REQUEST, "invalid_request_error", "messages", "context_length_exceeded",
+            throw new OpenAiException(HttpStatus.BAD_REQUEST, "invalid_request_error", chat ? "messages" : "prompt", "context_length_exceeded",
                     "This model's maximum context length is " + model.contextLength() + " tokens, but the prompt has " + prompt.length + " tokens");
         }
-        if (r.maxTokens() != null && r.maxTokens() > room) {
-            throw new OpenAiException(HttpStatus.BAD_REQUEST, "invalid_request_error", "max_tokens", "context_length_exceeded",
-                    "This model's maximum context length is " + model.contextLength() + " tokens; the prompt has " + prompt.length
-                            + " tokens, so max_tokens can be at most " + room + " (got " + r.maxTokens() + ")");
+        String maxParam = r.maxTokensParam();
+        if (r.maxTokens() != null && r.maxTokens() > config.maxTokensCap()) {
+            throw OpenAiException.invalid(maxParam, "'" + maxParam + "' is " + r.maxTokens() + ", above this server's cap of " + config.maxTokensCap() + " tokens");
         }
-        int maxTokens = r.maxTokens() == null ? room : r.maxTokens();
+        if (r.maxTokens() != null && r.maxTokens() > room) {
+            throw new OpenAiException(HttpStatus.BAD_REQUEST, "invalid_request_error", maxParam, "context_length_exceeded",
+                    "This model's maximum context length is " + model.contextLength() + " tokens; the prompt has " + prompt.length
+                            + " tokens, so " + maxParam + " can be at most " + room + " (got " + r.maxTokens() + ")");
+        }
+        int maxTokens = r.maxTokens() == null ? Math.min(room, config.maxTokensCap()) : r.maxTokens();
         String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
         long created = System.currentTimeMillis() / 1000;
-        Run run = new Run(model, r, chat, prompt, maxTokens, id, created, reasoning && chat, inReasoning);
-        if (r.stream()) {
-            HttpResponseWriter w = HttpResponse.streaming();
-            w.write(ResponseHeaders.builder(HttpStatus.OK).contentType(MediaType.EVENT_STREAM)
-                    .add(HttpHeaderNames.CACHE_CONTROL, "no-cache").build());
-            run.writer = w;
-            w.whenComplete().handle((v, t) -> {
-                run.cancel();
-                return null;
-            });
-            ctx.whenRequestCancelling().thenRun(run::cancel);
-            run.next();
-            return w;
+        return new Run(model, r, chat, prompt, maxTokens, id, created, reasoning && chat, inReasoning, sink, deadlineNanos);
+    }
+
+    /** Where a streamed run's events go: SSE, or one request id on a WebSocket. Called from engine threads. */
+    interface Sink {
+        /** One chunk, as OpenAI's streaming API defines it. */
+        void chunk(ObjectNode chunk);
+
+        /** The stream ended normally (SSE: {@code data: [DONE]}). */
+        void done();
+
+        /** The client cancelled (or left); nothing more is sent for this stream. */
+        void cancelled();
+
+        /** The stream failed after it started: an error event, then the end. */
+        void error(OpenAiException e);
+    }
+
+    /** Server-sent events on an HTTP response. */
+    private static final class SseSink implements Sink {
+        final HttpResponseWriter w;
+
+        SseSink(HttpResponseWriter w) {
+            this.w = w;
         }
-        ctx.whenRequestCancelling().thenRun(run::cancel);
-        run.next();
-        return HttpResponse.of(run.result);
+
+        @Override
+        public void chunk(ObjectNode chunk) {
+            w.tryWrite(HttpData.ofUtf8("data: " + chunk + "\n\n"));
+        }
+
+        @Override
+        public void done() {
+            w.tryWrite(HttpData.ofUtf8("data: [DONE]\n\n"));
+            w.close();
+        }
+
+        @Override
+        public void cancelled() {
+            w.close();
+        }
+
+        @Override
+        public void error(OpenAiException e) {
+            w.tryWrite(HttpData.ofUtf8("data: " + errorJson(e) + "\n\n"));
+            w.close();
+        }
+    }
+
+    // ---- draining (graceful shutdown) ----
+
+    /** From now on, new generations are refused with 503 ({@code code: server_shutdown}). */
+    public void startDraining() {
+        draining = true;
+    }
+
+    public boolean draining() {
+        return draining;
+    }
+
+    /** Generations (runs, each of up to {@code n} choices) in flight now. */
+    public int inFlight() {
+        return active.size();
+    }
+
+    /** Cancels every run in flight; streams end with a {@code server_shutdown} error event, plain requests get 503. */
+    public void cancelAll() {
+        for (Run r : List.copyOf(active)) r.cancel(Run.SHUTDOWN);
     }
 
     /** One request's generations (its {@code n} choices, one after another). */
-    private final class Run {
+    final class Run {
+        static final String CLIENT = "client", DEADLINE = "deadline", SHUTDOWN = "shutdown";
+
         final InferenceModel model;
         final ChatRequest r;
         final boolean chat;
@@ -222,17 +346,21 @@ public final class OpenAiService {
         final long created;
         final boolean splitReasoning;
         final boolean startsInReasoning;
+        final Sink sink;
+        final long deadlineNanos;
         final CompletableFuture<HttpResponse> result = new CompletableFuture<>();
         final List<ObjectNode> choices = new ArrayList<>();
         final AtomicInteger completionTokens = new AtomicInteger();
-        final AtomicReference<InferenceModel.Generation> current = new AtomicReference<>();
+        final AtomicReference<Choice> current = new AtomicReference<>();
+        final AtomicBoolean ended = new AtomicBoolean();
         final long startNanos = System.nanoTime();
         volatile long firstTokenNanos;
-        volatile boolean cancelled;
-        HttpResponseWriter writer;
+        volatile String stopReason;
+        volatile ScheduledFuture<?> deadlineTask;
         int index = -1;
 
-        Run(InferenceModel model, ChatRequest r, boolean chat, int[] prompt, int maxTokens, String id, long created, boolean splitReasoning, boolean startsInReasoning) {
+        Run(InferenceModel model, ChatRequest r, boolean chat, int[] prompt, int maxTokens, String id, long created,
+            boolean splitReasoning, boolean startsInReasoning, Sink sink, long deadlineNanos) {
             this.model = model;
             this.r = r;
             this.chat = chat;
@@ -242,19 +370,60 @@ public final class OpenAiService {
             this.created = created;
             this.splitReasoning = splitReasoning;
             this.startsInReasoning = startsInReasoning;
+            this.sink = sink;
+            this.deadlineNanos = deadlineNanos;
         }
 
-        void cancel() {
-            cancelled = true;
-            InferenceModel.Generation g = current.get();
-            if (g != null) g.cancel();
+        /** Starts the first choice; the deadline timer runs on {@code timer}. */
+        void begin(ScheduledExecutorService timer) {
+            active.add(this);
+            long left = deadlineNanos - System.nanoTime();
+            deadlineTask = timer.schedule(() -> cancel(DEADLINE), Math.max(0, left), TimeUnit.NANOSECONDS);
+            next();
+        }
+
+        /** Stops the run at its next token; the first reason given wins. */
+        void cancel(String reason) {
+            if (ended.get()) return;
+            synchronized (this) {
+                if (stopReason == null) stopReason = reason;
+            }
+            Choice c = current.get();
+            if (c != null && c.generation != null) c.generation.cancel();
+        }
+
+        private boolean end() {
+            if (!ended.compareAndSet(false, true)) return false;
+            active.remove(this);
+            ScheduledFuture<?> t = deadlineTask;
+            if (t != null) t.cancel(false);
+            return true;
+        }
+
+        /** Ends the run early, as its stop reason says. */
+        private void stopped() {
+            if (!end()) return;
+            String reason = stopReason;
+            OpenAiException e = switch (reason == null ? "" : reason) {
+                case DEADLINE -> OpenAiErrors.deadlineExceeded();
+                case SHUTDOWN -> OpenAiErrors.shuttingDown();
+                case CLIENT -> null;
+                default -> new OpenAiException(HttpStatus.INTERNAL_SERVER_ERROR, "server_error", null, null, "The generation was cancelled by the engine");
+            };
+            metrics.cancelled(reason == null ? "engine" : reason);
+            if (sink != null) {
+                if (e == null) sink.cancelled();
+                else sink.error(e);
+            } else {
+                result.complete(error(e != null ? e : new OpenAiException(HttpStatus.BAD_REQUEST, "invalid_request_error", null, "cancelled", "The request was cancelled")));
+            }
         }
 
         /** Starts the next choice, or finishes the response. */
         void next() {
             index++;
-            if (cancelled) {
-                if (writer != null) writer.close();
+            if (stopReason != null) {
+                stopped();
                 return;
             }
             if (index == r.n()) {
@@ -266,29 +435,31 @@ public final class OpenAiService {
                     o.frequencyPenalty(), o.repetitionPenalty(), o.logitBias(), o.seed() == null ? null : o.seed() + index, o.stop(),
                     o.logprobs(), o.topLogprobs());
             Choice c = new Choice(index);
-            if (writer != null && chat) {
+            current.set(c);
+            if (sink != null && chat) {
                 ObjectNode delta = JSON.createObjectNode().put("role", "assistant").put("content", "");
-                writeChunk(chunk(c.index, delta, null, null));
+                sink.chunk(chunk(c.index, delta, null, null));
             }
             try {
-                current.set(model.generate(prompt, opts, c));
+                c.generation = model.generate(prompt, opts, c);
+                if (stopReason != null) c.generation.cancel();
             } catch (RuntimeException e) {
                 c.onError(e);
             }
         }
 
         void finish() {
+            if (!end()) return;
             int pt = prompt.length, ct = completionTokens.get();
             ObjectNode usage = JSON.createObjectNode().put("prompt_tokens", pt).put("completion_tokens", ct).put("total_tokens", pt + ct);
-            if (writer != null) {
+            if (sink != null) {
                 if (r.includeUsage()) {
                     ObjectNode u = base(chat ? "chat.completion.chunk" : "text_completion");
                     u.putArray("choices");
                     u.set("usage", usage);
-                    writeChunk(u);
+                    sink.chunk(u);
                 }
-                writer.write(HttpData.ofUtf8("data: [DONE]\n\n"));
-                writer.close();
+                sink.done();
                 return;
             }
             ObjectNode out = base(chat ? "chat.completion" : "text_completion");
@@ -315,14 +486,6 @@ public final class OpenAiService {
             return o;
         }
 
-        void writeChunk(ObjectNode chunk) {
-            try {
-                writer.tryWrite(HttpData.of(StandardCharsets.UTF_8, "data: " + JSON.writeValueAsString(chunk) + "\n\n"));
-            } catch (JsonProcessingException e) {
-                throw new IllegalStateException(e);
-            }
-        }
-
         /** Collects or streams one choice. */
         final class Choice implements GenerationListener {
             final int index;
@@ -331,6 +494,7 @@ public final class OpenAiService {
             final StringBuilder reasoning = new StringBuilder();
             final ArrayNode logprobs = JSON.createArrayNode();
             final List<ObjectNode> pendingLogprobs = new ArrayList<>();
+            volatile InferenceModel.Generation generation;
 
             Choice(int index) {
                 this.index = index;
@@ -356,7 +520,7 @@ public final class OpenAiService {
             private void emit(ReasoningSplitter.Delta d) {
                 content.append(d.content());
                 reasoning.append(d.reasoning());
-                if (writer != null && (!d.isEmpty() || !pendingLogprobs.isEmpty())) {
+                if (sink != null && !ended.get() && (!d.isEmpty() || !pendingLogprobs.isEmpty())) {
                     ObjectNode delta = JSON.createObjectNode();
                     if (!d.reasoning().isEmpty()) delta.put("reasoning_content", d.reasoning());
                     if (!d.content().isEmpty() || d.reasoning().isEmpty()) delta.put("content", d.content());
@@ -372,18 +536,22 @@ public final class OpenAiService {
                         }
                         pendingLogprobs.clear();
                     }
-                    writeChunk(chunk(index, delta, null, lps));
+                    sink.chunk(chunk(index, delta, null, lps));
                 }
             }
 
             @Override
             public void onComplete(String finishReason, int promptTokens, int completion) {
-                emit(splitter != null ? splitter.flush() : new ReasoningSplitter.Delta("", ""));
                 completionTokens.addAndGet(completion);
                 metrics.generation(System.nanoTime() - startNanos, firstTokenNanos, promptTokens, completion);
-                String finish = finishReason.equals("cancelled") ? "stop" : finishReason;
-                if (writer != null) {
-                    writeChunk(chunk(index, JSON.createObjectNode(), finish, null));
+                current.set(null);
+                if (finishReason.equals("cancelled")) {
+                    stopped();
+                    return;
+                }
+                emit(splitter != null ? splitter.flush() : new ReasoningSplitter.Delta("", ""));
+                if (sink != null) {
+                    sink.chunk(chunk(index, JSON.createObjectNode(), finishReason, null));
                 } else {
                     ObjectNode c = JSON.createObjectNode().put("index", index);
                     if (chat) {
@@ -399,12 +567,11 @@ public final class OpenAiService {
                             c.set("logprobs", legacyLogprobs(l));
                         } else c.putNull("logprobs");
                     }
-                    c.put("finish_reason", finish);
+                    c.put("finish_reason", finishReason);
                     synchronized (choices) {
                         choices.add(c);
                     }
                 }
-                current.set(null);
                 next();
             }
 
@@ -413,12 +580,9 @@ public final class OpenAiService {
                 log.warn("generation failed: {}", error.toString());
                 OpenAiException e = error instanceof OpenAiException oe ? oe
                         : new OpenAiException(HttpStatus.INTERNAL_SERVER_ERROR, "server_error", null, null, "Generation failed: " + error.getMessage());
-                if (writer != null) {
-                    writer.tryWrite(HttpData.ofUtf8("data: " + errorJson(e) + "\n\n"));
-                    writer.close();
-                } else {
-                    result.complete(error(e));
-                }
+                if (!end()) return;
+                if (sink != null) sink.error(e);
+                else result.complete(error(e));
             }
         }
     }

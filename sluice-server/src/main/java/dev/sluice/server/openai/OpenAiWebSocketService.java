@@ -1,0 +1,245 @@
+package dev.sluice.server.openai;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.linecorp.armeria.common.HttpStatus;
+import com.linecorp.armeria.common.websocket.WebSocket;
+import com.linecorp.armeria.common.websocket.WebSocketCloseStatus;
+import com.linecorp.armeria.common.websocket.WebSocketFrame;
+import com.linecorp.armeria.common.websocket.WebSocketFrameType;
+import com.linecorp.armeria.common.websocket.WebSocketWriter;
+import com.linecorp.armeria.server.ServiceRequestContext;
+import com.linecorp.armeria.server.websocket.WebSocketService;
+import dev.sluice.server.ServerConfig;
+import dev.sluice.server.ServerMetrics;
+import dev.sluice.server.inference.InferenceModel;
+import org.reactivestreams.Subscriber;
+import org.reactivestreams.Subscription;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The WebSocket endpoint ({@code /v1/ws}): the same chunk messages as the SSE streams, with
+ * several requests multiplexed on one socket by a client-chosen id.
+ *
+ * <p>Protocol (text frames, one JSON object each; see docs/server.md):
+ * <pre>
+ * client: {"type":"request","id":"a","path":"/v1/chat/completions","body":{...OpenAI request...},"deadline_ms":5000}
+ * client: {"type":"cancel","id":"a"}
+ * server: {"type":"chunk","id":"a","data":{...chat.completion.chunk or text_completion...}}
+ * server: {"type":"done","id":"a"}                      (like data: [DONE]; "cancelled":true after a cancel)
+ * server: {"type":"error","id":"a","status":400,"error":{"message","type","param","code"}}
+ * </pre>
+ * Every accepted id ends with exactly one {@code done} or {@code error}; after it the id may be
+ * reused. {@code path} defaults to {@code /v1/chat/completions}; the body is always streamed
+ * ({@code stream} is forced true, so {@code stream_options.include_usage} works as in SSE).
+ *
+ * <p>Design note: each socket subscribes to its inbound frames with unbounded demand (frames are
+ * small and handled without blocking: generation is asynchronous) and writes to one outbound
+ * {@link WebSocketWriter}, which is thread-safe, from the engine threads. A socket holds at
+ * most {@link ServerConfig#maxWsRequests()} generations; when it closes or fails, for any
+ * reason, all of its generations are cancelled, as a disconnect cancels an SSE stream.
+ */
+public final class OpenAiWebSocketService {
+    private static final Logger log = LoggerFactory.getLogger(OpenAiWebSocketService.class);
+
+    private final OpenAiService openai;
+    private final ServerConfig config;
+    private final ServerMetrics metrics;
+    private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
+
+    public OpenAiWebSocketService(OpenAiService openai, ServerConfig config, ServerMetrics metrics) {
+        this.openai = openai;
+        this.config = config;
+        this.metrics = metrics;
+    }
+
+    public WebSocketService service() {
+        return WebSocketService.builder((ctx, in) -> {
+                    Socket s = new Socket(ctx);
+                    sockets.add(s);
+                    in.subscribe(s, ctx.eventLoop());
+                    return s.out;
+                })
+                .maxFramePayloadLength((int) Math.min(config.maxRequestBytes(), Integer.MAX_VALUE))
+                .aggregateContinuation(true)
+                .build();
+    }
+
+    /** Open sockets. */
+    public int openSockets() {
+        return sockets.size();
+    }
+
+    /** Cancels every socket's generations and closes it with 1001 (going away); for shutdown. */
+    public void closeAll() {
+        for (Socket s : List.copyOf(sockets)) s.close(WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, "server shutting down");
+    }
+
+    private final class Socket implements Subscriber<WebSocketFrame> {
+        final ServiceRequestContext ctx;
+        final WebSocketWriter out = WebSocket.streaming();
+        final Map<String, OpenAiService.Run> runs = new ConcurrentHashMap<>();
+
+        Socket(ServiceRequestContext ctx) {
+            this.ctx = ctx;
+            out.whenComplete().handle((v, t) -> {
+                gone();
+                return null;
+            });
+        }
+
+        @Override
+        public void onSubscribe(Subscription s) {
+            s.request(Long.MAX_VALUE);
+        }
+
+        @Override
+        public void onNext(WebSocketFrame frame) {
+            try (frame) {
+                if (frame.type() == WebSocketFrameType.TEXT) handle(frame.text());
+                else if (frame.type() == WebSocketFrameType.BINARY) {
+                    send(errorMessage(null, OpenAiException.invalid(null, "Binary messages are not supported; send JSON text")));
+                } else if (frame.type() == WebSocketFrameType.CLOSE) {
+                    close(WebSocketCloseStatus.NORMAL_CLOSURE, "bye");
+                }
+            }
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            log.debug("websocket inbound failed: {}", t.toString());
+            close(t instanceof com.linecorp.armeria.common.ContentTooLargeException
+                    ? WebSocketCloseStatus.MESSAGE_TOO_BIG : WebSocketCloseStatus.PROTOCOL_ERROR, "inbound failed");
+        }
+
+        @Override
+        public void onComplete() {
+            close(WebSocketCloseStatus.NORMAL_CLOSURE, "bye");
+        }
+
+        void close(WebSocketCloseStatus status, String reason) {
+            gone();
+            if (!out.isComplete()) out.close(status, reason);
+        }
+
+        /** The socket is over: cancel everything it started. */
+        void gone() {
+            if (!sockets.remove(this)) return;
+            for (OpenAiService.Run r : List.copyOf(runs.values())) r.cancel(OpenAiService.Run.CLIENT);
+        }
+
+        void handle(String text) {
+            String id = null;
+            try {
+                JsonNode msg = OpenAiService.parseJson(text);
+                if (!msg.isObject()) throw OpenAiException.invalid(null, "A message must be a JSON object");
+                JsonNode idNode = msg.get("id");
+                if (idNode == null || !(idNode.isTextual() || idNode.isIntegralNumber())) throw OpenAiException.invalid("id", "'id' (a string) is required");
+                id = idNode.asText();
+                String type = msg.path("type").asText("request");
+                switch (type) {
+                    case "cancel" -> {
+                        OpenAiService.Run r = runs.get(id);
+                        if (r != null) r.cancel(OpenAiService.Run.CLIENT);
+                    }
+                    case "request" -> start(id, msg);
+                    default -> throw OpenAiException.invalid("type", "'type' must be request or cancel, got '" + type + "'");
+                }
+            } catch (OpenAiException e) {
+                metrics.request("ws", e.status().code());
+                send(errorMessage(id, e));
+            } catch (dev.sluice.engine.ModelFormatException | IllegalArgumentException e) {
+                metrics.request("ws", 400);
+                send(errorMessage(id, OpenAiException.invalid(null, e.getMessage())));
+            } catch (RuntimeException e) {
+                log.error("websocket request failed", e);
+                metrics.request("ws", 500);
+                send(errorMessage(id, new OpenAiException(HttpStatus.INTERNAL_SERVER_ERROR, "server_error", null, null, "Internal error: " + e.getClass().getSimpleName())));
+            }
+        }
+
+        void start(String id, JsonNode msg) {
+            if (runs.containsKey(id)) throw OpenAiException.invalid("id", "A request with id '" + id + "' is already in flight on this socket");
+            if (runs.size() >= config.maxWsRequests()) {
+                throw new OpenAiException(HttpStatus.TOO_MANY_REQUESTS, "rate_limit_error", null, "too_many_requests",
+                        "This socket already has " + runs.size() + " generations in flight (limit " + config.maxWsRequests() + ")");
+            }
+            String path = msg.path("path").asText("/v1/chat/completions");
+            boolean chat = switch (path) {
+                case "/v1/chat/completions", "chat.completions" -> true;
+                case "/v1/completions", "completions" -> false;
+                default -> throw OpenAiException.invalid("path", "'path' must be /v1/chat/completions or /v1/completions, got '" + path + "'");
+            };
+            JsonNode b = msg.get("body");
+            if (b == null || !b.isObject()) throw OpenAiException.invalid("body", "'body' (the OpenAI request object) is required");
+            ObjectNode body = ((ObjectNode) b).deepCopy();
+            body.put("stream", true);
+            JsonNode dl = msg.get("deadline_ms");
+            long deadline = openai.deadlineNanos(dl == null || dl.isNull() ? null : dl.asText());
+            InferenceModel model = openai.model(body);
+            ChatRequest r = ChatRequest.parse(body, chat);
+            OpenAiService.Run run = openai.prepare(model, r, chat, new WsSink(id), deadline);
+            runs.put(id, run);
+            if (!sockets.contains(this)) run.cancel(OpenAiService.Run.CLIENT);
+            metrics.request("ws", 200);
+            run.begin(ctx.eventLoop());
+        }
+
+        void send(ObjectNode msg) {
+            out.tryWrite(msg.toString());
+        }
+
+        ObjectNode errorMessage(String id, OpenAiException e) {
+            ObjectNode m = OpenAiService.JSON.createObjectNode().put("type", "error");
+            if (id == null) m.putNull("id");
+            else m.put("id", id);
+            m.put("status", e.status().code());
+            try {
+                m.set("error", OpenAiService.JSON.readTree(OpenAiService.errorJson(e)).get("error"));
+            } catch (com.fasterxml.jackson.core.JsonProcessingException x) {
+                throw new IllegalStateException(x);
+            }
+            return m;
+        }
+
+        /** One request id's stream on this socket. */
+        final class WsSink implements OpenAiService.Sink {
+            final String id;
+
+            WsSink(String id) {
+                this.id = id;
+            }
+
+            @Override
+            public void chunk(ObjectNode chunk) {
+                ObjectNode m = OpenAiService.JSON.createObjectNode().put("type", "chunk").put("id", id);
+                m.set("data", chunk);
+                send(m);
+            }
+
+            @Override
+            public void done() {
+                runs.remove(id);
+                send(OpenAiService.JSON.createObjectNode().put("type", "done").put("id", id));
+            }
+
+            @Override
+            public void cancelled() {
+                runs.remove(id);
+                send(OpenAiService.JSON.createObjectNode().put("type", "done").put("id", id).put("cancelled", true));
+            }
+
+            @Override
+            public void error(OpenAiException e) {
+                runs.remove(id);
+                send(errorMessage(id, e));
+            }
+        }
+    }
+}
