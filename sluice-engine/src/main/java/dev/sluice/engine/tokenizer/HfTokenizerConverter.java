@@ -423,8 +423,13 @@ public final class HfTokenizerConverter {
             }
             case "Split" -> {
                 JsonNode p = n.path("pattern");
-                if (p.has("Regex")) out.add(p.path("Regex").asText());
-                else out.add(Pattern.quote(p.path("String").asText()));
+                String behavior = n.path("behavior").asText("Isolated");
+                boolean invert = n.path("invert").asBoolean(false);
+                // Isolated keeps matches and gaps as pieces; Removed + invert keeps the matches
+                // and drops gaps, the same split for regexes that match every char (GPT-4o's)
+                boolean isolated = behavior.equals("Isolated") && !invert || behavior.equals("Removed") && invert;
+                String re = p.has("Regex") ? p.path("Regex").asText() : Pattern.quote(p.path("String").asText());
+                out.add(isolated ? re : "<Split " + behavior + (invert ? " inverted" : "") + " " + re + ">");
             }
             case "Digits" -> {
                 if (n.path("individual_digits").asBoolean(false)) out.add("\\p{N}");

@@ -27,6 +27,15 @@ public final class SpmTokenizer extends VocabTokenizer {
         return text.replace(SPACE, ' ').getBytes(StandardCharsets.UTF_8);
     }
 
+    /**
+     * Added tokens of SentencePiece vocabularies may spell spaces as {@code ▁} (Gemma's whitespace
+     * runs); llama.cpp's converter rewrites them to spaces, so decoding does the same here.
+     */
+    @Override
+    byte[] userDefinedPiece(String text) {
+        return normalPiece(text);
+    }
+
     @Override
     void encodeFragment(String fragment, boolean afterSpecial, IntList out) {
         String text = (vocab.addSpacePrefix && afterSpecial ? " " + fragment : fragment).replace(' ', SPACE);

@@ -24,9 +24,15 @@ abstract sealed class VocabTokenizer implements Tokenizer permits BpeTokenizer, 
     /** The bytes of a normal token. */
     abstract byte[] normalPiece(String text);
 
+    /** The bytes of a user-defined (added, not special) token: its text. */
+    byte[] userDefinedPiece(String text) {
+        return text.getBytes(StandardCharsets.UTF_8);
+    }
+
     private byte[] piece(int id) {
         String text = vocab.tokens[id];
-        if (vocab.is(id, Vocab.ATTR_UNKNOWN | Vocab.ATTR_CONTROL | Vocab.ATTR_USER_DEFINED)) return text.getBytes(StandardCharsets.UTF_8);
+        if (vocab.is(id, Vocab.ATTR_UNKNOWN | Vocab.ATTR_CONTROL)) return text.getBytes(StandardCharsets.UTF_8);
+        if (vocab.is(id, Vocab.ATTR_USER_DEFINED)) return userDefinedPiece(text);
         if (vocab.is(id, Vocab.ATTR_NORMAL)) return normalPiece(text);
         if (vocab.is(id, Vocab.ATTR_BYTE)) {
             int b = vocab.tokenByte(id);
