@@ -113,6 +113,15 @@ class ChatTemplateTest {
     }
 
     @Test
+    void outputPastTheLimitFailsTheRender() {
+        ChatTemplate t = ChatTemplate.of("{{ messages[0].content * n }}", null, null);
+        int n = (int) (ChatTemplate.MAX_OUTPUT_CHARS / 1000) + 1;
+        assertThat(t.render(List.of(msg("user", "x".repeat(1000))), false, null, Map.of("n", 2))).hasSize(2000);
+        assertThatThrownBy(() -> t.render(List.of(msg("user", "x".repeat(1000))), false, null, Map.of("n", n)))
+                .isInstanceOf(ChatTemplateException.class);
+    }
+
+    @Test
     void reservedExtraVariablesAreRejected() {
         ChatTemplate t = ChatTemplate.of("x", null, null);
         assertThatThrownBy(() -> t.render(List.of(), false, null, Map.of("messages", List.of())))

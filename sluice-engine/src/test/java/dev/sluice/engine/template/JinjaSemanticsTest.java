@@ -252,7 +252,15 @@ class JinjaSemanticsTest {
                 case_("aggregate_filters",
                         "{{ xs | max }}{{ xs | min }}{{ xs | sum }}{{ [1.5, 2] | sum }}{{ ms | max(attribute='n') }}{{ 'b' is in 'abc' }}",
                         "{\"xs\": [3, 1, 2], \"ms\": [{\"n\": 1}, {\"n\": 7}]}",
-                        "3163.5{'n': 7}True")
+                        "3163.5{'n': 7}True"),
+                case_("range_beyond_jinjava_limit",
+                        "{{ range(3000) | length }}|{{ range(2, 10, 3) | list }}|{{ range(5, 0, -2) | list }}|{% for i in range(3) %}{{ i }}{% endfor %}",
+                        "{}",
+                        "3000|[2, 5, 8]|[5, 3, 1]|012"),
+                case_("loop_previtem_nextitem",
+                        "{% for x in xs %}{{ loop.previtem }}<{{ x }}>{{ loop.nextitem }};{% endfor %}|{% for k, v in d.items() if v %}{{ loop.previtem }}/{{ loop.nextitem }};{% endfor %}",
+                        "{\"xs\": [1, 2, 3], \"d\": {\"a\": 1, \"b\": 0, \"c\": 3}}",
+                        "<1>2;1<2>3;2<3>;|/('c', 3);('a', 1)/;")
 
         );
     }

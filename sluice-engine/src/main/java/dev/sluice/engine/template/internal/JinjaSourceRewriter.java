@@ -27,6 +27,7 @@ import java.util.List;
  *       (Jinjava's if tag takes the string {@code "false"} for false);
  *   <li>a loop's {@code else} branch becomes an {@code if} after the loop that tests whether the
  *       loop's items were empty (Jinjava has no for-else);
+ *   <li>{@code loop.previtem}/{@code loop.nextitem} become a lookup in the loop's items;
  *   <li>{@code {% generation %}} markers (transformers' assistant-mask extension) are dropped.
  * </ul>
  *
@@ -39,6 +40,10 @@ public final class JinjaSourceRewriter {
     public static final String SLICE_FN = "__sluice_slice";
     /** Name of the function that gives Python's None, for the {@code none} literal. */
     public static final String NONE_FN = "__sluice_none";
+    /** Name of the function that makes a Python tuple. */
+    public static final String TUPLE_FN = "__sluice_tuple";
+    /** Name of the function that gives a loop's previous or next item. */
+    public static final String NEIGHBOR_FN = "__sluice_item";
     /** Name of the Python-truthiness function wrapped around if/elif conditions. */
     public static final String TRUTH_FN = "__sluice_truth";
 
@@ -300,7 +305,7 @@ public final class JinjaSourceRewriter {
         String cond = render(toks.subList(ifAt + 1, toks.size())).strip();
         String ns = "__sluice_loop" + (loopFilterCount++);
         if (loop != null) loop.loopItems = ns + ".seq";
-        String item = vars.contains(",") ? "[[" + vars + "]]" : "[" + vars + "]";
+        String item = vars.contains(",") ? "[" + TUPLE_FN + "(" + vars + ")]" : "[" + vars + "]";
         out.append("{% set ").append(ns).append(" = namespace(seq=[]) %}")
                 .append("{% for ").append(vars).append(" in ").append(iter).append(" %}")
                 .append("{% if ").append(TRUTH_FN).append('(').append(cond).append(") %}")
@@ -432,6 +437,12 @@ public final class JinjaSourceRewriter {
             switch (t.type) {
                 case Tok.STR -> sb.append(quote(t.text));
                 case Tok.NAME -> {
+                    String neighbor = loopNeighbor(ts, i);
+                    if (neighbor != null) { // loop.previtem / loop.nextitem, which Jinjava lacks
+                        sb.append(neighbor);
+                        i += 2;
+                        continue;
+                    }
                     int p = prevSignificant(ts, i);
                     if (p >= 0 && ts.get(p).type == Tok.OP && ts.get(p).text.equals("|")) filters.add(t.text);
                     if (afterIs(ts, i) && !t.text.equals("not")) tests.add(t.text);
@@ -523,6 +534,26 @@ public final class JinjaSourceRewriter {
         if (prev.type == Tok.NAME) return !prev.text.equals("is") && KEYWORDS.contains(prev.text);
         if (prev.type == Tok.OP) return depthDelta(prev.text) >= 0;
         return false; // a literal: this is "x not in y"
+    }
+
+    /** For {@code loop.previtem}/{@code loop.nextitem} at {@code i}: a call on the innermost loop's items. */
+    private String loopNeighbor(List<Tok> ts, int i) {
+        if (i + 2 >= ts.size() || !ts.get(i).text.equals("loop") || ts.get(i).type != Tok.NAME || afterDot(ts, i)
+                || !ts.get(i + 1).text.equals(".") || ts.get(i + 2).type != Tok.NAME) {
+            return null;
+        }
+        String which = ts.get(i + 2).text;
+        if (!which.equals("previtem") && !which.equals("nextitem")) return null;
+        Block loop = null;
+        for (java.util.Iterator<Block> it = blocks.descendingIterator(); it.hasNext(); ) {
+            Block b = it.next();
+            if (b.name.equals("for") && b.loopItems != null) {
+                loop = b;
+                break;
+            }
+        }
+        if (loop == null) return null;
+        return NEIGHBOR_FN + "(" + loop.loopItems + ", loop.index0 " + (which.equals("previtem") ? "- 1" : "+ 1") + ")";
     }
 
     private static boolean afterIs(List<Tok> ts, int i) {

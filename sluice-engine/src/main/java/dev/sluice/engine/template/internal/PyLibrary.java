@@ -55,6 +55,9 @@ public final class PyLibrary {
         jinjava.registerFunction(new ELFunctionDefinition("", "raise_exception", PyLibrary.class, "raiseException", Object.class));
         jinjava.registerFunction(new ELFunctionDefinition("", "strftime_now", PyLibrary.class, "strftimeNow", Object.class));
         jinjava.registerFunction(new ELFunctionDefinition("", "dict", PyLibrary.class, "dict", Object[].class));
+        jinjava.registerFunction(new ELFunctionDefinition("", JinjaSourceRewriter.NEIGHBOR_FN, PyLibrary.class, "item", Object.class, Object.class));
+        jinjava.registerFunction(new ELFunctionDefinition("", JinjaSourceRewriter.TUPLE_FN, PyLibrary.class, "tuple", Object[].class));
+        jinjava.registerFunction(new ELFunctionDefinition("", "range", PyLibrary.class, "range", Object[].class));
         jinjava.registerFunction(new ELFunctionDefinition("", JinjaSourceRewriter.NONE_FN, PyNone.class, "none"));
         jinjava.registerFunction(new ELFunctionDefinition("", JinjaSourceRewriter.TRUTH_FN, PyValues.class, "truthy", Object.class));
         jinjava.registerFunction(new ELFunctionDefinition("", JinjaSourceRewriter.SLICE_FN, PyLibrary.class, "slice",
@@ -132,6 +135,45 @@ public final class PyLibrary {
     }
 
     // ------------------------------------------------------------------ functions
+
+    /**
+     * Longest {@code range()}: 1 Mi items. Far beyond any chat template's needs; it bounds a loop's
+     * work. Past it, {@code range} fails the render (Jinjava's own range silently stops at 1000).
+     */
+    public static final int MAX_RANGE = 1 << 20;
+
+    /** Python {@code range(stop)}, {@code range(start, stop[, step])}. */
+    public static List<Object> range(Object... args) {
+        if (args == null || args.length == 0 || args.length > 3) throw new IllegalArgumentException("range expected 1 to 3 arguments");
+        long[] v = new long[args.length];
+        for (int i = 0; i < args.length; i++) {
+            Object a = PyValues.unwrap(args[i]);
+            if (!(a instanceof Long || a instanceof Integer)) {
+                throw new IllegalArgumentException("'" + PyValues.typeName(a) + "' object cannot be interpreted as an integer");
+            }
+            v[i] = ((Number) a).longValue();
+        }
+        long start = args.length == 1 ? 0 : v[0], stop = args.length == 1 ? v[0] : v[1], step = args.length == 3 ? v[2] : 1;
+        if (step == 0) throw new IllegalArgumentException("range() arg 3 must not be zero");
+        List<Object> out = new ArrayList<>();
+        for (long i = start; step > 0 ? i < stop : i > stop; i += step) {
+            if (out.size() >= MAX_RANGE) throw new IllegalArgumentException("range() longer than " + MAX_RANGE + " items");
+            out.add(i);
+        }
+        return out;
+    }
+
+    /** A Python tuple of the arguments. */
+    public static PyTuple tuple(Object... items) {
+        return new PyTuple(items == null ? List.of() : java.util.Arrays.asList(items));
+    }
+
+    /** The item at {@code index} of a loop's items, or undefined (null) outside them. */
+    public static Object item(Object items, Object index) {
+        List<Object> list = PyValues.toList(items);
+        long i = ((Number) PyValues.unwrap(index)).longValue();
+        return i >= 0 && i < list.size() ? list.get((int) i) : null;
+    }
 
     /** jinja2's global {@code dict(**kwargs)}. */
     public static Map<String, Object> dict(Object... params) {

@@ -298,7 +298,7 @@ public final class PyValues {
         } else if (v instanceof Map<?, ?> m) {
             out.addAll(m.keySet());
         } else if (v instanceof Object[] arr) {
-            out.addAll(List.of(arr).stream().toList());
+            out.addAll(java.util.Arrays.asList(arr));
         } else if (v.getClass().isArray()) {
             int n = java.lang.reflect.Array.getLength(v);
             for (int i = 0; i < n; i++) out.add(java.lang.reflect.Array.get(v, i));
