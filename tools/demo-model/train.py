@@ -406,8 +406,12 @@ def export_gguf(path, model, tok, quant: str, name="sluice-demo"):
     w.add("tokenizer.ggml.model", G.string("gpt2"))
     w.add("tokenizer.ggml.pre", G.string("qwen2"))
     w.add("tokenizer.ggml.tokens", G.str_array(tok.tokens))
+    # BOS/EOS/role markers are control tokens (3, hidden in output); the reasoning tags are
+    # user-defined (4) as in DeepSeek-R1's tokenizer ("special": false), so they stay visible in
+    # generated text and a server can split <think>...</think> into reasoning_content.
     special = set(tok.special_ids)
-    w.add("tokenizer.ggml.token_type", G.i32_array([3 if i in special else 1 for i in range(len(tok.tokens))]))
+    user_defined = {tok.special_ids[C.SPECIAL_TOKENS.index(t)] for t in (C.THINK, C.END_THINK)}
+    w.add("tokenizer.ggml.token_type", G.i32_array([4 if i in user_defined else 3 if i in special else 1 for i in range(len(tok.tokens))]))
     w.add("tokenizer.ggml.merges", G.str_array(tok.merges))
     w.add("tokenizer.ggml.bos_token_id", G.u32(tok.special_ids[0]))
     w.add("tokenizer.ggml.eos_token_id", G.u32(tok.special_ids[1]))

@@ -120,8 +120,16 @@ public final class LoadedModel implements AutoCloseable {
      * @throws ModelFormatException when the model has no chat template
      */
     public String renderChat(List<Map<String, Object>> messages, List<Map<String, Object>> tools) {
+        return renderChat(messages, tools, null);
+    }
+
+    /**
+     * As {@link #renderChat(List, List)}, with extra template variables (e.g. {@code enable_thinking}),
+     * as transformers' {@code apply_chat_template(**kwargs)} and vLLM's {@code chat_template_kwargs}.
+     */
+    public String renderChat(List<Map<String, Object>> messages, List<Map<String, Object>> tools, Map<String, Object> templateVars) {
         if (chatTemplate == null) throw new ModelFormatException(weights.source() + ": the model has no chat template (tokenizer.chat_template)");
-        return chatTemplate.render(messages, true, tools, null);
+        return chatTemplate.render(messages, true, tools, templateVars);
     }
 
     @Override

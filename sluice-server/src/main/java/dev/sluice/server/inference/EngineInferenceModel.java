@@ -71,8 +71,8 @@ public final class EngineInferenceModel implements InferenceModel, AutoCloseable
     }
 
     @Override
-    public ChatPrompt encodeChat(List<Map<String, Object>> messages, List<Map<String, Object>> tools) {
-        String text = model.renderChat(messages, tools);
+    public ChatPrompt encodeChat(List<Map<String, Object>> messages, List<Map<String, Object>> tools, Map<String, Object> templateVars) {
+        String text = model.renderChat(messages, tools, templateVars);
         return new ChatPrompt(text, model.tokenizer().encode(text, false, true));
     }
 

@@ -30,8 +30,12 @@ public interface InferenceModel {
     /** A rendered chat prompt: the template's text and its token ids. */
     record ChatPrompt(String text, int[] ids) {}
 
-    /** Renders messages with the model's chat template (generation prompt added) and tokenizes with special-token parsing. */
-    ChatPrompt encodeChat(List<Map<String, Object>> messages, List<Map<String, Object>> tools);
+    /**
+     * Renders messages with the model's chat template (generation prompt added) and tokenizes with special-token parsing.
+     *
+     * @param templateVars extra template variables ({@code chat_template_kwargs}, e.g. {@code enable_thinking}), or null
+     */
+    ChatPrompt encodeChat(List<Map<String, Object>> messages, List<Map<String, Object>> tools, Map<String, Object> templateVars);
 
     /** Tokenizes plain text. */
     int[] tokenize(String text, boolean addSpecial, boolean parseSpecial);

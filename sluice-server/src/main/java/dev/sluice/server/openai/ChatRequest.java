@@ -20,6 +20,7 @@ public record ChatRequest(
         List<Map<String, Object>> messages,
         String prompt,
         List<Map<String, Object>> tools,
+        Map<String, Object> templateVars,
         int n,
         Integer maxTokens,
         boolean stream,
@@ -58,6 +59,12 @@ public record ChatRequest(
             if (!t.isArray()) throw OpenAiException.invalid("tools", "'tools' must be an array");
             tools = new ArrayList<>();
             for (JsonNode tool : t) tools.add(toMap(tool));
+        }
+        Map<String, Object> templateVars = null;
+        JsonNode kw = body.get("chat_template_kwargs");
+        if (kw != null && !kw.isNull()) {
+            if (!kw.isObject()) throw OpenAiException.invalid("chat_template_kwargs", "'chat_template_kwargs' must be an object");
+            templateVars = toMap(kw);
         }
         int n = intIn(body, "n", 1, 1, MAX_N);
         Integer maxTokens = null;
@@ -138,7 +145,7 @@ public record ChatRequest(
         if (present(body, "user") && !body.get("user").isTextual()) throw OpenAiException.invalid("user", "'user' must be a string");
         GenerationOptions options = new GenerationOptions(maxTokens == null ? 0 : maxTokens, temperature, topP, topK, minP,
                 presence, frequency, repetition, Map.copyOf(bias), seed, List.copyOf(stop), logprobs, topLogprobs);
-        return new ChatRequest(model, messages, prompt, tools, n, maxTokens, stream, includeUsage, options, maxTokensParam);
+        return new ChatRequest(model, messages, prompt, tools, templateVars, n, maxTokens, stream, includeUsage, options, maxTokensParam);
     }
 
     private static List<Map<String, Object>> parseMessages(JsonNode ms) {

@@ -145,7 +145,7 @@ public final class OpenAiService {
         int[] ids;
         if (body.has("messages")) {
             ChatRequest r = ChatRequest.parse(body, true);
-            ids = model.encodeChat(r.messages(), r.tools()).ids();
+            ids = model.encodeChat(r.messages(), r.tools(), r.templateVars()).ids();
         } else {
             JsonNode p = body.get("prompt");
             if (p == null || !p.isTextual()) throw OpenAiException.invalid("prompt", "'prompt' (a string) or 'messages' is required");
@@ -237,11 +237,13 @@ public final class OpenAiService {
         if (draining) throw OpenAiErrors.shuttingDown();
         model.admit();
         int[] prompt;
-        boolean inReasoning = false;
+        boolean inReasoning = false, reasoningClosed = false;
         if (chat) {
-            InferenceModel.ChatPrompt p = model.encodeChat(r.messages(), r.tools());
+            InferenceModel.ChatPrompt p = model.encodeChat(r.messages(), r.tools(), r.templateVars());
             prompt = p.ids();
-            inReasoning = p.text().stripTrailing().endsWith(ReasoningSplitter.OPEN);
+            String tail = p.text().stripTrailing();
+            inReasoning = tail.endsWith(ReasoningSplitter.OPEN);
+            reasoningClosed = tail.endsWith(ReasoningSplitter.CLOSE);
         } else {
             prompt = model.tokenize(r.prompt(), true, false);
         }
@@ -263,7 +265,9 @@ public final class OpenAiService {
         int maxTokens = r.maxTokens() == null ? Math.min(room, config.maxTokensCap()) : r.maxTokens();
         String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
         long created = System.currentTimeMillis() / 1000;
-        return new Run(model, r, chat, prompt, maxTokens, id, created, reasoning && chat, inReasoning, sink, deadlineNanos);
+        ReasoningSplitter.Start splitStart = inReasoning ? ReasoningSplitter.Start.IN_REASONING
+                : reasoningClosed ? ReasoningSplitter.Start.AFTER_REASONING : ReasoningSplitter.Start.DETECT;
+        return new Run(model, r, chat, prompt, maxTokens, id, created, reasoning && chat, splitStart, sink, deadlineNanos);
     }
 
     /** Where a streamed run's events go: SSE, or one request id on a WebSocket. Called from engine threads. */
@@ -345,7 +349,7 @@ public final class OpenAiService {
         final String id;
         final long created;
         final boolean splitReasoning;
-        final boolean startsInReasoning;
+        final ReasoningSplitter.Start splitStart;
         final Sink sink;
         final long deadlineNanos;
         final CompletableFuture<HttpResponse> result = new CompletableFuture<>();
@@ -360,7 +364,7 @@ public final class OpenAiService {
         int index = -1;
 
         Run(InferenceModel model, ChatRequest r, boolean chat, int[] prompt, int maxTokens, String id, long created,
-            boolean splitReasoning, boolean startsInReasoning, Sink sink, long deadlineNanos) {
+            boolean splitReasoning, ReasoningSplitter.Start splitStart, Sink sink, long deadlineNanos) {
             this.model = model;
             this.r = r;
             this.chat = chat;
@@ -369,7 +373,7 @@ public final class OpenAiService {
             this.id = id;
             this.created = created;
             this.splitReasoning = splitReasoning;
-            this.startsInReasoning = startsInReasoning;
+            this.splitStart = splitStart;
             this.sink = sink;
             this.deadlineNanos = deadlineNanos;
         }
@@ -489,7 +493,7 @@ public final class OpenAiService {
         /** Collects or streams one choice. */
         final class Choice implements GenerationListener {
             final int index;
-            final ReasoningSplitter splitter = splitReasoning ? new ReasoningSplitter(startsInReasoning) : null;
+            final ReasoningSplitter splitter = splitReasoning ? new ReasoningSplitter(splitStart) : null;
             final StringBuilder content = new StringBuilder();
             final StringBuilder reasoning = new StringBuilder();
             final ArrayNode logprobs = JSON.createArrayNode();

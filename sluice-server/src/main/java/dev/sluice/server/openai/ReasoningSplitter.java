@@ -21,12 +21,30 @@ public final class ReasoningSplitter {
 
     private enum State { START, REASONING, CONTENT }
 
+    /** Where the output starts, judged from the end of the rendered prompt. */
+    public enum Start {
+        /** the prompt ends with {@code <think>}: the output is reasoning until {@code </think>} */
+        IN_REASONING,
+        /** the prompt ends with {@code </think>} (reasoning skipped): the output is content, leading newlines dropped */
+        AFTER_REASONING,
+        /** the output may open with {@code <think>} */
+        DETECT
+    }
+
     private State state;
     private boolean atSegmentStart = true;
     private final StringBuilder pending = new StringBuilder();
 
     public ReasoningSplitter(boolean startsInReasoning) {
-        this.state = startsInReasoning ? State.REASONING : State.START;
+        this(startsInReasoning ? Start.IN_REASONING : Start.DETECT);
+    }
+
+    public ReasoningSplitter(Start start) {
+        this.state = switch (start) {
+            case IN_REASONING -> State.REASONING;
+            case AFTER_REASONING -> State.CONTENT;
+            case DETECT -> State.START;
+        };
     }
 
     public Delta push(String text) {

@@ -50,7 +50,7 @@ class EngineInferenceModelTest {
     @Test
     void greedyChatMatchesTheEngineRunDirectly() {
         ChatCompletion c = sdk.chat().completions().create(params().build());
-        var prompt = model.encodeChat(List.of(Map.of("role", "user", "content", "hello world")), null);
+        var prompt = model.encodeChat(List.of(Map.of("role", "user", "content", "hello world")), null, null);
         assertThat(prompt.text()).isEqualTo("<|bos|>user\nhello world<|eos|>\n<|bos|>assistant\n");
         var direct = loaded.generator().generate(prompt.ids(), SamplingParams.greedy(12), null, null);
         assertThat(c.choices().get(0).message().content()).contains(direct.text());

@@ -31,7 +31,7 @@ final class FakeModel implements InferenceModel {
     @Override public int contextLength() { return context; }
 
     @Override
-    public ChatPrompt encodeChat(List<Map<String, Object>> messages, List<Map<String, Object>> tools) {
+    public ChatPrompt encodeChat(List<Map<String, Object>> messages, List<Map<String, Object>> tools, Map<String, Object> templateVars) {
         StringBuilder sb = new StringBuilder();
         for (Map<String, Object> m : messages) sb.append(m.get("role")).append(": ").append(m.get("content")).append('\n');
         sb.append("assistant:").append(promptSuffix);

@@ -40,6 +40,11 @@ class ReasoningSplitterTest {
     }
 
     @Test
+    void afterAClosedReasoningBlockLeadingNewlinesAreDropped() {
+        assertThat(run(new ReasoningSplitter(ReasoningSplitter.Start.AFTER_REASONING), "\n\n12 + 30 = 42.", new Random(3))).containsExactly("", "12 + 30 = 42.");
+    }
+
+    @Test
     void plainOutputIsAllContent() {
         assertThat(run(new ReasoningSplitter(false), "  <thinking is fun", null)).containsExactly("", "  <thinking is fun");
         assertThat(run(new ReasoningSplitter(false), "hello", new Random(1))).containsExactly("", "hello");
