@@ -260,7 +260,11 @@ class JinjaSemanticsTest {
                 case_("loop_previtem_nextitem",
                         "{% for x in xs %}{{ loop.previtem }}<{{ x }}>{{ loop.nextitem }};{% endfor %}|{% for k, v in d.items() if v %}{{ loop.previtem }}/{{ loop.nextitem }};{% endfor %}",
                         "{\"xs\": [1, 2, 3], \"d\": {\"a\": 1, \"b\": 0, \"c\": 3}}",
-                        "<1>2;1<2>3;2<3>;|/('c', 3);('a', 1)/;")
+                        "<1>2;1<2>3;2<3>;|/('c', 3);('a', 1)/;"),
+                case_("filter_block",
+                        "{% filter upper %}abc {{ 'x' }}{% endfilter %}|{% for r in xs %}{% filter trim | upper %}  {{ r }} {% endfilter %};{% endfor %}",
+                        "{\"xs\": [\"user\", \"bot\"]}",
+                        "ABC X|USER;BOT;")
 
         );
     }

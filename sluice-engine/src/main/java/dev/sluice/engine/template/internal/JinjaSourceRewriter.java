@@ -27,6 +27,7 @@ import java.util.List;
  *       (Jinjava's if tag takes the string {@code "false"} for false);
  *   <li>a loop's {@code else} branch becomes an {@code if} after the loop that tests whether the
  *       loop's items were empty (Jinjava has no for-else);
+ *   <li>a {@code {% filter f %}} block becomes a block set plus the filtered variable;
  *   <li>{@code loop.previtem}/{@code loop.nextitem} become a lookup in the loop's items;
  *   <li>{@code {% generation %}} markers (transformers' assistant-mask extension) are dropped.
  * </ul>
@@ -59,6 +60,8 @@ public final class JinjaSourceRewriter {
     private static final class Block {
         final String name;
         String loopItems; // for loops: an expression that is empty iff the loop ran zero times
+        String filterVar; // filter blocks: the variable that captures the body
+        String filterExpr; // filter blocks: the filter chain to apply
         boolean inElse;
 
         Block(String name) {
@@ -181,6 +184,12 @@ public final class JinjaSourceRewriter {
         switch (name) {
             case "generation", "endgeneration" -> { } // transformers' assistant-mask markers render nothing
             case "for" -> forTag(body, start);
+            case "filter" -> { // Jinjava has no filter block: capture the body, then filter it
+                Block b = blocks.peekLast();
+                b.filterVar = "__sluice_filter" + (loopFilterCount++);
+                b.filterExpr = render(tokenize(body, start).subList(1, tokenize(body, start).size())).strip();
+                out.append("{% set ").append(b.filterVar).append(" %}");
+            }
             case "else" -> {
                 Block b = blocks.peekLast();
                 if (b != null && b.name.equals("for")) { // for-else: runs when the loop ran zero times
@@ -203,6 +212,10 @@ public final class JinjaSourceRewriter {
             default -> {
                 if (name.startsWith("end") && !blocks.isEmpty() && blocks.peekLast().name.equals(name.substring(3))) {
                     Block b = blocks.removeLast();
+                    if (b.filterVar != null) {
+                        out.append("{% endset %}{{ ").append(b.filterVar).append(" | ").append(b.filterExpr).append(" }}");
+                        return;
+                    }
                     if (b.inElse) {
                         out.append("{% endif %}");
                         return;
