@@ -1,34 +1,40 @@
 package dev.sluice.engine.kernels;
 
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
-import java.util.concurrent.RecursiveAction;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The one persistent worker pool of the CPU backends, and a {@code parallelFor} over index ranges.
  *
- * <p>Design note: a {@link ForkJoinPool} sized to {@code sluice.threads} (default: available
- * processors) lives for the life of the JVM; its threads are daemons so it never blocks exit. A
- * range is cut into at most {@code 4 * threads} contiguous chunks of at least {@code grain}
- * indices (a few chunks per thread evens out stragglers without paying per-index task costs).
- * Each chunk is computed by exactly one thread and writes disjoint outputs, so results do not
- * depend on the thread count: a kernel's output is bit-identical with 1 or 16 threads. Calls from
- * inside the pool (nested parallelism) work-steal instead of deadlocking.
+ * <p>Design note. A decode step runs a few hundred small parallel loops (one per matmul), each a
+ * few tens of microseconds of work, so dispatch latency matters more than anything else: a
+ * {@link java.util.concurrent.ForkJoinPool} wakes parked threads one after another and spent
+ * more time waking than computing at 16 threads. Like llama.cpp's thread pool, this one keeps
+ * {@code THREADS - 1} daemon workers that spin (with {@link Thread#onSpinWait}) for
+ * {@link #SPIN_NANOS} after each job before parking, so back-to-back jobs start in about a
+ * microsecond; the calling thread works too.
+ *
+ * <ul>
+ *   <li>A range is cut into at most {@code 4 * THREADS} contiguous chunks of at least {@code grain}
+ *       indices; threads claim chunks from a counter, so faster threads take more chunks.</li>
+ *   <li>Each chunk is computed by exactly one thread and writes disjoint outputs, and chunk
+ *       boundaries depend only on {@code n} and {@code grain}, so results do not depend on which
+ *       thread ran what: a kernel's output is bit-identical run to run.</li>
+ *   <li>One job runs at a time: concurrent callers queue on a lock. A call made from inside a job
+ *       (a worker, or the caller re-entering) runs inline.</li>
+ *   <li>An exception in a chunk is rethrown to the caller once every chunk has finished.</li>
+ * </ul>
  */
 public final class Parallel {
     private Parallel() {}
 
-    /** Worker threads: system property {@code sluice.threads}, default {@link Runtime#availableProcessors()}. */
+    /** Threads that compute, the caller included: system property {@code sluice.threads}, default {@link Runtime#availableProcessors()}. */
     public static final int THREADS = Math.max(1, Integer.getInteger("sluice.threads", Runtime.getRuntime().availableProcessors()));
 
-    private static final ForkJoinPool POOL = new ForkJoinPool(THREADS, pool -> {
-        var t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
-        t.setName("sluice-cpu-" + t.getPoolIndex());
-        t.setDaemon(true);
-        return t;
-    }, null, false);
+    /** How long an idle worker spins before parking (nanoseconds): longer than the gap between two matmuls of a step, short enough not to burn a core when idle. */
+    public static final long SPIN_NANOS = 200_000;
 
     /** Body of a parallel loop: handles indices {@code [from, to)}. */
     @FunctionalInterface
@@ -36,37 +42,109 @@ public final class Parallel {
         void run(int from, int to);
     }
 
+    private static final class Job {
+        final Range body;
+        final int n, chunks;
+        final AtomicInteger next = new AtomicInteger();
+        final AtomicInteger pending;
+        final AtomicReference<Throwable> error = new AtomicReference<>();
+        final long seq;
+
+        Job(long seq, Range body, int n, int chunks) {
+            this.seq = seq;
+            this.body = body;
+            this.n = n;
+            this.chunks = chunks;
+            this.pending = new AtomicInteger(chunks);
+        }
+
+        /** Claims and runs chunks until none are left. */
+        void work() {
+            int c;
+            while ((c = next.getAndIncrement()) < chunks) {
+                try {
+                    body.run((int) ((long) n * c / chunks), (int) ((long) n * (c + 1) / chunks));
+                } catch (Throwable t) {
+                    error.compareAndSet(null, t);
+                } finally {
+                    pending.decrementAndGet();
+                }
+            }
+        }
+    }
+
+    private static final ReentrantLock LOCK = new ReentrantLock();
+    /** The running job, or null between jobs (so finished jobs and their arrays are not retained). */
+    private static volatile Job current;
+    private static long seq;
+    private static final Worker[] WORKERS = new Worker[THREADS - 1];
+
+    private static final class Worker extends Thread {
+        volatile boolean parked;
+
+        Worker(int i) {
+            super("sluice-cpu-" + i);
+            setDaemon(true);
+        }
+
+        @Override
+        public void run() {
+            long last = 0;
+            while (true) {
+                long spinUntil = System.nanoTime() + SPIN_NANOS;
+                Job j;
+                while ((j = current) == null || j.seq == last) {
+                    if (System.nanoTime() < spinUntil) {
+                        Thread.onSpinWait();
+                    } else {
+                        parked = true;
+                        Job again = current;
+                        if (again == null || again.seq == last) LockSupport.park(this);
+                        parked = false;
+                        spinUntil = System.nanoTime() + SPIN_NANOS;
+                    }
+                }
+                last = j.seq;
+                j.work();
+                j = null;
+            }
+        }
+    }
+
+    static {
+        for (int i = 0; i < WORKERS.length; i++) {
+            WORKERS[i] = new Worker(i + 1);
+            WORKERS[i].start();
+        }
+    }
+
     /**
      * Runs {@code body} over {@code [0, n)} split into chunks of at least {@code grain} indices, and
-     * returns when all are done. Runs inline when the range is a single chunk or there is one thread.
+     * returns when all are done. Runs inline when the range is a single chunk, there is one thread,
+     * or the call comes from inside a running job.
      */
     public static void forRange(int n, int grain, Range body) {
         if (n <= 0) return;
-        int maxChunks = THREADS * 4;
-        int chunks = Math.min(maxChunks, Math.max(1, n / Math.max(1, grain)));
-        if (chunks <= 1 || THREADS == 1) {
+        int chunks = Math.min(THREADS * 4, Math.max(1, n / Math.max(1, grain)));
+        if (chunks <= 1 || THREADS == 1 || Thread.currentThread() instanceof Worker || LOCK.isHeldByCurrentThread()) {
             body.run(0, n);
             return;
         }
-        List<RecursiveAction> tasks = new ArrayList<>(chunks);
-        for (int c = 0; c < chunks; c++) {
-            int from = (int) ((long) n * c / chunks), to = (int) ((long) n * (c + 1) / chunks);
-            tasks.add(new RecursiveAction() {
-                @Override
-                protected void compute() {
-                    body.run(from, to);
-                }
-            });
-        }
-        if (ForkJoinTask.inForkJoinPool() && ForkJoinTask.getPool() == POOL) {
-            ForkJoinTask.invokeAll(tasks);
-        } else {
-            POOL.invoke(new RecursiveAction() {
-                @Override
-                protected void compute() {
-                    invokeAll(tasks);
-                }
-            });
+        LOCK.lock();
+        try {
+            Job job = new Job(++seq, body, n, chunks);
+            current = job;
+            for (Worker w : WORKERS) if (w.parked) LockSupport.unpark(w);
+            job.work();
+            while (job.pending.get() > 0) Thread.onSpinWait();
+            current = null;
+            Throwable t = job.error.get();
+            if (t instanceof RuntimeException e) throw e;
+            if (t instanceof Error e) throw e;
+            if (t != null) throw new IllegalStateException(t);
+        } finally {
+            current = null;
+            LOCK.unlock();
         }
     }
 }
