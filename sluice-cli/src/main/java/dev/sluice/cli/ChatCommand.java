@@ -65,7 +65,7 @@ public final class ChatCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         SamplingParams params = sampling.toParams(spec.commandLine());
         boolean terminal = System.console() != null && System.console().isTerminal() && main.stdin() == System.in;
-        Path path = ModelResolver.of(model, main.env(), err).resolve(model.model);
+        Path path = model.resolve(main.env(), err);
         try (LoadedModel m = Models.load(path, runtime.contextSize, runtime.threads)) {
             if (m.chatTemplate() == null) {
                 throw new CliException("the model " + path + " has no chat template (tokenizer.chat_template); "

@@ -66,7 +66,7 @@ public final class GenerateCommand implements Callable<Integer> {
         if (system != null && !chat) throw new CommandLine.ParameterException(spec.commandLine(), "--system needs --chat");
         if (chat && source.ids != null) throw new CommandLine.ParameterException(spec.commandLine(), "--chat needs --prompt, not --prompt-ids");
         SamplingParams params = sampling.toParams(spec.commandLine()); // validate before loading the model
-        Path path = ModelResolver.of(model, main.env(), err).resolve(model.model);
+        Path path = model.resolve(main.env(), err);
         try (LoadedModel m = Models.load(path, runtime.contextSize, runtime.threads)) {
             int[] ids;
             if (source.ids != null) {

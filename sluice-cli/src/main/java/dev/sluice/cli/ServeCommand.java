@@ -33,15 +33,8 @@ public final class ServeCommand implements Callable<Integer> {
     @CommandLine.ParentCommand
     Main main;
 
-    @Option(names = {"-m", "--model"}, paramLabel = "MODEL",
-            description = "A GGUF file, a Hugging Face model folder, a llama2.c .bin, or hf:ORG/REPO[:FILE] (default: the built-in demo model).")
-    String model;
-
-    @Option(names = "--cache-dir", paramLabel = "DIR", description = "Download cache for hf: models (default: $SLUICE_CACHE or ~/.cache/sluice/hub).")
-    Path cacheDir;
-
-    @Option(names = "--hf-endpoint", paramLabel = "URL", description = "Hub base URL (default: $SLUICE_HF_ENDPOINT, $HF_ENDPOINT or https://huggingface.co).")
-    String hfEndpoint;
+    @Mixin
+    ModelOptions model;
 
     @Option(names = "--served-model-name", paramLabel = "NAME", description = "Model id in the API (default: the file name, or demo).")
     String servedName;
@@ -68,23 +61,15 @@ public final class ServeCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
-        Path path;
-        String id;
-        if (model == null) {
-            path = DemoModel.path(main.env());
-            id = servedName != null ? servedName : DemoModel.ID;
+        Path path = model.resolve(main.env(), spec.commandLine().getErr());
+        String id = servedName;
+        if (model.model == null) {
+            if (id == null) id = DemoModel.ID;
             log.info("serving the built-in demo model; to serve a real one: sluice serve --model PATH.gguf (or hf:ORG/REPO[:FILE])");
-        } else {
-            ModelOptions mo = new ModelOptions();
-            mo.model = model;
-            mo.cacheDir = cacheDir;
-            mo.hfEndpoint = hfEndpoint;
-            path = ModelResolver.of(mo, main.env(), spec.commandLine().getErr()).resolve(model);
-            id = null;
         }
         Models.applyThreads(runtime.threads);
         LoadedModel loaded = LoadedModel.load(path, runtime.contextSize);
-        if (id == null) id = servedName != null ? servedName : loaded.name();
+        if (id == null) id = loaded.name();
         EngineInferenceModel engine = new EngineInferenceModel(id, loaded, maxWaiting);
         AtomicBoolean ready = new AtomicBoolean();
         ServerMetrics metrics = new ServerMetrics();

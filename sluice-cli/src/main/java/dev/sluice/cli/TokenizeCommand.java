@@ -39,7 +39,7 @@ public final class TokenizeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         PrintWriter err = spec.commandLine().getErr();
-        Path path = ModelResolver.of(model, main.env(), err).resolve(model.model);
+        Path path = model.resolve(main.env(), err);
         Tokenizer tok = TokenizerSource.load(path, -1).tokenizer();
         String text = new String(main.stdin().readAllBytes(), StandardCharsets.UTF_8);
         int[] ids = tok.encode(text, addSpecial, parseSpecial);
