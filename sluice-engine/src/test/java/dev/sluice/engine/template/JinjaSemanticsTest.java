@@ -264,7 +264,11 @@ class JinjaSemanticsTest {
                 case_("filter_block",
                         "{% filter upper %}abc {{ 'x' }}{% endfilter %}|{% for r in xs %}{% filter trim | upper %}  {{ r }} {% endfilter %};{% endfor %}",
                         "{\"xs\": [\"user\", \"bot\"]}",
-                        "ABC X|USER;BOT;")
+                        "ABC X|USER;BOT;"),
+                case_("missing_key_is_not_none",
+                        "{{ m.content is none }}{{ m.content is not none }}{{ m.zz is none }}{{ m.zz is defined }}{{ u is none }}",
+                        "{\"m\": {\"content\": null}}",
+                        "TrueFalseFalseFalseFalse")
 
         );
     }

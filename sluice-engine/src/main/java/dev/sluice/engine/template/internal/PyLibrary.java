@@ -125,7 +125,7 @@ public final class PyLibrary {
                 return PyValues.contains(args[0], var);
             }
         });
-        jinjava.registerExpTest(new SimpleTest("none", v -> v == null || v instanceof PyNone));
+        jinjava.registerExpTest(new SimpleTest("none", v -> v instanceof PyNone)); // Undefined (null) is not None
         jinjava.registerExpTest(new SimpleTest("string", v -> v instanceof CharSequence));
         jinjava.registerExpTest(new SimpleTest("mapping", v -> v instanceof Map<?, ?>));
         jinjava.registerExpTest(new SimpleTest("iterable", v -> v instanceof CharSequence || v instanceof Map<?, ?>
