@@ -6,7 +6,6 @@ import dev.sluice.engine.tensor.Tensor;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.Vector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
@@ -21,17 +20,21 @@ import java.nio.ByteOrder;
  *
  * <p>Design note.
  * <ul>
- *   <li><b>Single-vector dots</b> (decode) dequantize in registers: F32 loads floats straight from
- *       the segment; BF16 widens shorts and shifts them into the float's top half; F16 rebuilds the
- *       float bits ({@code (h & 0x7fff) << 13} times 2^112, sign or-ed back; exact for finite halves
- *       including subnormals); Q8_0 widens 32 int8 per block and scales the block's partial sum by
- *       {@code d}; Q4_0 splits nibbles, subtracts 8 and does the same; Q4_K sums {@code q*x} and
- *       {@code x} per 32-element sub-block and applies {@code d*sc} and {@code dmin*m} once; Q6_K
- *       rebuilds 6-bit quants from {@code ql}/{@code qh} 16 at a time and scales by
+ *   <li><b>Single-vector dots</b> (decode) dequantize in registers. F32 loads floats straight from
+ *       the segment. F16 and BF16 load {@code L} int lanes holding {@code 2L} halves and dot the low
+ *       and high halves against an activation {@link #deinterleave deinterleaved} once per matmul
+ *       (even elements, then odd, per {@code 2L} chunk); BF16 is a shift into the float's top
+ *       half, F16 rebuilds the float bits ({@code (h & 0x7fff) << 13} times 2^112, sign or-ed back;
+ *       exact for finite halves, subnormals included). Q8_0 widens 32 int8 per block and scales
+ *       the block's partial sum by {@code d}; Q4_0 splits nibbles on int lanes (x86 has no byte
+ *       shifts), subtracts 8 and does the same; Q4_K sums {@code q*x} per 32-element sub-block,
+ *       applies {@code d*sc}, and takes {@code dmin*m*sum(x)} from per-activation group sums; Q6_K
+ *       rebuilds 6-bit quants from {@code ql}/{@code qh} on int lanes and scales by
  *       {@code d*scales[is]}. No integer dot products: activations stay float, so results differ
  *       from the scalar twin only by float reassociation.</li>
- *   <li><b>Batched matmul</b> (prefill) dequantizes each weight row once into a per-task scratch
- *       row and dots it with every input vector, so dequantization is amortized over the batch.</li>
+ *   <li><b>Batched matmul</b> (prefill) dequantizes 4 weight rows at a time into a per-task scratch
+ *       tile and computes 4 rows x 2 input vectors per register tile (8 accumulators, each
+ *       activation load feeding 4 FMAs), so dequantization is amortized over the batch.</li>
  *   <li>Rows are split over {@link Parallel}; attention is split over (token, head) pairs.</li>
  *   <li>Quantized in-register paths need 8 or 16 float lanes; other shapes use the scratch path.</li>
  * </ul>
@@ -46,8 +49,6 @@ public final class VectorKernels implements Kernels {
     static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
     /** {@code L} bytes: one float vector's worth, when L is 8 or 16. */
     static final VectorSpecies<Byte> BL = L >= 8 ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : null;
-    /** {@code L} shorts. */
-    static final VectorSpecies<Short> SL = L >= 4 ? VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16)) : null;
     static final boolean QUANT_IN_REGISTER = L == 8 || L == 16;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     static final java.lang.foreign.ValueLayout.OfLong LE_LONG = java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED.withOrder(LE);
