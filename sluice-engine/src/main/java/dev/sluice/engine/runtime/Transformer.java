@@ -118,6 +118,22 @@ public final class Transformer {
         return maxContext;
     }
 
+    /**
+     * Runs a short prefill and a few decode steps on a throw-away cache so that the JIT compiles
+     * the kernels before the first real request: the very first forward pass of a JVM is several
+     * times slower while the Vector API code is interpreted. Takes about as long as a 16-token
+     * prompt plus 4 tokens of output; results are discarded.
+     */
+    public void warmUp() {
+        KVCache scratch = new KVCache(c, Math.min(maxContext, 32));
+        int n = Math.min(16, scratch.capacity() - 4);
+        if (n < 1) return;
+        int[] prompt = new int[n];
+        for (int i = 0; i < n; i++) prompt[i] = i % c.vocabSize();
+        forwardLast(prompt, 0, scratch);
+        for (int i = 0; i < 4 && n + i < scratch.capacity(); i++) forwardLast(new int[] {i % c.vocabSize()}, n + i, scratch);
+    }
+
     /** A fresh, empty KV cache of {@link #maxContext()} positions. */
     public KVCache newCache() {
         return new KVCache(c, maxContext);

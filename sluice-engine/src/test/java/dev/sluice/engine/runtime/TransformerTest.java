@@ -92,6 +92,16 @@ class TransformerTest {
     }
 
     @Test
+    void warmUpLeavesCachesAlone() {
+        ModelConfig c = RandomModel.config("llama", 64, false, false, true, 0);
+        Transformer t = new Transformer(new RandomModel(c, GGMLType.Q8_0, SEED), new VectorKernels(), 8);
+        KVCache cache = t.newCache();
+        float[] before = t.forward(new int[] {3, 4}, 0, cache);
+        t.warmUp();
+        assertThat(t.forward(new int[] {3, 4}, 0, t.newCache())).containsExactly(before);
+    }
+
+    @Test
     void contextOverflowAndBadTokensAreRejected() {
         ModelConfig c = RandomModel.config("llama", 64, false, false, true, 0);
         Transformer t = new Transformer(new RandomModel(c, GGMLType.F32, SEED), Kernels.create("cpu-scalar"), 8);
