@@ -18,7 +18,8 @@ import java.util.function.BooleanSupplier;
  * one token per step (decode). After each sampled token the generator checks, in order:
  * stop token ids (the request's and the tokenizer's end-of-generation ids; the stop token itself
  * is neither returned nor emitted), stop strings on the decoded text, {@code maxTokens}, the
- * context length, and cancellation (polled before every forward step).
+ * context length, and cancellation (polled before every decode step and every prefill chunk of
+ * {@link Transformer#PREFILL_CHUNK} tokens).
  *
  * <p>Text: tokens are decoded by a {@link StreamingDecoder} (UTF-8 incrementally, special tokens
  * hidden), so a character split over tokens is emitted once complete. Text that could still be the start of a stop string is held back until
@@ -93,12 +94,18 @@ public final class Generator {
         FinishReason reason = null;
 
         long t0 = System.nanoTime();
-        if (cancel.getAsBoolean()) {
-            return new Result(new int[0], text != null ? "" : null, FinishReason.CANCELLED, new GenerationStats(0, 0, 0, 0));
-        }
         int cached = Math.min(cache.length(), prompt.length - 1);
         cache.truncate(cached);
-        float[] logits = model.forwardLast(Arrays.copyOfRange(prompt, cached, prompt.length), cached, cache);
+        // prefill in chunks, polling cancellation between them so a long prompt can be abandoned
+        float[] logits = null;
+        for (int from = cached; from < prompt.length; from += Transformer.PREFILL_CHUNK) {
+            if (cancel.getAsBoolean()) {
+                return new Result(new int[0], text != null ? "" : null, FinishReason.CANCELLED,
+                        new GenerationStats(from - cached, System.nanoTime() - t0, 0, 0));
+            }
+            int to = Math.min(prompt.length, from + Transformer.PREFILL_CHUNK);
+            logits = model.forwardLast(Arrays.copyOfRange(prompt, from, to), from, cache);
+        }
         long t1 = System.nanoTime();
         int pos = prompt.length;
         while (true) {

@@ -126,6 +126,27 @@ class GeneratorTest {
     }
 
     @Test
+    void cancelledBeforePrefillRunsNothing() {
+        KVCache cache = model.newCache();
+        Generator.Result r = new Generator(model, new FakeTokenizer()).generate(PROMPT, SamplingParams.greedy(5), null, () -> true, cache);
+        assertThat(r.finishReason()).isEqualTo(Generator.FinishReason.CANCELLED);
+        assertThat(r.tokens()).isEmpty();
+        assertThat(r.text()).isEmpty();
+        assertThat(cache.length()).isZero();
+    }
+
+    @Test
+    void cachedPromptPrefixIsReused() {
+        KVCache cache = model.newCache();
+        Generator g = new Generator(model, null);
+        g.generate(java.util.Arrays.copyOf(PROMPT, 8), SamplingParams.greedy(1), null, null, cache);
+        assertThat(cache.length()).isEqualTo(8);
+        Generator.Result r = g.generate(PROMPT, SamplingParams.greedy(10), null, null, cache);
+        assertThat(r.stats().prefillTokens()).isEqualTo(PROMPT.length - 8);
+        assertThat(r.tokens()).containsExactly(GREEDY);
+    }
+
+    @Test
     void contextLimitEndsWithLength() {
         Transformer small = new Transformer(weights, Kernels.create(), 15);
         Generator.Result r = new Generator(small, null).generate(PROMPT, SamplingParams.greedy(20), null, null);
