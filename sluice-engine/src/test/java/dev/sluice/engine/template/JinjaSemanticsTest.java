@@ -268,7 +268,23 @@ class JinjaSemanticsTest {
                 case_("missing_key_is_not_none",
                         "{{ m.content is none }}{{ m.content is not none }}{{ m.zz is none }}{{ m.zz is defined }}{{ u is none }}",
                         "{\"m\": {\"content\": null}}",
-                        "TrueFalseFalseFalseFalse")
+                        "TrueFalseFalseFalseFalse"),
+                case_("python_filters_on_any_value",
+                        "{{ t|upper }}{{ xs|upper }}{{ '🙂é'|length }}{{ s|first }}{{ s|last }}{{ s|reverse }}{{ d|reverse|list }}{{ ['b', 'A', 'c']|sort }}{{ xs|sort(reverse=true) }}{{ (u|first)|string }}{{ u|length }}",
+                        "{\"t\": true, \"xs\": [\"a\", \"b\"], \"s\": \"abc\", \"d\": {\"x\": 1, \"y\": 2}}",
+                        "TRUE['A', 'B']2accba['y', 'x']['A', 'b', 'c']['b', 'a']0"),
+                case_("tojson_of_undefined_raises",
+                        "{{ u|tojson }}",
+                        "{}",
+                        null),
+                case_("length_of_none_raises",
+                        "{{ n|length }}",
+                        "{\"n\": null}",
+                        null),
+                case_("percent_with_unused_argument_raises",
+                        "{{ 'abc' % 'x' }}",
+                        "{}",
+                        null)
 
         );
     }

@@ -63,7 +63,7 @@ public final class PyLibrary {
         jinjava.registerFunction(new ELFunctionDefinition("", JinjaSourceRewriter.SLICE_FN, PyLibrary.class, "slice",
                 Object.class, Object.class, Object.class, Object.class));
 
-        jinjava.registerFilter(new SimpleFilter("tojson", (v, a, kw) -> PyValues.toJson(v,
+        jinjava.registerFilter(new SimpleFilter("tojson", (v, a, kw) -> PyValues.toJson(defined(v, "Object of type Undefined is not JSON serializable"),
                 PyValues.truthy(kw.getOrDefault("ensure_ascii", a.length > 0 ? a[0] : false)),
                 kw.getOrDefault("indent", a.length > 1 ? a[1] : null),
                 kw.get("separators"),
@@ -72,6 +72,39 @@ public final class PyLibrary {
                 PyValues.strip(PyValues.str(v), a.length > 0 && a[0] != null ? PyValues.str(a[0])
                         : kw.containsKey("chars") ? PyValues.str(kw.get("chars")) : null, true, true)));
         jinjava.registerFilter(new SimpleFilter("string", (v, a, kw) -> PyValues.str(v)));
+        // jinja2 applies these to str(value); Jinjava to Java's toString or not at all.
+        jinjava.registerFilter(new SimpleFilter("upper", (v, a, kw) -> v == null ? "" : PyValues.str(v).toUpperCase(Locale.ROOT)));
+        jinjava.registerFilter(new SimpleFilter("lower", (v, a, kw) -> v == null ? "" : PyValues.str(v).toLowerCase(Locale.ROOT)));
+        jinjava.registerFilter(new SimpleFilter("title", (v, a, kw) -> v == null ? "" : PyValues.title(PyValues.str(v))));
+        jinjava.registerFilter(new SimpleFilter("capitalize", (v, a, kw) -> v == null ? "" : PyValues.capitalize(PyValues.str(v))));
+        jinjava.registerFilter(new SimpleFilter("length", (v, a, kw) -> length(v)));
+        jinjava.registerFilter(new SimpleFilter("count", (v, a, kw) -> length(v)));
+        jinjava.registerFilter(new SimpleFilter("first", (v, a, kw) -> {
+            List<Object> items = iterable(v);
+            return items.isEmpty() ? null : items.getFirst();
+        }));
+        jinjava.registerFilter(new SimpleFilter("last", (v, a, kw) -> {
+            if (v instanceof Map<?, ?> || (v != null && !(v instanceof CharSequence) && !(v instanceof List<?>) && !v.getClass().isArray())) {
+                throw new IllegalArgumentException("'" + PyValues.typeName(v) + "' object is not reversible");
+            }
+            List<Object> items = iterable(v);
+            return items.isEmpty() ? null : items.getLast();
+        }));
+        jinjava.registerFilter(new SimpleFilter("reverse", (v, a, kw) -> {
+            if (v instanceof CharSequence cs) return new StringBuilder(cs).reverse().toString();
+            List<Object> items = new ArrayList<>(iterable(v));
+            java.util.Collections.reverse(items);
+            return items;
+        }));
+        jinjava.registerFilter(new SimpleFilter("sort", (v, a, kw) -> {
+            boolean reverse = PyValues.truthy(kw.getOrDefault("reverse", a.length > 0 ? a[0] : false));
+            boolean caseSensitive = PyValues.truthy(kw.getOrDefault("case_sensitive", a.length > 1 ? a[1] : false));
+            Object attr = kw.getOrDefault("attribute", a.length > 2 ? a[2] : null);
+            List<Object> items = new ArrayList<>(iterable(v));
+            java.util.Comparator<Object> byKey = (x, y) -> compare(sortKey(x, attr, caseSensitive), sortKey(y, attr, caseSensitive));
+            items.sort(reverse ? byKey.reversed() : byKey);
+            return items;
+        }));
         jinjava.registerFilter(new SimpleFilter("items", (v, a, kw) -> {
             if (v == null) return new ArrayList<>();
             if (!(v instanceof Map<?, ?> m)) throw new IllegalArgumentException("can only get item pairs from a mapping");
@@ -186,6 +219,33 @@ public final class PyLibrary {
             }
         }
         return out;
+    }
+
+    private static Object defined(Object v, String message) {
+        if (v == null) throw new IllegalArgumentException(message);
+        return v;
+    }
+
+    /** Python {@code len()}: code points of a string; an Undefined has length 0. */
+    private static long length(Object v) {
+        if (v == null) return 0;
+        if (v instanceof CharSequence cs) return cs.toString().codePointCount(0, cs.length());
+        if (v instanceof Map<?, ?> m) return m.size();
+        if (v instanceof Collection<?> c) return c.size();
+        if (v.getClass().isArray()) return java.lang.reflect.Array.getLength(v);
+        throw new IllegalArgumentException("object of type '" + PyValues.typeName(v) + "' has no len()");
+    }
+
+    /** The items of an iterable value (an Undefined is empty), or a TypeError. */
+    private static List<Object> iterable(Object v) {
+        if (v == null) return List.of();
+        if (v instanceof CharSequence || v instanceof Map<?, ?> || PyValues.isListLike(v)) return PyValues.toList(v);
+        throw new IllegalArgumentException("'" + PyValues.typeName(v) + "' object is not iterable");
+    }
+
+    private static Object sortKey(Object o, Object attr, boolean caseSensitive) {
+        Object key = attr != null && o instanceof Map<?, ?> m ? m.get(PyValues.str(attr)) : o;
+        return !caseSensitive && key instanceof String str ? str.toLowerCase(Locale.ROOT) : key;
     }
 
     private static Object extreme(Object v, Map<String, Object> kw, boolean max) {

@@ -30,10 +30,11 @@ public final class PyValues {
 
     // ---------------------------------------------------------------- str / repr
 
-    /** Python {@code str(v)}. */
+    /** Python {@code str(v)}; null is jinja2's Undefined, whose str is empty. */
     public static String str(Object v) {
         v = unwrap(v);
-        if (v == null || v instanceof PyNone) return "None";
+        if (v == null) return "";
+        if (v instanceof PyNone) return "None";
         if (v instanceof CharSequence cs) return cs.toString();
         if (v instanceof Character c) return c.toString();
         if (v instanceof Boolean b) return b ? "True" : "False";
@@ -554,7 +555,7 @@ public final class PyValues {
             sb.append(body);
         }
         sb.append(fmt.substring(last));
-        if (named == null && next < values.size() && !(values.size() == 1 && next == 0 && fmt.indexOf('%') < 0)) {
+        if (named == null && next < values.size()) {
             throw new IllegalArgumentException("not all arguments converted during string formatting");
         }
         return sb.toString();
