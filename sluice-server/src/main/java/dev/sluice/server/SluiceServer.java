@@ -120,6 +120,11 @@ public final class SluiceServer implements AutoCloseable {
         return openai.inFlight();
     }
 
+    /** True once {@link #close()} has begun: new generations are refused. */
+    public boolean draining() {
+        return openai.draining();
+    }
+
     /** Graceful shutdown; see the class note. Blocks until the server has stopped. */
     @Override
     public void close() {

@@ -8,6 +8,7 @@ import com.linecorp.armeria.common.websocket.WebSocketCloseStatus;
 import com.linecorp.armeria.common.websocket.WebSocketFrame;
 import com.linecorp.armeria.common.websocket.WebSocketFrameType;
 import com.linecorp.armeria.common.websocket.WebSocketWriter;
+import com.linecorp.armeria.server.ServiceOptions;
 import com.linecorp.armeria.server.ServiceRequestContext;
 import com.linecorp.armeria.server.websocket.WebSocketService;
 import dev.sluice.server.ServerConfig;
@@ -18,6 +19,7 @@ import org.reactivestreams.Subscription;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -48,6 +50,12 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class OpenAiWebSocketService {
     private static final Logger log = LoggerFactory.getLogger(OpenAiWebSocketService.class);
 
+    /**
+     * How long a socket whose outbound side has closed waits for the client's close frame before the
+     * connection is dropped: 1 s (Armeria's WebSocket default is 5 s, which would hold up shutdown).
+     */
+    static final Duration CLOSE_HANDSHAKE_TIMEOUT = Duration.ofSeconds(1);
+
     private final OpenAiService openai;
     private final ServerConfig config;
     private final ServerMetrics metrics;
@@ -68,6 +76,12 @@ public final class OpenAiWebSocketService {
                 })
                 .maxFramePayloadLength((int) Math.min(config.maxRequestBytes(), Integer.MAX_VALUE))
                 .aggregateContinuation(true)
+                // API clients send no Origin; requests authenticate with bearer keys, never cookies, so a
+                // cross-site page gains nothing by opening a socket
+                .allowedOrigins("*")
+                // a socket lives as long as the client wants (no request timeout); each message is bounded by the frame limit
+                .serviceOptions(ServiceOptions.builder().requestTimeoutMillis(0).maxRequestLength(0)
+                        .requestAutoAbortDelayMillis(CLOSE_HANDSHAKE_TIMEOUT.toMillis()).build())
                 .build();
     }
 
@@ -125,7 +139,9 @@ public final class OpenAiWebSocketService {
 
         void close(WebSocketCloseStatus status, String reason) {
             gone();
-            if (!out.isComplete()) out.close(status, reason);
+            if (!out.isComplete()) {
+                out.close(status, reason);
+            }
         }
 
         /** The socket is over: cancel everything it started. */

@@ -1,5 +1,6 @@
 package dev.sluice.server.openai;
 
+import dev.sluice.server.inference.EngineStats;
 import dev.sluice.server.inference.GenerationListener;
 import dev.sluice.server.inference.GenerationOptions;
 import dev.sluice.server.inference.InferenceModel;
@@ -18,6 +19,7 @@ final class FakeModel implements InferenceModel {
     final AtomicInteger generations = new AtomicInteger();
     volatile GenerationOptions lastOptions;
     volatile boolean lastCancelled;
+    volatile EngineStats stats = EngineStats.UNKNOWN;
 
     FakeModel(String id, String reply, String promptSuffix, int context) {
         this.id = id;
@@ -29,6 +31,7 @@ final class FakeModel implements InferenceModel {
     @Override public String id() { return id; }
     @Override public long created() { return 1_700_000_000L; }
     @Override public int contextLength() { return context; }
+    @Override public EngineStats stats() { return stats; }
 
     @Override
     public ChatPrompt encodeChat(List<Map<String, Object>> messages, List<Map<String, Object>> tools, Map<String, Object> templateVars) {
