@@ -284,6 +284,14 @@ class JinjaSemanticsTest {
                 case_("percent_with_unused_argument_raises",
                         "{{ 'abc' % 'x' }}",
                         "{}",
+                        null),
+                case_("bool_is_int_and_tuples",
+                        "{{ true + 1 }}{{ -true }}{{ 1 + 2 is number }}{{ 'ab' * true }}|{{ (1, 'a') }}|{{ '%s' % [1, 2] }}|{{ 'abc' % [] }}|{{ d|last }}",
+                        "{\"d\": {\"a\": 1, \"b\": 2}}",
+                        "2-12ab|(1, 'a')|[1, 2]|abc|b"),
+                case_("unary_minus_on_string_raises",
+                        "{{ -s }}",
+                        "{\"s\": \"x\"}",
                         null)
 
         );

@@ -84,7 +84,7 @@ public final class PyLibrary {
             return items.isEmpty() ? null : items.getFirst();
         }));
         jinjava.registerFilter(new SimpleFilter("last", (v, a, kw) -> {
-            if (v instanceof Map<?, ?> || (v != null && !(v instanceof CharSequence) && !(v instanceof List<?>) && !v.getClass().isArray())) {
+            if (v != null && !(v instanceof CharSequence) && !(v instanceof Map<?, ?>) && !(v instanceof List<?>) && !v.getClass().isArray()) {
                 throw new IllegalArgumentException("'" + PyValues.typeName(v) + "' object is not reversible");
             }
             List<Object> items = iterable(v);

@@ -75,6 +75,25 @@ public final class PySyntaxBuilder extends ExtendedSyntaxBuilder {
         }
 
         @Override
+        protected jinjava.de.odysseus.el.tree.impl.ast.AstUnary createAstUnary(AstNode child,
+                jinjava.de.odysseus.el.tree.impl.ast.AstUnary.Operator operator) {
+            if (operator == jinjava.de.odysseus.el.tree.impl.ast.AstUnary.NEG) operator = NEG;
+            return super.createAstUnary(child, operator);
+        }
+
+        /** Tuple literals evaluate to {@link PyTuple}, which prints and formats as a Python tuple. */
+        @Override
+        protected com.hubspot.jinjava.el.ext.AstTuple createAstTuple(jinjava.de.odysseus.el.tree.impl.ast.AstParameters parameters)
+                throws jinjava.de.odysseus.el.tree.impl.Scanner.ScanException, ParseException {
+            return new com.hubspot.jinjava.el.ext.AstTuple(parameters) {
+                @Override
+                public Object eval(Bindings bindings, ELContext context) {
+                    return new PyTuple(PyValues.toList(super.eval(bindings, context)));
+                }
+            };
+        }
+
+        @Override
         protected AstBinary createAstBinary(AstNode left, AstNode right, AstBinary.Operator operator) {
             if (operator == com.hubspot.jinjava.el.ext.AdditionOperator.OP || operator == AstBinary.ADD) operator = ADD;
             else if (operator == AstBinary.AND) operator = AND;
@@ -82,6 +101,8 @@ public final class PySyntaxBuilder extends ExtendedSyntaxBuilder {
             else if (operator == AstBinary.NE) operator = NE;
             else if (operator == AstBinary.MOD) operator = MOD;
             else if (operator == AstBinary.MUL) operator = MUL;
+            else if (operator == AstBinary.SUB) operator = SUB;
+            else if (operator == AstBinary.DIV) operator = DIV;
             return super.createAstBinary(left, right, operator);
         }
     }
@@ -191,7 +212,7 @@ public final class PySyntaxBuilder extends ExtendedSyntaxBuilder {
                 throw new IllegalArgumentException("unsupported operand type(s) for +: '" + PyValues.typeName(a)
                         + "' and '" + PyValues.typeName(b) + "'");
             }
-            return NumberOperations.add(converter, a, b);
+            return NumberOperations.add(converter, number(a), number(b));
         }
 
         @Override
@@ -206,7 +227,7 @@ public final class PySyntaxBuilder extends ExtendedSyntaxBuilder {
         protected Object apply(TypeConverter converter, Object a, Object b) {
             Object x = PyValues.unwrap(a);
             if (x instanceof CharSequence cs) return PyValues.percentFormat(cs.toString(), b);
-            return NumberOperations.mod(converter, a, b);
+            return NumberOperations.mod(converter, number(x), number(b));
         }
 
         @Override
@@ -220,13 +241,13 @@ public final class PySyntaxBuilder extends ExtendedSyntaxBuilder {
         @Override
         protected Object apply(TypeConverter converter, Object a, Object b) {
             Object x = PyValues.unwrap(a), y = PyValues.unwrap(b);
-            if ((x instanceof CharSequence || x instanceof List<?>) && (y instanceof Long || y instanceof Integer)) {
-                return repeat(x, ((Number) y).intValue());
+            if ((x instanceof CharSequence || x instanceof List<?>) && isInt(y)) {
+                return repeat(x, ((Number) number(y)).intValue());
             }
-            if ((y instanceof CharSequence || y instanceof List<?>) && (x instanceof Long || x instanceof Integer)) {
-                return repeat(y, ((Number) x).intValue());
+            if ((y instanceof CharSequence || y instanceof List<?>) && isInt(x)) {
+                return repeat(y, ((Number) number(x)).intValue());
             }
-            return NumberOperations.mul(converter, a, b);
+            return NumberOperations.mul(converter, number(x), number(y));
         }
 
         private Object repeat(Object seq, int n) {
@@ -239,6 +260,55 @@ public final class PySyntaxBuilder extends ExtendedSyntaxBuilder {
         @Override
         public String toString() {
             return "*";
+        }
+    };
+
+    private static boolean isInt(Object v) {
+        return v instanceof Long || v instanceof Integer || v instanceof Boolean;
+    }
+
+    /** Python's bool is an int: True + 1 == 2. */
+    static Object number(Object v) {
+        v = PyValues.unwrap(v);
+        return v instanceof Boolean b ? (Object) (b ? 1L : 0L) : v;
+    }
+
+    /** Unary minus; a bool is an int (-True == -1), a string is a TypeError. */
+    static final jinjava.de.odysseus.el.tree.impl.ast.AstUnary.Operator NEG = new jinjava.de.odysseus.el.tree.impl.ast.AstUnary.SimpleOperator() {
+        @Override
+        protected Object apply(TypeConverter converter, Object v) {
+            Object x = number(v);
+            if (!(x instanceof Number)) throw new IllegalArgumentException("bad operand type for unary -: '" + PyValues.typeName(x) + "'");
+            return NumberOperations.neg(converter, x);
+        }
+
+        @Override
+        public String toString() {
+            return "-";
+        }
+    };
+
+    static final AstBinary.Operator SUB = new AstBinary.SimpleOperator() {
+        @Override
+        protected Object apply(TypeConverter converter, Object a, Object b) {
+            return NumberOperations.sub(converter, number(a), number(b));
+        }
+
+        @Override
+        public String toString() {
+            return "-";
+        }
+    };
+
+    static final AstBinary.Operator DIV = new AstBinary.SimpleOperator() {
+        @Override
+        protected Object apply(TypeConverter converter, Object a, Object b) {
+            return NumberOperations.div(converter, number(a), number(b));
+        }
+
+        @Override
+        public String toString() {
+            return "/";
         }
     };
 

@@ -513,8 +513,11 @@ public final class PyValues {
     /** Python {@code fmt % args} (printf-style: %s %r %d %i %f %e %g %x %o %c %%, flags, width, precision). */
     public static String percentFormat(String fmt, Object args) {
         args = unwrap(args);
-        List<Object> values = args instanceof PyTuple || (args instanceof List<?> && !(args instanceof Map<?, ?>)) ? toList(args) : List.of(args == null ? PyNone.INSTANCE : args);
+        // Python: a tuple gives the arguments; anything else is one argument. A non-string with
+        // items (list, dict) may go unused without error.
+        List<Object> values = args instanceof PyTuple ? toList(args) : java.util.Collections.singletonList(args);
         Map<?, ?> named = args instanceof Map<?, ?> m ? m : null;
+        boolean mayBeUnused = named != null || (args instanceof List<?> && !(args instanceof PyTuple));
         StringBuilder sb = new StringBuilder();
         int next = 0;
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("%(\\(([^)]*)\\))?([-+ 0#]*)(\\d+|\\*)?(?:\\.(\\d+))?([diouxXeEfFgGcrsa%])").matcher(fmt);
@@ -555,7 +558,7 @@ public final class PyValues {
             sb.append(body);
         }
         sb.append(fmt.substring(last));
-        if (named == null && next < values.size()) {
+        if (!mayBeUnused && next < values.size()) {
             throw new IllegalArgumentException("not all arguments converted during string formatting");
         }
         return sb.toString();
