@@ -389,6 +389,16 @@ public final class VectorKernels implements Kernels {
     }
 
     /**
+     * {@code get_scale_min_k4} for sub-block {@code j >= 4} from the 12 scale bytes held as a long
+     * ({@code s0}: bytes 0-7) and an int ({@code s1}: bytes 8-11): the scale, or the min when {@code min}.
+     */
+    private static int scaleK4(int j, long s0, int s1, boolean min) {
+        int qj4 = (s1 >>> (8 * (j - 4))) & 0xFF;         // byte j + 4
+        if (min) return (qj4 >>> 4) | ((((int) (s0 >>> (8 * j)) & 0xFF) >>> 6) << 4);            // byte j
+        return (qj4 & 0xF) | ((((int) (s0 >>> (8 * (j - 4))) & 0xFF) >>> 6) << 4);            // byte j - 4
+    }
+
+    /**
      * Q4_K: per 32-element sub-block {@code sum(w*x) = d*sc*sum(q*x) - dmin*m*sum(x)}; the first sum is
      * vectorized, the second uses {@link #groupSums32} computed once per activation.
      */
@@ -403,29 +413,32 @@ public final class VectorKernels implements Kernels {
             int s1 = seg.get(LE_INT, off + 12);
             long qs = off + 16;
             int xb = xOff + b * 256;
-            for (int j = 0; j < 8; j++) {
-                int sc, m;
-                if (j < 4) {
-                    sc = (int) (s0 >>> (8 * j)) & 63;
-                    m = (int) (s0 >>> (8 * (j + 4))) & 63;
+            for (int jj = 0; jj < 4; jj++) {
+                // sub-blocks 2jj (low nibbles) and 2jj+1 (high nibbles) share the 32 bytes qs[32jj ..]
+                int scLo, mLo, scHi, mHi;
+                if (jj < 2) {
+                    scLo = (int) (s0 >>> (16 * jj)) & 63;
+                    mLo = (int) (s0 >>> (16 * jj + 32)) & 63;
+                    scHi = (int) (s0 >>> (16 * jj + 8)) & 63;
+                    mHi = (int) (s0 >>> (16 * jj + 40)) & 63;
                 } else {
-                    int qj4 = (s1 >>> (8 * (j - 4))) & 0xFF;          // byte j + 4
-                    int qjm4 = (int) (s0 >>> (8 * (j - 4))) & 0xFF;    // byte j - 4
-                    int qj = (int) (s0 >>> (8 * j)) & 0xFF;            // byte j
-                    sc = (qj4 & 0xF) | ((qjm4 >>> 6) << 4);
-                    m = (qj4 >>> 4) | ((qj >>> 6) << 4);
+                    scLo = scaleK4(2 * jj, s0, s1, false);
+                    mLo = scaleK4(2 * jj, s0, s1, true);
+                    scHi = scaleK4(2 * jj + 1, s0, s1, false);
+                    mHi = scaleK4(2 * jj + 1, s0, s1, true);
                 }
-                offsets += dmin * m * xsum[b * 8 + j];
-                // sub-block j: low nibbles (even j) or high nibbles (odd j) of qs[32*(j/2) ..]
-                ByteVector q = ByteVector.fromMemorySegment(B32, seg, qs + 32L * (j >> 1), LE);
-                int x0 = xb + 32 * j;
-                FloatVector qx = FloatVector.zero(F);
+                offsets += dmin * mLo * xsum[b * 8 + 2 * jj] + dmin * mHi * xsum[b * 8 + 2 * jj + 1];
+                ByteVector q = ByteVector.fromMemorySegment(B32, seg, qs + 32L * jj, LE);
+                int x0 = xb + 64 * jj, x1 = x0 + 32;
+                FloatVector qxLo = FloatVector.zero(F), qxHi = FloatVector.zero(F);
                 for (int p = 0; p < parts; p++) {
                     IntVector qi = (IntVector) q.castShape(I, p);
-                    if ((j & 1) != 0) qi = qi.lanewise(VectorOperators.ASHR, 4);
-                    qx = ((FloatVector) qi.and(0x0F).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, x0 + p * L), qx);
+                    qxLo = ((FloatVector) qi.and(0x0F).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, x0 + p * L), qxLo);
+                    qxHi = ((FloatVector) qi.lanewise(VectorOperators.ASHR, 4).and(0x0F).convert(VectorOperators.I2F, 0))
+                            .fma(FloatVector.fromArray(F, x, x1 + p * L), qxHi);
                 }
-                acc = qx.fma(FloatVector.broadcast(F, d * sc), acc);
+                acc = qxLo.fma(FloatVector.broadcast(F, d * scLo), acc);
+                acc = qxHi.fma(FloatVector.broadcast(F, d * scHi), acc);
             }
         }
         return acc.reduceLanes(VectorOperators.ADD) - offsets;
