@@ -29,8 +29,8 @@ import java.nio.ByteOrder;
  *       the block's partial sum by {@code d}; Q4_0 splits nibbles on int lanes (x86 has no byte
  *       shifts), subtracts 8 and does the same; Q4_K sums {@code q*x} per 32-element sub-block,
  *       applies {@code d*sc}, and takes {@code dmin*m*sum(x)} from per-activation group sums; Q6_K
- *       rebuilds 6-bit quants from {@code ql}/{@code qh} on int lanes and scales by
- *       {@code d*scales[is]}. No integer dot products: activations stay float, so results differ
+ *       rebuilds unsigned 6-bit quants from {@code ql}/{@code qh} on int lanes, scales by
+ *       {@code d*scales[is]}, and takes the {@code -32} offset from per-activation sums of 16. No integer dot products: activations stay float, so results differ
  *       from the scalar twin only by float reassociation.</li>
  *   <li><b>Batched matmul</b> (prefill) dequantizes 4 weight rows at a time into a per-task scratch
  *       tile and computes 4 rows x 2 input vectors per register tile (8 accumulators, each
@@ -92,9 +92,16 @@ public final class VectorKernels implements Kernels {
                 return;
             }
             if (type == GGMLType.Q4_K && QUANT_IN_REGISTER) {
-                float[] xsum = groupSums32(x, 0, cols);
+                float[] xsum = groupSums(x, 0, cols, 32);
                 Parallel.forRange(rows, 8, (from, to) -> {
                     for (int r = from; r < to; r++) out[r] = dotQ4_K(seg, r * rowBytes, x, 0, cols, xsum);
+                });
+                return;
+            }
+            if (type == GGMLType.Q6_K && QUANT_IN_REGISTER) {
+                float[] xsum = groupSums(x, 0, cols, 16);
+                Parallel.forRange(rows, 8, (from, to) -> {
+                    for (int r = from; r < to; r++) out[r] = dotQ6_K(seg, r * rowBytes, x, 0, cols, xsum);
                 });
                 return;
             }
@@ -243,8 +250,8 @@ public final class VectorKernels implements Kernels {
             case BF16 -> dotBF16(seg, off, deinterleave(x, xOff, n), n);
             case Q8_0 -> dotQ8_0(seg, off, x, xOff, n);
             case Q4_0 -> dotQ4_0(seg, off, x, xOff, n);
-            case Q4_K -> dotQ4_K(seg, off, x, xOff, n, groupSums32(x, xOff, n));
-            case Q6_K -> dotQ6_K(seg, off, x, xOff, n);
+            case Q4_K -> dotQ4_K(seg, off, x, xOff, n, groupSums(x, xOff, n, 32));
+            case Q6_K -> dotQ6_K(seg, off, x, xOff, n, groupSums(x, xOff, n, 16));
             default -> throw new UnsupportedOperationException("no dot product for " + type + " (supported: " + GGMLType.supportedList() + ")");
         };
     }
@@ -374,15 +381,18 @@ public final class VectorKernels implements Kernels {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
-    /** Sums of {@code x} over each 32-element group: the Q4_K offset term {@code dmin*m*sum(x)} needs only these. */
-    static float[] groupSums32(float[] x, int xOff, int n) {
-        float[] sums = new float[n / 32];
+    /**
+     * Sums of {@code x} over each group of {@code group} elements: the Q4_K offset term
+     * {@code dmin*m*sum(x)} (groups of 32) and the Q6_K {@code -32} term (groups of 16) need only these.
+     */
+    static float[] groupSums(float[] x, int xOff, int n, int group) {
+        float[] sums = new float[n / group];
         for (int g = 0; g < sums.length; g++) {
             FloatVector v = FloatVector.zero(F);
             int i = 0;
-            for (; i <= 32 - L; i += L) v = v.add(FloatVector.fromArray(F, x, xOff + 32 * g + i));
+            for (; i <= group - L; i += L) v = v.add(FloatVector.fromArray(F, x, xOff + group * g + i));
             float s = v.reduceLanes(VectorOperators.ADD);
-            for (; i < 32; i++) s += x[xOff + 32 * g + i];
+            for (; i < group; i++) s += x[xOff + group * g + i];
             sums[g] = s;
         }
         return sums;
@@ -400,7 +410,7 @@ public final class VectorKernels implements Kernels {
 
     /**
      * Q4_K: per 32-element sub-block {@code sum(w*x) = d*sc*sum(q*x) - dmin*m*sum(x)}; the first sum is
-     * vectorized, the second uses {@link #groupSums32} computed once per activation.
+     * vectorized, the second uses {@link #groupSums} computed once per activation.
      */
     static float dotQ4_K(MemorySegment seg, long off, float[] x, int xOff, int n, float[] xsum) {
         FloatVector acc = FloatVector.zero(F);
@@ -444,39 +454,47 @@ public final class VectorKernels implements Kernels {
         return acc.reduceLanes(VectorOperators.ADD) - offsets;
     }
 
-    static float dotQ6_K(MemorySegment seg, long off, float[] x, int xOff, int n) {
+    /**
+     * Q6_K: {@code sum(d*sc*(q-32)*x) = sum(d*sc*q*x) - 32*d*sum_g(sc_g * sum(x in group g))} over the
+     * 16 groups of 16 of a block; the first sum is vectorized on unsigned 6-bit quants, the second
+     * uses {@link #groupSums} of 16 computed once per activation.
+     */
+    static float dotQ6_K(MemorySegment seg, long off, float[] x, int xOff, int n, float[] xsum16) {
         FloatVector acc = FloatVector.zero(F);
+        float offsets = 0f;
+        float[] ds = new float[16];
         for (int b = 0; b < n / 256; b++, off += 210) {
             float d = Dequant.halfAt(seg, off + 208);
-            long ql = off, qh = off + 128, sc = off + 192;
+            float groupTerm = 0f;
+            for (int g = 0; g < 16; g++) {
+                ds[g] = d * seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, off + 192 + g);
+                groupTerm += ds[g] * xsum16[b * 16 + g];
+            }
+            offsets += 32 * groupTerm;
+            long ql = off, qh = off + 128;
             int y = xOff + b * 256;
             for (int half = 0; half < 2; half++) {
                 for (int l0 = 0; l0 < 32; l0 += L) {
-                    int is = l0 / 16;
+                    int is = 8 * half + l0 / 16;
                     IntVector qa = (IntVector) ByteVector.fromMemorySegment(BL, seg, ql + l0, LE).castShape(I, 0);
                     IntVector qb = (IntVector) ByteVector.fromMemorySegment(BL, seg, ql + 32 + l0, LE).castShape(I, 0);
                     IntVector h = (IntVector) ByteVector.fromMemorySegment(BL, seg, qh + l0, LE).castShape(I, 0);
                     // bytes were sign-extended: mask every field after shifting
-                    Vector<Float> q1 = qa.and(0x0F).or(h.and(3).lanewise(VectorOperators.LSHL, 4)).sub(32).convert(VectorOperators.I2F, 0);
-                    Vector<Float> q2 = qb.and(0x0F).or(h.lanewise(VectorOperators.ASHR, 2).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32).convert(VectorOperators.I2F, 0);
-                    Vector<Float> q3 = qa.lanewise(VectorOperators.ASHR, 4).and(0x0F).or(h.lanewise(VectorOperators.ASHR, 4).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32).convert(VectorOperators.I2F, 0);
-                    Vector<Float> q4 = qb.lanewise(VectorOperators.ASHR, 4).and(0x0F).or(h.lanewise(VectorOperators.ASHR, 6).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32).convert(VectorOperators.I2F, 0);
-                    acc = ((FloatVector) q1).mul(d * seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + is))
-                            .fma(FloatVector.fromArray(F, x, y + l0), acc);
-                    acc = ((FloatVector) q2).mul(d * seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + is + 2))
-                            .fma(FloatVector.fromArray(F, x, y + l0 + 32), acc);
-                    acc = ((FloatVector) q3).mul(d * seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + is + 4))
-                            .fma(FloatVector.fromArray(F, x, y + l0 + 64), acc);
-                    acc = ((FloatVector) q4).mul(d * seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, sc + is + 6))
-                            .fma(FloatVector.fromArray(F, x, y + l0 + 96), acc);
+                    FloatVector q1 = (FloatVector) qa.and(0x0F).or(h.and(3).lanewise(VectorOperators.LSHL, 4)).convert(VectorOperators.I2F, 0);
+                    FloatVector q2 = (FloatVector) qb.and(0x0F).or(h.lanewise(VectorOperators.ASHR, 2).and(3).lanewise(VectorOperators.LSHL, 4)).convert(VectorOperators.I2F, 0);
+                    FloatVector q3 = (FloatVector) qa.lanewise(VectorOperators.ASHR, 4).and(0x0F).or(h.lanewise(VectorOperators.ASHR, 4).and(3).lanewise(VectorOperators.LSHL, 4)).convert(VectorOperators.I2F, 0);
+                    FloatVector q4 = (FloatVector) qb.lanewise(VectorOperators.ASHR, 4).and(0x0F).or(h.lanewise(VectorOperators.ASHR, 6).and(3).lanewise(VectorOperators.LSHL, 4)).convert(VectorOperators.I2F, 0);
+                    acc = q1.mul(ds[is]).fma(FloatVector.fromArray(F, x, y + l0), acc);
+                    acc = q2.mul(ds[is + 2]).fma(FloatVector.fromArray(F, x, y + l0 + 32), acc);
+                    acc = q3.mul(ds[is + 4]).fma(FloatVector.fromArray(F, x, y + l0 + 64), acc);
+                    acc = q4.mul(ds[is + 6]).fma(FloatVector.fromArray(F, x, y + l0 + 96), acc);
                 }
                 y += 128;
                 ql += 64;
                 qh += 32;
-                sc += 8;
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return acc.reduceLanes(VectorOperators.ADD) - offsets;
     }
 
     // ---------------------------------------------------------------- element-wise

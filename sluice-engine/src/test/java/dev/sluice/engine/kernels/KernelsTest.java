@@ -23,7 +23,7 @@ import static org.assertj.core.api.Assertions.within;
  * about {@code n * eps * sum|terms|} (eps = 2^-24); random rounding errors make the typical
  * difference far smaller. So dot products are held to {@code n * eps * sum|w_i x_i|} (Q4_K adds
  * the {@code dmin * m} offset of each weight to the term magnitudes, because its vector path sums
- * {@code d*sc*q*x} and {@code dmin*m*x} separately). Element-wise kernels are held to a few ulps,
+ * {@code d*sc*q*x} and {@code dmin*m*x} separately; Q6_K likewise adds {@code 32 * d * |sc|}). Element-wise kernels are held to a few ulps,
  * plus the vector EXP's documented 1-ulp error where exponentials are involved.
  */
 class KernelsTest {
@@ -48,6 +48,14 @@ class KernelsTest {
                 long off = r * w.rowBytes() + b * 144L;
                 float dmin = Dequant.halfAt(w.data(), off + 2);
                 for (int j = 0; j < 8; j++) offset = Math.max(offset, dmin * (Dequant.scaleMinK4(j, w.data(), off + 4) >>> 8));
+            }
+        }
+        if (w.type() == GGMLType.Q6_K) {
+            // the vector path sums d*sc*q*x (q unsigned) and subtracts 32*d*sc*sum(x) separately
+            for (int b = 0; b < w.cols() / 256; b++) {
+                long off = r * w.rowBytes() + b * 210L;
+                float d = Math.abs(Dequant.halfAt(w.data(), off + 208));
+                for (int g = 0; g < 16; g++) offset = Math.max(offset, 32 * d * Math.abs(w.data().get(java.lang.foreign.ValueLayout.JAVA_BYTE, off + 192 + g)));
             }
         }
         for (int i = 0; i < row.length; i++) mags += (Math.abs(row[i]) + 2 * offset) * Math.abs(x[xOff + i]);
