@@ -1,14 +1,11 @@
 package dev.sluice.engine.runtime;
 
-import dev.sluice.engine.sampling.Sampler;
 import dev.sluice.engine.sampling.SamplingParams;
 import dev.sluice.engine.sampling.TokenLogprob;
 import dev.sluice.engine.tokenizer.StreamingDecoder;
 import dev.sluice.engine.tokenizer.Tokenizer;
 
 import java.util.Arrays;
-import java.util.HashSet;
-import java.util.Set;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -83,15 +80,11 @@ public final class Generator {
         BooleanSupplier cancel = cancelled != null ? cancelled : () -> false;
         int capacity = Math.min(cache.capacity(), model.maxContext());
         if (prompt.length >= capacity) throw new ContextOverflowException(prompt.length + 1, capacity);
-        int vocab = model.config().vocabSize();
-        Set<Integer> stopIds = new HashSet<>(params.stopTokenIds());
-        if (tokenizer != null) stopIds.addAll(tokenizer.endOfGenerationIds());
-        Sampler sampler = new Sampler(params, vocab, prompt);
-        TextStream text = tokenizer != null ? new TextStream(tokenizer, params) : null;
-
-        int[] generated = new int[Math.min(params.maxTokens(), 1024)];
-        int nGen = 0;
-        FinishReason reason = null;
+        if (cancel.getAsBoolean()) {
+            return new Result(new int[0], tokenizer != null ? "" : null, FinishReason.CANCELLED, new GenerationStats(0, 0, 0, 0));
+        }
+        SequenceOutput seq = new SequenceOutput(tokenizer, params, model.config().vocabSize(), prompt, out);
+        FinishReason reason;
 
         long t0 = System.nanoTime();
         int cached = Math.min(cache.length(), prompt.length - 1);
@@ -109,20 +102,9 @@ public final class Generator {
         long t1 = System.nanoTime();
         int pos = prompt.length;
         while (true) {
-            Sampler.Sampled s = sampler.sample(logits);
-            int token = s.token();
-            if (stopIds.contains(token)) {
-                reason = FinishReason.STOP;
-                break;
-            }
-            if (nGen == generated.length) generated = Arrays.copyOf(generated, Math.min(params.maxTokens(), nGen * 2));
-            generated[nGen++] = token;
-            out.onToken(token, s.logprob());
-            if (text != null && text.append(token, out)) {
-                reason = FinishReason.STOP;
-                break;
-            }
-            if (nGen >= params.maxTokens() || pos >= capacity) {
+            reason = seq.accept(logits);
+            if (reason != null) break;
+            if (pos >= capacity) {
                 reason = FinishReason.LENGTH;
                 break;
             }
@@ -130,17 +112,14 @@ public final class Generator {
                 reason = FinishReason.CANCELLED;
                 break;
             }
-            logits = model.forwardLast(new int[] {token}, pos, cache);
+            logits = model.forwardLast(new int[] {seq.lastToken()}, pos, cache);
             pos++;
         }
         long t2 = System.nanoTime();
-        String finalText = null;
-        if (text != null) {
-            if (reason != FinishReason.STOP || !text.stopped()) text.flush(out);
-            finalText = text.text();
-        }
+        seq.finish(reason);
+        int nGen = seq.count();
         GenerationStats stats = new GenerationStats(prompt.length - cached, t1 - t0, nGen, t2 - t1);
-        return new Result(Arrays.copyOf(generated, nGen), finalText, reason, stats);
+        return new Result(seq.tokens(), seq.text(), reason, stats);
     }
 
     /** Incremental UTF-8 decoding with stop-string matching and hold-back. */

@@ -237,6 +237,130 @@ public final class Transformer {
         return x;
     }
 
+    // ---------------------------------------------------------------- batched multi-sequence forward (scheduler)
+
+    /**
+     * Rows below which {@link #forwardBatch} pads its matmuls with zero rows when asked to be
+     * batch-invariant: {@link Kernels#matmul} may take a separate single-vector path at {@code n == 1}
+     * (in-register dequantization, e.g. {@link dev.sluice.engine.kernels.VectorKernels}) whose
+     * rounding differs from its batched path; at {@code n >= 2} every row is computed by the same
+     * code in the same order whatever the other rows are.
+     */
+    public static final int MIN_INVARIANT_ROWS = 2;
+
+    /**
+     * One forward step over several sequences at once (continuous batching): sequence {@code i}
+     * runs its chunk {@code tokens[i]} (one token when decoding, several for a chunk of prefill)
+     * at positions {@code seqs[i].length() ..} against its own paged KV. Every projection is one
+     * {@link Kernels#matmul} over the stacked tokens of all sequences, so each weight matrix is
+     * read once per step; attention runs per sequence over its own blocks. The caller must have
+     * {@link PagedKVCache.Sequence#reserve reserved} room for the chunk; lengths advance by the chunk.
+     *
+     * <p>Guarantee: with {@code batchInvariant}, each token's row goes through the same kernels in
+     * the same order whatever the other sequences in the step are (every matmul runs on at least
+     * {@link #MIN_INVARIANT_ROWS} rows; norms, RoPE and attention are per row or per sequence), so
+     * a sequence's logits are bit-identical alone or in any batch, and however its prompt was
+     * chunked; this holds as long as the kernels' batched matmul computes each output row
+     * independently of the other input rows (tested for the shipped backends). Without it, a step
+     * of one token uses the faster single-vector path and results may differ by rounding.
+     *
+     * @param wantLogits which sequences need the logits of their last token (e.g. not a prefill chunk
+     *                   short of the prompt's end); null for all
+     * @return per sequence, the logits of its last token of the step ({@code vocabSize} floats), or
+     *         null where not wanted
+     * @throws ContextOverflowException when a sequence would pass {@link #maxContext()}
+     */
+    public float[][] forwardBatch(int[][] tokens, PagedKVCache.Sequence[] seqs, PagedKVCache pool, boolean[] wantLogits, boolean batchInvariant) {
+        int B = seqs.length;
+        if (B == 0 || tokens.length != B) throw new IllegalArgumentException("need one token chunk per sequence, got " + tokens.length + " for " + B);
+        int n = 0, maxLen = 0, maxChunk = 0;
+        int[] rowOf = new int[B];
+        for (int i = 0; i < B; i++) {
+            int m = tokens[i].length;
+            if (m == 0) throw new IllegalArgumentException("empty token chunk for sequence " + i);
+            int end = seqs[i].length() + m;
+            if (end > maxContext) throw new ContextOverflowException(end, maxContext);
+            if (end > seqs[i].capacity()) throw new IllegalStateException("sequence " + i + " has room for " + seqs[i].capacity() + " positions, needs " + end);
+            for (int t : tokens[i]) {
+                if (t < 0 || t >= c.vocabSize()) throw new IllegalArgumentException("token id " + t + " outside vocabulary [0, " + c.vocabSize() + ")");
+            }
+            rowOf[i] = n;
+            n += m;
+            maxLen = Math.max(maxLen, end);
+            maxChunk = Math.max(maxChunk, m);
+        }
+        int rows = batchInvariant ? Math.max(n, MIN_INVARIANT_ROWS) : n;
+        int E = c.nEmbd(), qDim = c.qDim(), kvDim = c.kvDim(), F = c.nFf(), hd = c.headDim();
+        float eps = c.rmsEps();
+        float[] x = new float[rows * E], h = new float[rows * E], tmp = new float[rows * E];
+        float[] q = new float[rows * qDim], k = new float[rows * kvDim], v = new float[rows * kvDim];
+        float[] att = new float[rows * qDim];
+        float[] gate = new float[rows * F], up = new float[rows * F];
+        float[] kc = new float[maxLen * kvDim], vc = new float[maxLen * kvDim];
+        float[] qs = new float[maxChunk * qDim], os = new float[maxChunk * qDim];
+        for (int i = 0; i < B; i++) {
+            for (int t = 0; t < tokens[i].length; t++) Dequant.row(tokenEmbd, tokens[i][t], x, (rowOf[i] + t) * E);
+        }
+        for (int l = 0; l < layers.length; l++) {
+            Layer L = layers[l];
+            kernels.rmsnorm(h, x, L.attnNorm, E, n, eps);
+            kernels.matmul(L.wq, h, q, rows);
+            kernels.matmul(L.wk, h, k, rows);
+            kernels.matmul(L.wv, h, v, rows);
+            if (L.bq != null) {
+                addBias(q, L.bq, n);
+                addBias(k, L.bk, n);
+                addBias(v, L.bv, n);
+            }
+            if (L.qNorm != null) {
+                kernels.rmsnorm(q, q, L.qNorm, hd, n * c.nHeads(), eps);
+                kernels.rmsnorm(k, k, L.kNorm, hd, n * c.nKvHeads(), eps);
+            }
+            float[] poolK = pool.k[l], poolV = pool.v[l];
+            for (int i = 0; i < B; i++) {
+                PagedKVCache.Sequence s = seqs[i];
+                int m = tokens[i].length, r0 = rowOf[i], pos0 = s.length();
+                for (int t = 0; t < m; t++) {
+                    kernels.rope(q, (r0 + t) * qDim, c.nHeads(), pos0 + t, rope);
+                    kernels.rope(k, (r0 + t) * kvDim, c.nKvHeads(), pos0 + t, rope);
+                }
+                s.write(poolK, pos0, k, r0 * kvDim, m);
+                s.write(poolV, pos0, v, r0 * kvDim, m);
+                s.gather(poolK, kc, pos0 + m);
+                s.gather(poolV, vc, pos0 + m);
+                System.arraycopy(q, r0 * qDim, qs, 0, m * qDim);
+                kernels.attention(qs, os, m, pos0, kc, vc, c.nHeads(), c.nKvHeads(), hd, c.slidingWindow());
+                System.arraycopy(os, 0, att, r0 * qDim, m * qDim);
+            }
+            kernels.matmul(L.wo, att, tmp, rows);
+            kernels.add(x, tmp, n * E);
+            kernels.rmsnorm(h, x, L.ffnNorm, E, n, eps);
+            kernels.matmul(L.wGate, h, gate, rows);
+            kernels.matmul(L.wUp, h, up, rows);
+            kernels.swiglu(gate, up, n * F);
+            kernels.matmul(L.wDown, gate, tmp, rows);
+            kernels.add(x, tmp, n * E);
+        }
+        for (int i = 0; i < B; i++) seqs[i].setLength(seqs[i].length() + tokens[i].length);
+        int nOut = 0;
+        for (int i = 0; i < B; i++) if (wantLogits == null || wantLogits[i]) nOut++;
+        float[][] result = new float[B][];
+        if (nOut == 0) return result;
+        int outRows = batchInvariant ? Math.max(nOut, MIN_INVARIANT_ROWS) : nOut;
+        int V = c.vocabSize();
+        float[] last = new float[outRows * E];
+        for (int i = 0, o = 0; i < B; i++) {
+            if (wantLogits == null || wantLogits[i]) System.arraycopy(x, (rowOf[i] + tokens[i].length - 1) * E, last, o++ * E, E);
+        }
+        kernels.rmsnorm(last, last, outputNorm, E, nOut, eps);
+        float[] logits = new float[outRows * V];
+        kernels.matmul(output, last, logits, outRows);
+        for (int i = 0, o = 0; i < B; i++) {
+            if (wantLogits == null || wantLogits[i]) result[i] = java.util.Arrays.copyOfRange(logits, o * V, ++o * V);
+        }
+        return result;
+    }
+
     private static void addBias(float[] y, float[] b, int n) {
         int d = b.length;
         for (int t = 0; t < n; t++) {

@@ -1,0 +1,145 @@
+package dev.sluice.engine.runtime;
+
+import dev.sluice.engine.kernels.Kernels;
+import dev.sluice.engine.model.ModelLoader;
+import dev.sluice.engine.model.ModelWeights;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+/**
+ * {@link Transformer#forwardBatch} over a {@link PagedKVCache}: agrees with the contiguous-cache
+ * {@link Transformer#forward} (to rounding), and is bit-identical for a sequence alone, in a
+ * batch of 8 with other sequences' prefill chunks and decodes, and however its prompt is chunked.
+ * Runs on the tiny reference models (Llama with llama3 RoPE scaling, Qwen2 with QKV bias,
+ * Qwen3 with QK norm) and both kernel backends.
+ */
+class BatchedForwardTest {
+    private static ModelWeights llama, qwen2, qwen3;
+
+    @BeforeAll
+    static void load() throws Exception {
+        llama = ModelLoader.load(ReferenceLogitsTest.referenceDir("llama"));
+        qwen2 = ModelLoader.load(ReferenceLogitsTest.referenceDir("qwen2"));
+        qwen3 = ModelLoader.load(ReferenceLogitsTest.referenceDir("qwen3"));
+    }
+
+    @AfterAll
+    static void close() {
+        llama.close();
+        qwen2.close();
+        qwen3.close();
+    }
+
+    private static ModelWeights weights(String name) {
+        return switch (name) {
+            case "llama" -> llama;
+            case "qwen2" -> qwen2;
+            default -> qwen3;
+        };
+    }
+
+    private static int[] prompt(long seed, int n, int vocab) {
+        SplittableRandom r = new SplittableRandom(seed);
+        int[] t = new int[n];
+        for (int i = 0; i < n; i++) t[i] = r.nextInt(vocab);
+        return t;
+    }
+
+    /** Runs {@code tokens} alone through forwardBatch in chunks of {@code chunk}; returns the last logits. */
+    private static float[] alone(Transformer m, PagedKVCache pool, int[] tokens, int chunk) {
+        PagedKVCache.Sequence s = pool.newSequence();
+        assertThat(s.reserve(tokens.length)).isTrue();
+        float[] last = null;
+        for (int from = 0; from < tokens.length; from += chunk) {
+            int[] c = Arrays.copyOfRange(tokens, from, Math.min(tokens.length, from + chunk));
+            last = m.forwardBatch(new int[][] {c}, new PagedKVCache.Sequence[] {s}, pool, null, true)[0];
+        }
+        s.release();
+        return last;
+    }
+
+    /**
+     * Bit-identical on the scalar backend. On cpu-vector the Vector API's float lane reductions and
+     * EXP may round differently before and after C2 compiles a kernel (its intrinsics vs the Java
+     * fallback), so the same call can differ in the last bits over time, batched or not: there the
+     * logits must agree to rounding and pick the same argmax.
+     */
+    private static void same(float[] actual, float[] expected, boolean exact, String what) {
+        if (exact) {
+            assertThat(actual).as(what).containsExactly(expected);
+        } else {
+            for (int v = 0; v < expected.length; v++) assertThat(actual[v]).as(what).isCloseTo(expected[v], within(1e-4f));
+            assertThat(argmax(actual)).as(what).isEqualTo(argmax(expected));
+        }
+    }
+
+    private static int argmax(float[] x) {
+        int best = 0;
+        for (int i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
+        return best;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"llama/cpu-scalar", "qwen2/cpu-scalar", "qwen3/cpu-scalar", "llama/cpu-vector", "qwen2/cpu-vector", "qwen3/cpu-vector"})
+    void batchedLogitsMatchAloneBitForBitAndTheContiguousForward(String modelAndBackend) {
+        String[] mb = modelAndBackend.split("/");
+        Transformer m = new Transformer(weights(mb[0]), Kernels.create(mb[1]), 128);
+        boolean exact = mb[1].equals("cpu-scalar");
+        int vocab = m.config().vocabSize();
+        PagedKVCache pool = new PagedKVCache(m.config(), 4, 400); // small blocks: sequences span many
+
+        int B = 8;
+        int[][] prompts = new int[B][];
+        for (int i = 0; i < B; i++) prompts[i] = prompt(i, 5 + 3 * i, vocab);
+
+        // alone: whole prompt as one chunk, and token by token (decode-like), agree bit for bit
+        float[][] expected = new float[B][];
+        for (int i = 0; i < B; i++) {
+            expected[i] = alone(m, pool, prompts[i], prompts[i].length);
+            same(alone(m, pool, prompts[i], 1), expected[i], exact, "prompt " + i + " token by token");
+            same(alone(m, pool, prompts[i], 3), expected[i], exact, "prompt " + i + " in chunks of 3");
+            float[] contiguous = m.forwardLast(prompts[i], 0, m.newCache());
+            for (int v = 0; v < vocab; v++) assertThat(expected[i][v]).isCloseTo(contiguous[v], within(1e-4f));
+        }
+        assertThat(pool.usedBlocks()).isZero();
+
+        // batched: staggered starts so every step mixes prefill chunks of different sizes with decodes
+        PagedKVCache.Sequence[] seqs = new PagedKVCache.Sequence[B];
+        int[] done = new int[B];
+        for (int i = 0; i < B; i++) {
+            seqs[i] = pool.newSequence();
+            assertThat(seqs[i].reserve(prompts[i].length)).isTrue();
+        }
+        float[][] got = new float[B][];
+        for (int step = 0; Arrays.stream(done).sum() < Arrays.stream(prompts).mapToInt(p -> p.length).sum(); step++) {
+            int[] idx = new int[B];
+            int nb = 0;
+            int[][] chunks = new int[B][];
+            for (int i = 0; i < B; i++) {
+                if (i > step || done[i] == prompts[i].length) continue;
+                int c = Math.min(prompts[i].length - done[i], 1 + (step + i) % 4);
+                chunks[nb] = Arrays.copyOfRange(prompts[i], done[i], done[i] + c);
+                idx[nb++] = i;
+            }
+            PagedKVCache.Sequence[] sb = new PagedKVCache.Sequence[nb];
+            for (int j = 0; j < nb; j++) sb[j] = seqs[idx[j]];
+            float[][] out = m.forwardBatch(Arrays.copyOf(chunks, nb), sb, pool, null, true);
+            for (int j = 0; j < nb; j++) {
+                int i = idx[j];
+                done[i] += chunks[j].length;
+                if (done[i] == prompts[i].length) got[i] = out[j];
+            }
+        }
+        for (int i = 0; i < B; i++) same(got[i], expected[i], exact, "sequence " + i + " batched");
+        for (PagedKVCache.Sequence s : seqs) s.release();
+        assertThat(pool.usedBlocks()).isZero();
+    }
+}
