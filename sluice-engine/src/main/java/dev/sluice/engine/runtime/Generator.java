@@ -80,9 +80,6 @@ public final class Generator {
         BooleanSupplier cancel = cancelled != null ? cancelled : () -> false;
         int capacity = Math.min(cache.capacity(), model.maxContext());
         if (prompt.length >= capacity) throw new ContextOverflowException(prompt.length + 1, capacity);
-        if (cancel.getAsBoolean()) {
-            return new Result(new int[0], tokenizer != null ? "" : null, FinishReason.CANCELLED, new GenerationStats(0, 0, 0, 0));
-        }
         SequenceOutput seq = new SequenceOutput(tokenizer, params, model.config().vocabSize(), prompt, out);
         FinishReason reason;
 
@@ -93,7 +90,7 @@ public final class Generator {
         float[] logits = null;
         for (int from = cached; from < prompt.length; from += Transformer.PREFILL_CHUNK) {
             if (cancel.getAsBoolean()) {
-                return new Result(new int[0], text != null ? "" : null, FinishReason.CANCELLED,
+                return new Result(new int[0], tokenizer != null ? "" : null, FinishReason.CANCELLED,
                         new GenerationStats(from - cached, System.nanoTime() - t0, 0, 0));
             }
             int to = Math.min(prompt.length, from + Transformer.PREFILL_CHUNK);

@@ -352,6 +352,7 @@ public final class Scheduler implements AutoCloseable {
     /** Frees the sequence's blocks, flushes its text and completes it. */
     private void end(Seq s, FinishReason reason) {
         release(s);
+        finished++;
         try {
             s.out.finish(reason.toGenerator());
             SequenceResult r = new SequenceResult(s.out.tokens(), s.out.text(), reason, s.prompt.length, s.preemptions,
@@ -361,18 +362,17 @@ public final class Scheduler implements AutoCloseable {
         } catch (RuntimeException e) {
             s.result.completeExceptionally(e);
         }
-        finished++;
     }
 
     private void fail(Seq s, RuntimeException e) {
         release(s);
+        finished++;
         try {
             s.listener.onError(e);
         } catch (RuntimeException suppressed) {
             e.addSuppressed(suppressed);
         }
         s.result.completeExceptionally(e);
-        finished++;
     }
 
     private void release(Seq s) {

@@ -51,6 +51,11 @@ class SchedulerTest {
         demo.close();
     }
 
+    /** Defaults, with a KV pool of 4 MiB (the 512 MiB default would take longer to allocate than the tests run). */
+    private static SchedulerConfig cfg() {
+        return SchedulerConfig.defaults().withKvCacheBytes(4 << 20);
+    }
+
     private static int[] prompt(long seed, int n) {
         SplittableRandom r = new SplittableRandom(seed);
         int[] t = new int[n];
@@ -85,11 +90,11 @@ class SchedulerTest {
     void greedyOutputIsIdenticalAloneAndInABatchOfEight() throws Exception {
         List<int[]> prompts = eightPrompts();
         List<int[]> alone = new ArrayList<>();
-        try (Scheduler s = new Scheduler(model, null, SchedulerConfig.defaults())) {
+        try (Scheduler s = new Scheduler(model, null, cfg())) {
             for (int[] p : prompts) alone.add(await(s.submit(p, greedy(20), 0, NO_DEADLINE, null)).tokens());
         }
         // a small step budget forces chunked prefill mixed with decode
-        try (Scheduler s = new Scheduler(model, null, SchedulerConfig.defaults().withStepTokenBudget(16))) {
+        try (Scheduler s = new Scheduler(model, null, cfg().withStepTokenBudget(16))) {
             List<int[]> batched = runAll(s, prompts, 20);
             for (int i = 0; i < 8; i++) assertThat(batched.get(i)).as("sequence %d", i).containsExactly(alone.get(i));
             assertThat(s.stats().kvBlocksUsed()).isZero();
@@ -104,7 +109,7 @@ class SchedulerTest {
     @Test
     void concurrentSequencesNeedFarFewerForwardStepsThanSequentialOnes() throws Exception {
         List<int[]> prompts = eightPrompts();
-        try (Scheduler s = new Scheduler(model, null, SchedulerConfig.defaults())) {
+        try (Scheduler s = new Scheduler(model, null, cfg())) {
             runAll(s, prompts, 16);
             SchedulerStats st = s.stats();
             // sequentially: one prefill step and 15 decode steps per sequence
@@ -117,12 +122,12 @@ class SchedulerTest {
     void preemptionUnderATinyKvBudgetStillProducesIdenticalOutput() throws Exception {
         List<int[]> prompts = eightPrompts();
         List<int[]> expected;
-        try (Scheduler s = new Scheduler(model, null, SchedulerConfig.defaults())) {
+        try (Scheduler s = new Scheduler(model, null, cfg())) {
             expected = runAll(s, prompts, 24);
         }
         // 8 blocks of 8 positions: the longest sequence (38 + 24) alone fills it
         long budget = 8 * PagedKVCache.bytesPerBlock(model.config(), 8);
-        try (Scheduler s = new Scheduler(model, null, SchedulerConfig.defaults().withBlockSize(8).withKvCacheBytes(budget))) {
+        try (Scheduler s = new Scheduler(model, null, cfg().withBlockSize(8).withKvCacheBytes(budget))) {
             List<int[]> got = runAll(s, prompts, 24);
             for (int i = 0; i < 8; i++) assertThat(got.get(i)).as("sequence %d", i).containsExactly(expected.get(i));
             assertThat(s.stats().preemptions()).isPositive();
@@ -133,10 +138,11 @@ class SchedulerTest {
 
     @Test
     void aCancelledSequenceLeavesWithinOneStepAndFreesItsBlocks() throws Exception {
-        try (Scheduler s = new Scheduler(model, null, SchedulerConfig.defaults().withBlockSize(4))) {
+        try (Scheduler s = new Scheduler(model, null, cfg().withBlockSize(4))) {
             SequenceHandle other = s.submit(prompt(1, 10), greedy(100), 0, NO_DEADLINE, null);
             AtomicLong stepsAtCancel = new AtomicLong(-1);
             AtomicLong usedAtCancel = new AtomicLong();
+            AtomicLong stepsAtFinish = new AtomicLong(-1);
             SequenceHandle[] self = new SequenceHandle[1];
             CountDownLatch submitted = new CountDownLatch(1);
             self[0] = s.submit(prompt(2, 30), greedy(100), 0, NO_DEADLINE, new SequenceListener() {
@@ -155,14 +161,18 @@ class SchedulerTest {
                         self[0].cancel();
                     }
                 }
+
+                @Override
+                public void onFinish(SequenceResult r) {
+                    stepsAtFinish.set(s.stats().steps());
+                }
             });
             submitted.countDown();
             SequenceResult r = await(self[0]);
-            long stepsAfter = s.stats().steps();
             assertThat(r.finishReason()).isEqualTo(FinishReason.CANCELLED);
             assertThat(r.tokens()).hasSize(3);
             // the step that produced the third token was the last one it took part in
-            assertThat(stepsAfter).isLessThanOrEqualTo(stepsAtCancel.get() + 1);
+            assertThat(stepsAtFinish.get()).isLessThanOrEqualTo(stepsAtCancel.get() + 1);
             assertThat(usedAtCancel.get()).isGreaterThanOrEqualTo(8 + 3); // 30 + 3 positions in blocks of 4, plus the other's
             other.cancel();
             assertThat(await(other).finishReason()).isEqualTo(FinishReason.CANCELLED);
@@ -188,7 +198,7 @@ class SchedulerTest {
 
     @Test
     void aFullWaitingQueueRefusesWithATypedException() throws Exception {
-        try (Scheduler s = new Scheduler(model, null, SchedulerConfig.defaults().withMaxRunning(1).withMaxWaiting(2))) {
+        try (Scheduler s = new Scheduler(model, null, cfg().withMaxRunning(1).withMaxWaiting(2))) {
             Blocker b = new Blocker();
             SequenceHandle first = s.submit(prompt(1, 5), greedy(2), 0, NO_DEADLINE, b);
             assertThat(b.started.await(30, TimeUnit.SECONDS)).isTrue();
@@ -206,7 +216,7 @@ class SchedulerTest {
 
     @Test
     void higherPriorityIsAdmittedFirst() throws Exception {
-        try (Scheduler s = new Scheduler(model, null, SchedulerConfig.defaults().withMaxRunning(1))) {
+        try (Scheduler s = new Scheduler(model, null, cfg().withMaxRunning(1))) {
             Blocker b = new Blocker();
             s.submit(prompt(1, 5), greedy(2), 0, NO_DEADLINE, b);
             assertThat(b.started.await(30, TimeUnit.SECONDS)).isTrue();
@@ -231,7 +241,7 @@ class SchedulerTest {
 
     @Test
     void aPassedDeadlineFinishesWithItsOwnReason() throws Exception {
-        try (Scheduler s = new Scheduler(model, null, SchedulerConfig.defaults().withMaxRunning(1))) {
+        try (Scheduler s = new Scheduler(model, null, cfg().withMaxRunning(1))) {
             Blocker b = new Blocker();
             SequenceHandle first = s.submit(prompt(1, 5), greedy(3), 0, NO_DEADLINE, b);
             assertThat(b.started.await(30, TimeUnit.SECONDS)).isTrue();
@@ -263,7 +273,7 @@ class SchedulerTest {
     @Test
     void promptsThatCannotFitAreRefusedAtSubmit() {
         long budget = 2 * PagedKVCache.bytesPerBlock(model.config(), 4);
-        try (Scheduler s = new Scheduler(model, null, SchedulerConfig.defaults().withBlockSize(4).withKvCacheBytes(budget))) {
+        try (Scheduler s = new Scheduler(model, null, cfg().withBlockSize(4).withKvCacheBytes(budget))) {
             assertThat(s.maxSequenceLength()).isEqualTo(8);
             assertThatThrownBy(() -> s.submit(prompt(1, 8), greedy(2), 0, NO_DEADLINE, null)).isInstanceOf(ContextOverflowException.class);
             assertThatThrownBy(() -> s.submit(new int[] {5, 1000}, greedy(2), 0, NO_DEADLINE, null)).isInstanceOf(IllegalArgumentException.class);
@@ -273,9 +283,9 @@ class SchedulerTest {
     @Test
     void configIsValidatedNamingTheKey() {
         assertThatThrownBy(() -> SchedulerConfig.defaults().withMaxRunning(0)).hasMessageContaining("maxRunning");
-        assertThatThrownBy(() -> SchedulerConfig.defaults().withStepTokenBudget(4)).hasMessageContaining("stepTokenBudget");
-        assertThatThrownBy(() -> SchedulerConfig.defaults().withKvCacheBytes(0)).hasMessageContaining("kvCacheBytes");
-        assertThatThrownBy(() -> SchedulerConfig.defaults().withBlockSize(0)).hasMessageContaining("blockSize");
+        assertThatThrownBy(() -> cfg().withStepTokenBudget(4)).hasMessageContaining("stepTokenBudget");
+        assertThatThrownBy(() -> cfg().withKvCacheBytes(0)).hasMessageContaining("kvCacheBytes");
+        assertThatThrownBy(() -> cfg().withBlockSize(0)).hasMessageContaining("blockSize");
     }
 
     @Test
@@ -283,7 +293,7 @@ class SchedulerTest {
         String[] texts = {"12 + 30 =", "Hello", "The capital of", "Once upon a time", "1, 2, 3,", "a b c", "Sluice is", "What is 7 + 5?"};
         SamplingParams params = SamplingParams.builder().temperature(0).maxTokens(24).stopStrings(List.of("\n\n")).build();
         Generator g = demo.generator();
-        try (Scheduler s = Scheduler.of(demo, SchedulerConfig.defaults().withStepTokenBudget(32))) {
+        try (Scheduler s = Scheduler.of(demo, cfg().withStepTokenBudget(32))) {
             List<SequenceHandle> hs = new ArrayList<>();
             List<StringBuilder> streamed = new ArrayList<>();
             for (String t : texts) {
