@@ -1,0 +1,168 @@
+package dev.sluice.server.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.sluice.server.ServerConfig;
+import dev.sluice.server.SluiceServer;
+import dev.sluice.server.inference.GenerationListener;
+import dev.sluice.server.inference.GenerationOptions;
+import dev.sluice.server.inference.InferenceModel;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+/** The load generator against a fake-model server whose timing and token counts are known. */
+class ServeBenchmarkTest {
+    /** One token per word; replies {@code max_tokens} tokens, one every {@link #STEP_MS} ms, after a prefill of {@link #PREFILL_MS}. */
+    static final class WordModel implements InferenceModel {
+        final AtomicInteger maxConcurrent = new AtomicInteger();
+        final AtomicInteger running = new AtomicInteger();
+        final List<Integer> promptLengths = java.util.Collections.synchronizedList(new ArrayList<>());
+
+        @Override public String id() { return "words"; }
+        @Override public long created() { return 0; }
+        @Override public int contextLength() { return 4096; }
+
+        @Override
+        public ChatPrompt encodeChat(List<Map<String, Object>> messages, List<Map<String, Object>> tools, Map<String, Object> templateVars) {
+            String text = "user: " + messages.getLast().get("content");
+            return new ChatPrompt(text, tokenize(text, false, false));
+        }
+
+        @Override
+        public int[] tokenize(String text, boolean addSpecial, boolean parseSpecial) {
+            return text.isBlank() ? new int[0] : new int[text.trim().split("\\s+").length];
+        }
+
+        @Override
+        public String detokenize(int[] ids) {
+            return "";
+        }
+
+        @Override
+        public Generation generate(int[] prompt, GenerationOptions options, GenerationListener listener) {
+            promptLengths.add(prompt.length);
+            AtomicBoolean cancelled = new AtomicBoolean();
+            Thread.ofVirtual().start(() -> {
+                maxConcurrent.accumulateAndGet(running.incrementAndGet(), Math::max);
+                try {
+                    Thread.sleep(PREFILL_MS);
+                    for (int i = 0; i < options.maxTokens(); i++) {
+                        if (cancelled.get()) {
+                            listener.onComplete("cancelled", prompt.length, i);
+                            return;
+                        }
+                        if (i > 0) Thread.sleep(STEP_MS);
+                        listener.onToken(1, "t", Float.NaN, List.of());
+                        listener.onText("t ");
+                    }
+                    listener.onComplete("length", prompt.length, options.maxTokens());
+                } catch (InterruptedException e) {
+                    listener.onError(e);
+                } finally {
+                    running.decrementAndGet();
+                }
+            });
+            return () -> cancelled.set(true);
+        }
+    }
+
+    static final int PREFILL_MS = 20, STEP_MS = 3;
+    static final WordModel MODEL = new WordModel();
+    static SluiceServer server;
+
+    @BeforeAll
+    static void start() {
+        server = new SluiceServer(ServerConfig.defaults().withPort(0), List.of(MODEL), () -> true).start();
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+    }
+
+    ServeBenchConfig config(List<Integer> conc, int requests, String model, boolean chat) {
+        return new ServeBenchConfig(URI.create("http://127.0.0.1:" + server.port() + "/v1"), model, conc, 50, 10, requests, chat,
+                Duration.ofSeconds(20), 1);
+    }
+
+    @Test
+    void countsPercentilesAndThroughputAreSane() {
+        List<ServeBenchResult> levels = new ArrayList<>();
+        List<ServeBenchResult> results = new ServeBenchmark(config(List.of(1, 4), 8, null, true)).run(levels::add);
+        assertThat(levels).isEqualTo(results);
+        assertThat(results).extracting(ServeBenchResult::concurrency).containsExactly(1, 4);
+        for (ServeBenchResult r : results) {
+            assertThat(r.model()).isEqualTo("words");
+            assertThat(r.requests()).isEqualTo(8);
+            assertThat(r.completed()).isEqualTo(8);
+            assertThat(r.failed()).isZero();
+            assertThat(r.errors()).isEmpty();
+            assertThat(r.totalOutputTokens()).isEqualTo(80);
+            assertThat(r.totalInputTokens()).isEqualTo(8 * 50); // calibrated through /tokenize
+            for (ServeBenchResult.Stats s : List.of(r.ttft(), r.tpot(), r.itl(), r.e2el())) {
+                assertThat(s.p50()).isLessThanOrEqualTo(s.p90());
+                assertThat(s.p90()).isLessThanOrEqualTo(s.p99());
+                assertThat(s.mean()).isPositive();
+            }
+            assertThat(r.ttft().count()).isEqualTo(8);
+            assertThat(r.itl().count()).isLessThanOrEqualTo(8 * 9);
+            assertThat(r.ttft().p50()).isGreaterThanOrEqualTo(PREFILL_MS).isLessThan(r.e2el().p50());
+            assertThat(r.tpot().p50()).isGreaterThanOrEqualTo(STEP_MS * 0.9);
+            assertThat(r.e2el().mean()).isGreaterThanOrEqualTo(PREFILL_MS + 9 * STEP_MS);
+            assertThat(r.outputThroughput()).isCloseTo(r.totalOutputTokens() / r.durationSeconds(), within(1e-9));
+            assertThat(r.requestThroughput()).isPositive();
+        }
+        assertThat(MODEL.maxConcurrent.get()).isEqualTo(4);
+        // four slots on a model that runs requests side by side: clearly more throughput than one
+        assertThat(results.get(1).outputThroughput()).isGreaterThan(results.get(0).outputThroughput() * 1.5);
+        assertThat(MODEL.promptLengths).allMatch(n -> n == 50);
+    }
+
+    @Test
+    void jsonHasVllmKeysAndTheTableOneRowPerLevel() {
+        List<ServeBenchResult> results = new ServeBenchmark(config(List.of(2), 4, "words", false)).run(null);
+        JsonNode j = results.getFirst().toJson();
+        for (String k : List.of("model", "concurrency", "requests", "completed", "failed", "duration_s", "total_input_tokens", "total_output_tokens",
+                "request_throughput", "output_throughput", "total_token_throughput")) {
+            assertThat(j.has(k)).as(k).isTrue();
+        }
+        for (String m : List.of("ttft", "tpot", "itl", "e2el")) {
+            for (String s : List.of("mean", "median", "p90", "p99")) assertThat(j.get(s + "_" + m + "_ms").isNumber()).as(s + "_" + m).isTrue();
+        }
+        assertThat(j.get("completed").asInt()).isEqualTo(4);
+        String table = ServeBenchResult.table(results);
+        assertThat(table.lines()).hasSize(2);
+        assertThat(table).contains("TTFT ms").contains("out_tok/s");
+    }
+
+    @Test
+    void failuresAreCountedWithTheirMessages() {
+        List<ServeBenchResult> results = new ServeBenchmark(config(List.of(2), 3, "no-such-model", true)).run(null);
+        ServeBenchResult r = results.getFirst();
+        assertThat(r.completed()).isZero();
+        assertThat(r.failed()).isEqualTo(3);
+        assertThat(r.errors().getFirst()).contains("HTTP 404").contains("model_not_found");
+        assertThat(r.toJson().get("mean_ttft_ms").isNull()).isTrue();
+        assertThat(ServeBenchResult.table(results)).contains("-");
+    }
+
+    @Test
+    void percentilesInterpolateLikeNumpy() {
+        ServeBenchResult.Stats s = ServeBenchResult.Stats.ofNanos(new long[] {4_000_000, 1_000_000, 3_000_000, 2_000_000});
+        assertThat(s.mean()).isEqualTo(2.5);
+        assertThat(s.p50()).isEqualTo(2.5);
+        assertThat(s.p90()).isCloseTo(3.7, within(1e-9));
+        assertThat(s.p99()).isCloseTo(3.97, within(1e-9));
+    }
+}
