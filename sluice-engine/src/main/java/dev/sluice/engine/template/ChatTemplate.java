@@ -187,14 +187,11 @@ public final class ChatTemplate {
 
         Context context = new Context(JINJAVA.getGlobalContextCopy(), vars, CONFIG.getDisabled());
         JinjavaInterpreter interpreter = CONFIG.getInterpreterFactory().newInstance(JINJAVA, context, CONFIG);
-        JinjavaInterpreter.pushCurrent(interpreter);
         String out;
-        try {
+        try (var _ = JinjavaInterpreter.closeablePushCurrent(interpreter).get()) {
             out = interpreter.render(tree, false);
         } catch (RuntimeException e) {
-            throw failure(List.of(), e);
-        } finally {
-            JinjavaInterpreter.popCurrent();
+            throw failure(interpreter.getErrorsCopy(), e);
         }
         ChatTemplateException failure = failure(interpreter.getErrorsCopy(), null);
         if (failure != null) throw failure;
