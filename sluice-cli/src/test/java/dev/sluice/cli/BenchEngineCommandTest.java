@@ -30,6 +30,7 @@ class BenchEngineCommandTest {
             }
             assertThat(n.get("decode_tok_s").asDouble()).isPositive();
             assertThat(n.get("mem_bandwidth_gb_s").asDouble()).isPositive();
+            assertThat(n.get("batch_mode").asText()).isEqualTo("batched");
         }
         assertThat(r.err()).contains("memory read bandwidth");
     }
@@ -38,7 +39,7 @@ class BenchEngineCommandTest {
     void tableSaysWhenBatchIsEmulated(@TempDir Path cache) {
         Map<String, String> env = Map.of("SLUICE_CACHE", cache.toString());
         Cli.Result r = Cli.run("", env, "bench", "engine", "--prompt", "4", "--gen", "2", "--batch", "2",
-                "--repeats", "1", "--warmup", "0", "--bandwidth-mib", "0");
+                "--repeats", "1", "--warmup", "0", "--bandwidth-mib", "0", "--emulate-batch");
         assertThat(r.exit()).as(r.err()).isZero();
         assertThat(r.out()).contains("prefill t/s", "decode t/s/seq", "batch emulated");
     }

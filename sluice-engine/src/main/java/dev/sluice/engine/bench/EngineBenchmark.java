@@ -7,6 +7,8 @@ import dev.sluice.engine.model.ModelConfig;
 import dev.sluice.engine.model.ModelWeights;
 import dev.sluice.engine.model.TensorNames;
 import dev.sluice.engine.runtime.KVCache;
+import dev.sluice.engine.runtime.PagedKVCache;
+import dev.sluice.engine.scheduler.SchedulerConfig;
 import dev.sluice.engine.runtime.Transformer;
 import dev.sluice.engine.tensor.Tensor;
 
@@ -34,11 +36,16 @@ import java.util.function.Consumer;
  * </ol>
  * A short untimed run warms the JIT first; each figure is the median over {@code repeats}.
  *
- * <p>Design note: batch mode. There is no batched (multi-sequence) forward on the engine yet, so a
- * batch of {@code B} is <em>emulated</em>: the {@code B} sequences are stepped in lockstep through the
- * single-sequence {@link Transformer#forwardLast} path, each reading all weights itself. Results say
- * so ({@link Result#batchMode()} is {@value #BATCH_EMULATED}); when the batched forward lands, this
- * class switches to it and reports {@value #BATCH_BATCHED}.
+ * <p>Design note: batch mode. By default ({@value #BATCH_BATCHED}) every step goes through
+ * {@link Transformer#forwardBatch}, the scheduler's multi-sequence forward over a
+ * {@link PagedKVCache} (blocks of {@link SchedulerConfig#DEFAULT_BLOCK_SIZE}): each prompt is one prefill call of its own, and a
+ * decode step is one call for all {@code B} sequences, so each weight matrix is read once per step.
+ * With {@link Options#emulateBatch()} ({@value #BATCH_EMULATED}) the {@code B} sequences are instead
+ * stepped in lockstep through the single-sequence {@link Transformer#forwardLast} path, each reading
+ * all weights itself: the baseline that shows what batching buys. {@link Options#batchInvariant()}
+ * is off by default, so a one-token step takes the kernels' fastest single-vector path (the
+ * engine's raw speed, as llama-bench measures it); the server's scheduler turns it on by default
+ * ({@link SchedulerConfig#DEFAULT_BATCH_INVARIANT}), which pads one-row matmuls to two rows.
  *
  * <p>Bandwidth limit: decode reads (nearly) every weight byte once per forward pass, so with a
  * measured read bandwidth {@code bw} ({@link MemoryBandwidth}) the machine allows at most
@@ -68,6 +75,8 @@ public final class EngineBenchmark {
     public static final String BATCH_EMULATED = "emulated";
     /** {@link Result#batchMode()} when one forward pass steps all sequences. */
     public static final String BATCH_BATCHED = "batched";
+    /** {@link Result#batchMode()} for {@link #BATCH_BATCHED} with {@link Options#batchInvariant()}. */
+    public static final String BATCH_BATCHED_INVARIANT = "batched-invariant";
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -81,8 +90,11 @@ public final class EngineBenchmark {
      * @param batchSizes   batch sizes, each in {@code [1, MAX_BATCH]}
      * @param repeats      timed repeats per batch size (&gt; 0); the median is reported
      * @param warmupSeconds how long to run untimed short generations first so the JIT compiles the kernels (0: none)
+     * @param emulateBatch  step the sequences one by one through the single-sequence path instead of the batched forward
+     * @param batchInvariant pass {@code batchInvariant} to {@link Transformer#forwardBatch} (as the server's scheduler does by default)
      */
-    public record Options(int promptTokens, int genTokens, List<Integer> batchSizes, int repeats, double warmupSeconds) {
+    public record Options(int promptTokens, int genTokens, List<Integer> batchSizes, int repeats, double warmupSeconds,
+                          boolean emulateBatch, boolean batchInvariant) {
         public Options {
             if (!(warmupSeconds >= 0)) throw new IllegalArgumentException("warmupSeconds must be >= 0, got " + warmupSeconds);
             if (promptTokens <= 0) throw new IllegalArgumentException("promptTokens must be > 0, got " + promptTokens);
@@ -97,7 +109,7 @@ public final class EngineBenchmark {
 
         /** The defaults of {@code sluice bench engine}. */
         public static Options defaults() {
-            return new Options(DEFAULT_PROMPT_TOKENS, DEFAULT_GEN_TOKENS, DEFAULT_BATCH_SIZES, DEFAULT_REPEATS, DEFAULT_WARMUP_SECONDS);
+            return new Options(DEFAULT_PROMPT_TOKENS, DEFAULT_GEN_TOKENS, DEFAULT_BATCH_SIZES, DEFAULT_REPEATS, DEFAULT_WARMUP_SECONDS, false, false);
         }
     }
 
@@ -108,7 +120,7 @@ public final class EngineBenchmark {
      * @param backend                kernel backend, e.g. {@code cpu-vector}
      * @param threads                compute threads ({@link Parallel#THREADS})
      * @param batch                  concurrent sequences
-     * @param batchMode              {@value #BATCH_EMULATED} or {@value #BATCH_BATCHED}
+     * @param batchMode              {@value #BATCH_BATCHED}, {@value #BATCH_BATCHED_INVARIANT} or {@value #BATCH_EMULATED}
      * @param promptTokens           tokens per prompt
      * @param genTokens              decode steps per sequence
      * @param prefillTokS            prompt tokens per second, all sequences together (median)
@@ -130,7 +142,7 @@ public final class EngineBenchmark {
 
         /** Measured weight passes per second over {@link #decodeLimitTokS()}; see the class note. */
         public double bandwidthFraction() {
-            double passes = BATCH_BATCHED.equals(batchMode) ? decodeTokS : decodeAggregateTokS;
+            double passes = BATCH_EMULATED.equals(batchMode) ? decodeAggregateTokS : decodeTokS;
             return passes / decodeLimitTokS();
         }
 
@@ -207,9 +219,10 @@ public final class EngineBenchmark {
             progress.accept("warm-up (JIT)");
             long t0 = System.nanoTime();
             // enough calls for C2 to compile the kernels at decode and prefill shapes
-            Options w = new Options(Math.min(o.promptTokens(), 16), Math.min(o.genTokens(), 16), List.of(1), 1, 0);
+            Options w = new Options(Math.min(o.promptTokens(), 16), Math.min(o.genTokens(), 16), List.of(1, 2), 1, 0, o.emulateBatch(), o.batchInvariant());
             do {
                 once(model, w, 1);
+                once(model, w, 2);
             } while (System.nanoTime() - t0 < o.warmupSeconds() * 1e9);
         }
         List<Result> out = new ArrayList<>();
@@ -222,7 +235,7 @@ public final class EngineBenchmark {
                 dec[r] = t[1];
             }
             double prefillSeconds = median(pre), decodeSeconds = median(dec);
-            out.add(new Result(modelName, model.kernels().name(), Parallel.THREADS, b, BATCH_EMULATED,
+            out.add(new Result(modelName, model.kernels().name(), Parallel.THREADS, b, o.emulateBatch() ? BATCH_EMULATED : o.batchInvariant() ? BATCH_BATCHED_INVARIANT : BATCH_BATCHED,
                     o.promptTokens(), o.genTokens(),
                     (double) b * o.promptTokens() / prefillSeconds,
                     o.genTokens() / decodeSeconds,
@@ -234,6 +247,39 @@ public final class EngineBenchmark {
 
     /** One repeat at batch {@code b}: {@code [prefill seconds, decode seconds]}. */
     private static double[] once(Transformer model, Options o, int b) {
+        return o.emulateBatch() ? onceEmulated(model, o, b) : onceBatched(model, o, b);
+    }
+
+    private static double[] onceBatched(Transformer model, Options o, int b) {
+        ModelConfig c = model.config();
+        int capacity = o.promptTokens() + o.genTokens();
+        int blockSize = SchedulerConfig.DEFAULT_BLOCK_SIZE;
+        boolean invariant = o.batchInvariant();
+        PagedKVCache pool = new PagedKVCache(c, blockSize, b * ((capacity + blockSize - 1) / blockSize));
+        PagedKVCache.Sequence[] seqs = new PagedKVCache.Sequence[b];
+        int[][] next = new int[b][1];
+        int[][] prompts = new int[b][];
+        for (int s = 0; s < b; s++) {
+            seqs[s] = pool.newSequence();
+            if (!seqs[s].reserve(capacity)) throw new IllegalStateException("KV pool too small for " + b + " x " + capacity + " positions");
+            prompts[s] = prompt(c.vocabSize(), o.promptTokens(), PROMPT_SEED + s);
+        }
+        long t0 = System.nanoTime();
+        for (int s = 0; s < b; s++) {
+            float[][] logits = model.forwardBatch(new int[][] {prompts[s]}, new PagedKVCache.Sequence[] {seqs[s]}, pool, null, invariant);
+            next[s][0] = argmax(logits[0]);
+        }
+        long t1 = System.nanoTime();
+        for (int step = 0; step < o.genTokens(); step++) {
+            float[][] logits = model.forwardBatch(next, seqs, pool, null, invariant);
+            for (int s = 0; s < b; s++) next[s][0] = argmax(logits[s]);
+        }
+        long t2 = System.nanoTime();
+        for (PagedKVCache.Sequence s : seqs) s.release();
+        return new double[] {(t1 - t0) / 1e9, (t2 - t1) / 1e9};
+    }
+
+    private static double[] onceEmulated(Transformer model, Options o, int b) {
         ModelConfig c = model.config();
         int capacity = o.promptTokens() + o.genTokens();
         KVCache[] caches = new KVCache[b];

@@ -27,7 +27,7 @@ class EngineBenchmarkTest {
         assertThat(bw.bufferBytes()).isEqualTo(8L << 20);
         try (LoadedModel m = LoadedModel.load(demo(), 64)) {
             List<String> progress = new ArrayList<>();
-            var o = new EngineBenchmark.Options(8, 4, List.of(1, 3), 2, 0.1);
+            var o = new EngineBenchmark.Options(8, 4, List.of(1, 3), 2, 0.1, false, false);
             List<EngineBenchmark.Result> rs = EngineBenchmark.run(m.transformer(), m.weights(), "demo", o, bw, progress::add);
             assertThat(rs).extracting(EngineBenchmark.Result::batch).containsExactly(1, 3);
             assertThat(progress).contains("warm-up (JIT)", "batch 3: repeat 2/2");
@@ -37,7 +37,7 @@ class EngineBenchmarkTest {
                 assertThat(r.decodeTokS()).isPositive();
                 // aggregate = batch x per-sequence, from the same median decode time
                 assertThat(r.decodeAggregateTokS()).isCloseTo(r.batch() * r.decodeTokS(), org.assertj.core.data.Percentage.withPercentage(1e-6));
-                assertThat(r.batchMode()).isEqualTo(EngineBenchmark.BATCH_EMULATED);
+                assertThat(r.batchMode()).isEqualTo(EngineBenchmark.BATCH_BATCHED);
                 String line = r.toJson();
                 assertThat(line).doesNotContain("\n");
                 JsonNode n = json.readTree(line);
@@ -53,6 +53,20 @@ class EngineBenchmarkTest {
                 assertThat(n.get("bandwidth_fraction").asDouble()).isPositive();
                 assertThat(r.decodeLimitTokS()).isEqualTo(bw.bytesPerSecond() / r.weightBytesPerToken());
             }
+        }
+    }
+
+    @Test
+    void emulatedAndInvariantModesRunAndSaySo() throws Exception {
+        try (LoadedModel m = LoadedModel.load(demo(), 64)) {
+            var emu = EngineBenchmark.run(m.transformer(), m.weights(), "demo", new EngineBenchmark.Options(4, 2, List.of(2), 1, 0, true, false), null, x -> {});
+            assertThat(emu.getFirst().batchMode()).isEqualTo(EngineBenchmark.BATCH_EMULATED);
+            assertThat(emu.getFirst().decodeAggregateTokS()).isPositive();
+            assertThat(Double.isNaN(emu.getFirst().bandwidthBytesPerSecond())).isTrue();
+            assertThat(emu.getFirst().toJson()).contains("\"mem_bandwidth_gb_s\":null");
+            var inv = EngineBenchmark.run(m.transformer(), m.weights(), "demo", new EngineBenchmark.Options(4, 2, List.of(1), 1, 0, false, true), null, x -> {});
+            assertThat(inv.getFirst().batchMode()).isEqualTo(EngineBenchmark.BATCH_BATCHED_INVARIANT);
+            assertThat(inv.getFirst().decodeTokS()).isPositive();
         }
     }
 
@@ -82,9 +96,9 @@ class EngineBenchmarkTest {
 
     @Test
     void optionsAreValidated() {
-        assertThatThrownBy(() -> new EngineBenchmark.Options(0, 4, List.of(1), 1, 0)).hasMessageContaining("promptTokens");
-        assertThatThrownBy(() -> new EngineBenchmark.Options(8, 4, List.of(0), 1, 0)).hasMessageContaining("batch size");
-        assertThatThrownBy(() -> new EngineBenchmark.Options(8, 4, List.of(1), 0, 0)).hasMessageContaining("repeats");
+        assertThatThrownBy(() -> new EngineBenchmark.Options(0, 4, List.of(1), 1, 0, false, false)).hasMessageContaining("promptTokens");
+        assertThatThrownBy(() -> new EngineBenchmark.Options(8, 4, List.of(0), 1, 0, false, false)).hasMessageContaining("batch size");
+        assertThatThrownBy(() -> new EngineBenchmark.Options(8, 4, List.of(1), 0, 0, false, false)).hasMessageContaining("repeats");
         assertThatThrownBy(() -> MemoryBandwidth.measure(1024, 1, 1)).hasMessageContaining("bufferBytes");
         assertThat(EngineBenchmark.median(new double[] {3, 1, 2})).isEqualTo(2);
         assertThat(EngineBenchmark.median(new double[] {4, 1, 2, 3})).isEqualTo(2.5);
