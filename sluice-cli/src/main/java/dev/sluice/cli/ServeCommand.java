@@ -49,6 +49,14 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Requests that may wait for the engine; more get 503 with Retry-After (default: ${DEFAULT-VALUE}).")
     int maxWaiting;
 
+    @Option(names = "--max-tokens-cap", paramLabel = "N", defaultValue = "" + ServerConfig.DEFAULT_MAX_TOKENS_CAP,
+            description = "Largest max_tokens a request may ask for; more gets 400 (default: ${DEFAULT-VALUE}).")
+    int maxTokensCap;
+
+    @Option(names = "--drain-timeout", paramLabel = "SECONDS", defaultValue = "" + ServerConfig.DEFAULT_DRAIN_TIMEOUT_SECONDS,
+            description = "On shutdown, how long in-flight generations may finish before they are cancelled (default: ${DEFAULT-VALUE}).")
+    long drainSeconds;
+
     @Mixin
     GenerateCommand.RuntimeOptions runtime;
 
@@ -57,7 +65,8 @@ public final class ServeCommand implements Callable<Integer> {
         if (maxWaiting < 1) throw new CommandLine.ParameterException(spec.commandLine(), "--max-waiting must be >= 1, got " + maxWaiting);
         ServerConfig config;
         try {
-            config = ServerConfig.defaults().withHost(host).withPort(port);
+            config = ServerConfig.defaults().withHost(host).withPort(port).withMaxTokensCap(maxTokensCap)
+                    .withDrainTimeout(java.time.Duration.ofSeconds(drainSeconds));
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }

@@ -46,8 +46,10 @@ public record ServerConfig(String host, int port, long maxRequestBytes, Duration
     public static final int DEFAULT_MAX_HEADER_BYTES = 16 << 10;
     /** Default max_tokens cap: 4096 tokens; a long answer, and a bounded one on a shared server. */
     public static final int DEFAULT_MAX_TOKENS_CAP = 4096;
-    /** Default drain timeout: 30 s; lets most streams finish, and fits Kubernetes' 30 s termination grace. */
-    public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
+    /** Default drain timeout, seconds: 30; lets most streams finish, and fits Kubernetes' 30 s termination grace. */
+    public static final int DEFAULT_DRAIN_TIMEOUT_SECONDS = 30;
+    /** {@link #DEFAULT_DRAIN_TIMEOUT_SECONDS} as a duration. */
+    public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(DEFAULT_DRAIN_TIMEOUT_SECONDS);
     /** Default generations per WebSocket: 64; a busy multiplexing client, bounded. */
     public static final int DEFAULT_MAX_WS_REQUESTS = 64;
 
