@@ -12,7 +12,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * few tens of microseconds of work, so dispatch latency matters more than anything else: a
  * {@link java.util.concurrent.ForkJoinPool} wakes parked threads one after another and spent
  * more time waking than computing at 16 threads. Like llama.cpp's thread pool, this one keeps
- * {@code THREADS - 1} daemon workers that spin (with {@link Thread#onSpinWait}) for
+ * {@code THREADS - 1} daemon workers that spin (with {@link Thread#onSpinWait}, yielding now and
+ * then in case the machine is oversubscribed) for
  * {@link #SPIN_NANOS} after each job before parking, so back-to-back jobs start in about a
  * microsecond; the calling thread works too.
  *
@@ -93,9 +94,10 @@ public final class Parallel {
             while (true) {
                 long spinUntil = System.nanoTime() + SPIN_NANOS;
                 Job j;
+                int spins = 0;
                 while ((j = current) == null || j.seq == last) {
                     if (System.nanoTime() < spinUntil) {
-                        Thread.onSpinWait();
+                        pause(++spins);
                     } else {
                         parked = true;
                         Job again = current;
@@ -118,6 +120,12 @@ public final class Parallel {
         }
     }
 
+    /** A spin-wait step; every 64th yields, so an oversubscribed machine still schedules the thread being waited for. */
+    private static void pause(int spins) {
+        if ((spins & 63) == 0) Thread.yield();
+        else Thread.onSpinWait();
+    }
+
     /**
      * Runs {@code body} over {@code [0, n)} split into chunks of at least {@code grain} indices, and
      * returns when all are done. Runs inline when the range is a single chunk, there is one thread,
@@ -136,7 +144,7 @@ public final class Parallel {
             current = job;
             for (Worker w : WORKERS) if (w.parked) LockSupport.unpark(w);
             job.work();
-            while (job.pending.get() > 0) Thread.onSpinWait();
+            for (int spins = 1; job.pending.get() > 0; spins++) pause(spins);
             current = null;
             Throwable t = job.error.get();
             if (t instanceof RuntimeException e) throw e;

@@ -166,6 +166,10 @@ public final class VectorKernels implements Kernels {
     /** Rows per tile of the batched matmul. */
     static final int ROW_TILE = 4;
 
+    // Batch invariance (Transformer.forwardBatch relies on it): for n >= 2 an output element's value
+    // must not depend on n or on the other input vectors. dot4x2 computes each of its two vectors with
+    // exactly dot4's operation sequence, and tiles are fixed by the row index, so it holds; keep it so.
+
     /** {@link #dot4} for two consecutive input vectors (the second at {@code xOff + n}, its outputs at {@code outOff + outStride}). */
     static void dot4x2(float[] w, int n, float[] x, int xOff, float[] out, int outOff, int outStride) {
         FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
