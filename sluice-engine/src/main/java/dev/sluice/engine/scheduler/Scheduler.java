@@ -85,10 +85,13 @@ public final class Scheduler implements AutoCloseable {
         this.model = model;
         this.tokenizer = tokenizer;
         this.config = config;
-        this.pool = PagedKVCache.ofBudget(model.config(), config.blockSize(), config.kvCacheBytes());
+        // never more than every running sequence at full context needs
+        long perBlock = PagedKVCache.bytesPerBlock(model.config(), config.blockSize());
+        long fullBytes = (long) config.maxRunning() * ((model.maxContext() + config.blockSize() - 1) / config.blockSize()) * perBlock;
+        this.pool = PagedKVCache.ofBudget(model.config(), config.blockSize(), Math.min(config.kvCacheBytes(), fullBytes));
         this.maxLength = (int) Math.min(model.maxContext(), pool.capacityTokens());
         log.info("scheduler: {} KV blocks of {} positions ({} MiB), max running {}, step budget {} tokens, max waiting {}{}",
-                pool.totalBlocks(), pool.blockSize(), config.kvCacheBytes() >> 20, config.maxRunning(), config.stepTokenBudget(),
+                pool.totalBlocks(), pool.blockSize(), pool.totalBlocks() * perBlock >> 20, config.maxRunning(), config.stepTokenBudget(),
                 config.maxWaiting(), config.batchInvariant() ? "" : ", batch-invariance off");
         this.engine = Thread.ofPlatform().name("sluice-scheduler").daemon().start(this::loop);
     }

@@ -9,7 +9,9 @@ package dev.sluice.engine.scheduler;
  *                        prompt (chunked prefill) up to the budget; must be at least {@code maxRunning}
  *                        so every running sequence can decode in each step
  * @param kvCacheBytes    memory of the paged KV cache (bytes, on the Java heap), split into blocks;
- *                        when blocks run out, sequences are preempted and recomputed later
+ *                        when blocks run out, sequences are preempted and recomputed later. The
+ *                        scheduler allocates at most what {@code maxRunning} sequences at the model's
+ *                        full context need
  * @param blockSize       positions per KV block
  * @param batchInvariant  keep each sequence's logits bit-identical whatever else is in the batch
  *                        (see {@link dev.sluice.engine.runtime.Transformer#forwardBatch}); false lets

@@ -21,9 +21,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <p>Design note: this class adapts the HTTP layer's {@link InferenceModel} to an
  * {@link EngineLane}, which decides how sequences share the engine. By default that is a
- * {@link SingleSequenceLane} (one sequence at a time from a bounded waiting queue); a
- * continuous-batching scheduler plugs in through the {@link #EngineInferenceModel(String,
- * LoadedModel, EngineLane)} constructor without any change here or in the routes. A full
+ * {@link SchedulerLane} (the engine's continuous-batching scheduler: concurrent requests share
+ * each forward step); {@link SingleSequenceLane} (one sequence at a time) or any other lane
+ * plugs in through the {@link #EngineInferenceModel(String, LoadedModel, EngineLane)} constructor. A full
  * waiting queue is refused with 503 and Retry-After, never queued without bound. Cancellation
  * (client gone, deadline, shutdown) reaches the lane through the job's cancelled flag.
  */
@@ -38,9 +38,9 @@ public final class EngineInferenceModel implements InferenceModel, AutoCloseable
     private final EngineLane lane;
     private final boolean reasoning;
 
-    /** The single-sequence lane with a waiting queue of {@code maxWaiting}. */
+    /** The continuous-batching lane ({@link SchedulerLane}, scheduler defaults) with a waiting queue of {@code maxWaiting}. */
     public EngineInferenceModel(String id, LoadedModel model, int maxWaiting) {
-        this(id, model, new SingleSequenceLane(model.generator(), model.transformer(), maxWaiting));
+        this(id, model, new SchedulerLane(model, maxWaiting));
     }
 
     /** Any lane, e.g. a continuous-batching scheduler over {@code model}. */
