@@ -87,16 +87,23 @@ class SchedulerLaneTest {
     }
 
     @Test
-    void aCancelledGenerationFreesItsSequence() {
+    void aCancelledGenerationFreesItsSequence() throws Exception {
         var prompt = model.encodeChat(List.of(Map.of("role", "user", "content", "go on forever")), null, null);
         AtomicInteger tokens = new AtomicInteger();
         CompletableFuture<String> finish = new CompletableFuture<>();
         var options = new GenerationOptions(200, 0f, 1f, 0, 0f, 0f, 0f, 1f, Map.of(), null, List.of(), false, 0);
-        InferenceModel.Generation[] g = new InferenceModel.Generation[1];
-        g[0] = model.generate(prompt.ids(), options, new GenerationListener() {
+        CountDownLatch second = new CountDownLatch(1), cancelled = new CountDownLatch(1);
+        InferenceModel.Generation g = model.generate(prompt.ids(), options, new GenerationListener() {
             @Override
             public void onToken(int tokenId, String token, float logprob, List<TopLogprob> top) {
-                if (tokens.incrementAndGet() == 2) g[0].cancel();
+                if (tokens.incrementAndGet() == 2) {
+                    second.countDown();
+                    try {
+                        cancelled.await(10, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        throw new RuntimeException(e);
+                    }
+                }
             }
 
             @Override
@@ -112,7 +119,15 @@ class SchedulerLaneTest {
                 finish.completeExceptionally(error);
             }
         });
-        assertThat(finish.join()).isIn("cancelled", "stop");
+        try {
+            assertThat(second.await(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(model.stats().running()).isEqualTo(1);
+            assertThat(model.stats().kvUsedTokens()).isPositive();
+            g.cancel();
+        } finally {
+            cancelled.countDown();
+        }
+        assertThat(finish.join()).isEqualTo("cancelled");
         await().atMost(5, TimeUnit.SECONDS).until(() -> model.stats().kvUsedTokens() == 0 && model.stats().running() == 0);
     }
 }
