@@ -73,7 +73,9 @@ final class BenchServeCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
-        List<ServeBenchResult> results = new ServeBenchmark(config).run(r -> {
+        List<ServeBenchResult> results;
+        try {
+            results = new ServeBenchmark(config).run(r -> {
             err.printf(Locale.ROOT, "concurrency %d: %d/%d completed in %.1f s, %.1f output tok/s%n", r.concurrency(), r.completed(), r.requests(),
                     r.durationSeconds(), r.outputThroughput());
             for (String e : r.errors().stream().limit(3).toList()) err.println("  failed: " + e);
@@ -82,7 +84,10 @@ final class BenchServeCommand implements Callable<Integer> {
                 out.println(r.toJson());
                 out.flush();
             }
-        });
+            });
+        } catch (IllegalStateException e) {
+            throw new CliException(e.getMessage());
+        }
         if (!json) out.print(ServeBenchResult.table(results));
         out.flush();
         return results.stream().allMatch(r -> r.failed() == 0) ? 0 : 1;

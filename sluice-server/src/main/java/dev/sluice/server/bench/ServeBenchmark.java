@@ -54,10 +54,17 @@ public final class ServeBenchmark {
         this.client = WebClient.builder(config.baseUrl()).responseTimeout(config.timeout()).maxResponseLength(0).build();
     }
 
-    /** Runs every level in order; {@code onLevel} sees each result as it is done. */
+    /**
+     * Runs every level in order; {@code onLevel} sees each result as it is done. First one
+     * unmeasured request warms up the server (JIT, caches) and checks that it answers at all.
+     *
+     * @throws IllegalStateException when the server cannot be reached or the warm-up request fails
+     */
     public List<ServeBenchResult> run(Consumer<ServeBenchResult> onLevel) {
         String model = config.model() != null ? config.model() : firstModel();
         Function<Integer, String> prompts = calibratedPrompts(model);
+        Sample warm = one(model, prompts.apply(-3));
+        if (warm.error != null) throw new IllegalStateException("the warm-up request to " + config.baseUrl() + " failed: " + warm.error);
         List<ServeBenchResult> out = new ArrayList<>();
         int offset = 0;
         for (int c : config.concurrency()) {
@@ -70,7 +77,14 @@ public final class ServeBenchmark {
     }
 
     private String firstModel() {
-        AggregatedHttpResponse r = client.get("/v1/models").aggregate().join();
+        AggregatedHttpResponse r;
+        try {
+            r = client.get("/v1/models").aggregate().join();
+        } catch (RuntimeException e) {
+            Throwable t = e;
+            while (t.getCause() != null) t = t.getCause();
+            throw new IllegalStateException("cannot reach " + config.baseUrl() + ": " + t, e);
+        }
         if (r.status().code() != 200) throw new IllegalStateException("GET /v1/models answered " + r.status() + "; pass --model");
         try {
             JsonNode data = JSON.readTree(r.contentUtf8()).path("data");

@@ -19,17 +19,26 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 /** The load generator against a fake-model server whose timing and token counts are known. */
 class ServeBenchmarkTest {
     /** One token per word; replies {@code max_tokens} tokens, one every {@link #STEP_MS} ms, after a prefill of {@link #PREFILL_MS}. */
     static final class WordModel implements InferenceModel {
+        final String id;
+        final boolean flaky;
+        final AtomicInteger generations = new AtomicInteger();
         final AtomicInteger maxConcurrent = new AtomicInteger();
         final AtomicInteger running = new AtomicInteger();
         final List<Integer> promptLengths = java.util.Collections.synchronizedList(new ArrayList<>());
 
-        @Override public String id() { return "words"; }
+        WordModel(String id, boolean flaky) {
+            this.id = id;
+            this.flaky = flaky;
+        }
+
+        @Override public String id() { return id; }
         @Override public long created() { return 0; }
         @Override public int contextLength() { return 4096; }
 
@@ -51,7 +60,8 @@ class ServeBenchmarkTest {
 
         @Override
         public Generation generate(int[] prompt, GenerationOptions options, GenerationListener listener) {
-            promptLengths.add(prompt.length);
+            if (!flaky) promptLengths.add(prompt.length);
+            boolean fail = flaky && generations.incrementAndGet() % 2 == 0;
             AtomicBoolean cancelled = new AtomicBoolean();
             Thread.ofVirtual().start(() -> {
                 maxConcurrent.accumulateAndGet(running.incrementAndGet(), Math::max);
@@ -65,6 +75,10 @@ class ServeBenchmarkTest {
                         if (i > 0) Thread.sleep(STEP_MS);
                         listener.onToken(1, "t", Float.NaN, List.of());
                         listener.onText("t ");
+                        if (fail) {
+                            listener.onError(new IllegalStateException("boom"));
+                            return;
+                        }
                     }
                     listener.onComplete("length", prompt.length, options.maxTokens());
                 } catch (InterruptedException e) {
@@ -78,12 +92,13 @@ class ServeBenchmarkTest {
     }
 
     static final int PREFILL_MS = 20, STEP_MS = 3;
-    static final WordModel MODEL = new WordModel();
+    static final WordModel MODEL = new WordModel("words", false);
+    static final WordModel FLAKY = new WordModel("flaky", true);
     static SluiceServer server;
 
     @BeforeAll
     static void start() {
-        server = new SluiceServer(ServerConfig.defaults().withPort(0), List.of(MODEL), () -> true).start();
+        server = new SluiceServer(ServerConfig.defaults().withPort(0), List.of(MODEL, FLAKY), () -> true).start();
     }
 
     @AfterAll
@@ -99,6 +114,7 @@ class ServeBenchmarkTest {
     @Test
     void countsPercentilesAndThroughputAreSane() {
         List<ServeBenchResult> levels = new ArrayList<>();
+        int before = MODEL.promptLengths.size();
         List<ServeBenchResult> results = new ServeBenchmark(config(List.of(1, 4), 8, null, true)).run(levels::add);
         assertThat(levels).isEqualTo(results);
         assertThat(results).extracting(ServeBenchResult::concurrency).containsExactly(1, 4);
@@ -124,6 +140,7 @@ class ServeBenchmarkTest {
             assertThat(r.requestThroughput()).isPositive();
         }
         assertThat(MODEL.maxConcurrent.get()).isEqualTo(4);
+        assertThat(MODEL.promptLengths.size() - before).isEqualTo(1 + 8 + 8); // warm-up, then the two levels
         // four slots on a model that runs requests side by side: clearly more throughput than one
         assertThat(results.get(1).outputThroughput()).isGreaterThan(results.get(0).outputThroughput() * 1.5);
         assertThat(MODEL.promptLengths).allMatch(n -> n == 50);
@@ -147,14 +164,29 @@ class ServeBenchmarkTest {
     }
 
     @Test
-    void failuresAreCountedWithTheirMessages() {
-        List<ServeBenchResult> results = new ServeBenchmark(config(List.of(2), 3, "no-such-model", true)).run(null);
+    void aServerThatFailsTheWarmUpOrCannotBeReachedIsAClearError() {
+        assertThatThrownBy(() -> new ServeBenchmark(config(List.of(2), 3, "no-such-model", true)).run(null))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("warm-up").hasMessageContaining("HTTP 404").hasMessageContaining("model_not_found");
+        ServeBenchConfig nowhere = new ServeBenchConfig(URI.create("http://127.0.0.1:1"), null, List.of(1), 8, 2, 1, true, Duration.ofSeconds(5), 0);
+        assertThatThrownBy(() -> new ServeBenchmark(nowhere).run(null)).isInstanceOf(IllegalStateException.class).hasMessageContaining("cannot reach");
+    }
+
+    @Test
+    void failedRequestsAreCountedWithTheirMessages() {
+        // "flaky" fails every even-numbered generation after streaming one token: the warm-up (1st) passes
+        List<ServeBenchResult> results = new ServeBenchmark(config(List.of(1), 4, "flaky", true)).run(null);
         ServeBenchResult r = results.getFirst();
-        assertThat(r.completed()).isZero();
-        assertThat(r.failed()).isEqualTo(3);
-        assertThat(r.errors().getFirst()).contains("HTTP 404").contains("model_not_found");
-        assertThat(r.toJson().get("mean_ttft_ms").isNull()).isTrue();
-        assertThat(ServeBenchResult.table(results)).contains("-");
+        assertThat(r.completed()).isEqualTo(2);
+        assertThat(r.failed()).isEqualTo(2);
+        assertThat(r.errors()).hasSize(2).allMatch(e -> e.startsWith("error event") && e.contains("boom"));
+        assertThat(r.totalOutputTokens()).isEqualTo(20);
+        assertThat(r.ttft().count()).isEqualTo(2);
+        assertThat(r.toJson().get("errors")).hasSize(2);
+
+        ServeBenchResult.Stats none = ServeBenchResult.Stats.ofNanos(new long[0]);
+        ServeBenchResult all = new ServeBenchResult("m", 2, 3, 0, 3, 1.0, 0, 0, none, none, none, none, List.of("HTTP 503: overloaded"));
+        assertThat(all.toJson().get("mean_ttft_ms").isNull()).isTrue();
+        assertThat(ServeBenchResult.table(List.of(all))).contains(" - ");
     }
 
     @Test
