@@ -20,6 +20,7 @@ final class FakeModel implements InferenceModel {
     volatile GenerationOptions lastOptions;
     volatile boolean lastCancelled;
     volatile EngineStats stats = EngineStats.UNKNOWN;
+    volatile boolean full;
 
     FakeModel(String id, String reply, String promptSuffix, int context) {
         this.id = id;
@@ -32,6 +33,11 @@ final class FakeModel implements InferenceModel {
     @Override public long created() { return 1_700_000_000L; }
     @Override public int contextLength() { return context; }
     @Override public EngineStats stats() { return stats; }
+
+    @Override
+    public void admit() {
+        if (full) throw OpenAiException.overloaded("The fake engine's queue is full");
+    }
 
     @Override
     public ChatPrompt encodeChat(List<Map<String, Object>> messages, List<Map<String, Object>> tools, Map<String, Object> templateVars) {

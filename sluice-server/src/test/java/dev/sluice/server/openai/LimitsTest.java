@@ -155,6 +155,33 @@ class LimitsTest {
     }
 
     @Test
+    void aFullEngineQueueGets503WithRetryAfterOverHttpAndWebSocket() throws Exception {
+        ECHO.full = true;
+        try {
+            AggregatedHttpResponse r = post("/v1/chat/completions", chat("fake", "x", ""));
+            JsonNode e = error(r, 503);
+            assertThat(e.get("code").asText()).isEqualTo("overloaded");
+            assertThat(r.headers().get("retry-after")).isEqualTo("1");
+            try (WsClient ws = new WsClient(server.port())) {
+                ws.send("{\"type\":\"request\",\"id\":\"q\",\"body\":" + chat("fake", "x", "") + "}");
+                JsonNode m = ws.next();
+                assertThat(m.get("status").asInt()).isEqualTo(503);
+                assertThat(m.at("/error/code").asText()).isEqualTo("overloaded");
+            }
+        } finally {
+            ECHO.full = false;
+        }
+    }
+
+    @Test
+    void aWebSocketMessageOverTheBodyLimitClosesTheSocketWith1009() throws Exception {
+        try (WsClient ws = new WsClient(server.port())) {
+            ws.send("{\"type\":\"request\",\"id\":\"big\",\"body\":" + chat("fake", "a".repeat(100_000), "") + "}");
+            assertThat(ws.closed.get(10, TimeUnit.SECONDS)).isEqualTo(1009);
+        }
+    }
+
+    @Test
     void readinessBodyAndEngineMetricsReportTheModelsLoad() throws Exception {
         ECHO.stats = new EngineStats(2, 3, 100, 400, 7);
         try {
