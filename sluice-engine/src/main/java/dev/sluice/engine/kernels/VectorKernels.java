@@ -6,6 +6,7 @@ import dev.sluice.engine.tensor.Tensor;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.Vector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
@@ -32,9 +33,13 @@ import java.nio.ByteOrder;
  *       rebuilds unsigned 6-bit quants from {@code ql}/{@code qh} on int lanes, scales by
  *       {@code d*scales[is]}, and takes the {@code -32} offset from per-activation sums of 16. No integer dot products: activations stay float, so results differ
  *       from the scalar twin only by float reassociation.</li>
- *   <li><b>Batched matmul</b> (prefill) dequantizes 4 weight rows at a time into a per-task scratch
- *       tile and computes 4 rows x 2 input vectors per register tile (8 accumulators, each
- *       activation load feeding 4 FMAs), so dequantization is amortized over the batch.</li>
+ *   <li><b>Batched matmul</b> (prefill, batched decode) is a cache-blocked GEMM ({@link #gemm}):
+ *       columns in k-blocks of {@link #K_BLOCK}, so one k-block of every input vector stays in L2
+ *       while a task walks its row tiles; each tile of 4 rows x one k-block is dequantized once
+ *       (vector code for F32, F16, Q8_0, Q4_0) into an L1-sized per-thread scratch and multiplied
+ *       with 4 input vectors per register tile (16 accumulators; each weight load and each
+ *       activation load feeds 4 FMAs). Dequantization is amortized over the batch, and results
+ *       are batch-invariant (see {@link #gemm}).</li>
  *   <li>Rows are split over {@link Parallel}; attention is split over (token, head) pairs.</li>
  *   <li>Quantized in-register paths need 8 or 16 float lanes; other shapes use the scratch path.</li>
  * </ul>
@@ -49,6 +54,8 @@ public final class VectorKernels implements Kernels {
     static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
     /** {@code L} bytes: one float vector's worth, when L is 8 or 16. */
     static final VectorSpecies<Byte> BL = L >= 8 ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : null;
+    /** {@code L} shorts: one float vector's worth of halves (null below 4 lanes). */
+    static final VectorSpecies<Short> S = L >= 4 ? VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16)) : null;
     static final boolean QUANT_IN_REGISTER = L == 8 || L == 16;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     static final java.lang.foreign.ValueLayout.OfLong LE_LONG = java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED.withOrder(LE);
@@ -110,27 +117,134 @@ public final class VectorKernels implements Kernels {
                 for (int r = from; r < to; r++) out[r] = dotRow(type, seg, r * rowBytes, x, 0, cols, scratch);
             });
         } else {
-            // tiles of ROW_TILE rows, dequantized once, then dotted with every input vector: each
-            // activation load feeds ROW_TILE FMAs (see dot4)
-            int tiles = (rows + ROW_TILE - 1) / ROW_TILE;
-            Parallel.forRange(tiles, 1, (from, to) -> {
-                float[] w4 = new float[ROW_TILE * cols];
+            gemm(type, seg, rowBytes, rows, cols, x, out, n);
+        }
+    }
+
+    /** Rows per tile of the batched matmul. */
+    static final int ROW_TILE = 4;
+    /** Columns per k-block of the batched matmul: a 4-row weight tile of {@code K_BLOCK} floats (8 KiB) stays in L1, the activations' k-block ({@code n * K_BLOCK} floats, 256 KiB at n = 128) in L2. A multiple of every block size. */
+    static final int K_BLOCK = 512;
+    /** Input vectors per register tile of the batched matmul: 4 rows x 4 vectors = 16 accumulators, each weight load feeds 4 FMAs and each activation load 4. */
+    static final int T_TILE = 4;
+
+    /**
+     * The batched matmul ({@code n >= 2}): a cache-blocked GEMM. Rows are split over threads in
+     * tiles of {@link #ROW_TILE}; each task walks the columns in blocks of {@link #K_BLOCK}, and for
+     * each block dequantizes each of its row tiles once (into an L1-sized scratch) and multiplies it
+     * with every input vector's slice of that block, {@link #T_TILE} vectors at a time, adding the
+     * partial dot products into {@code out}. The activations' k-block is reused across all row tiles
+     * of the task (it stays in L2), which is what the unblocked loop lacked.
+     *
+     * <p>Batch invariance: an output element is the sum over k-blocks, in order, of one accumulator's
+     * lane-reduced partial, computed by the same operation sequence in {@link #tile4} whatever
+     * {@code nt} is; k-blocks and row tiles depend only on {@code cols} and the row index. So the
+     * value does not depend on {@code n} or on the other input vectors.
+     */
+    private static void gemm(GGMLType type, MemorySegment seg, long rowBytes, int rows, int cols, float[] x, float[] out, int n) {
+        int tiles = (rows + ROW_TILE - 1) / ROW_TILE;
+        long bytesPerElemBlock = rowBytes / (cols / type.blockSize);
+        Parallel.forRange(tiles, 1, (from, to) -> {
+            float[] w4 = SCRATCH.get();
+            for (int k0 = 0; k0 < cols; k0 += K_BLOCK) {
+                int kc = Math.min(K_BLOCK, cols - k0);
+                long kOff = (long) (k0 / type.blockSize) * bytesPerElemBlock;
+                boolean first = k0 == 0;
                 for (int tile = from; tile < to; tile++) {
                     int r0 = tile * ROW_TILE, nr = Math.min(ROW_TILE, rows - r0);
-                    for (int i = 0; i < nr; i++) dequantRow(type, seg, (r0 + i) * rowBytes, w4, i * cols, cols);
-                    int t = 0;
-                    if (nr == ROW_TILE) {
-                        for (; t + 1 < n; t += 2) dot4x2(w4, cols, x, t * cols, out, t * rows + r0, rows);
-                    }
-                    for (; t < n; t++) {
-                        if (nr == ROW_TILE) {
-                            dot4(w4, cols, x, t * cols, out, t * rows + r0);
-                        } else {
-                            for (int i = 0; i < nr; i++) out[t * rows + r0 + i] = dot(w4, i * cols, x, t * cols, cols);
-                        }
+                    for (int i = 0; i < nr; i++) dequantRow(type, seg, (r0 + i) * rowBytes + kOff, w4, i * kc, kc);
+                    for (int i = nr; i < ROW_TILE; i++) java.util.Arrays.fill(w4, i * kc, (i + 1) * kc, 0f);
+                    for (int t = 0; t < n; t += T_TILE) {
+                        tile4(w4, kc, x, t * cols + k0, cols, Math.min(T_TILE, n - t), out, t * rows + r0, rows, nr, first);
                     }
                 }
-            });
+            }
+        });
+    }
+
+    /** Per-thread scratch of the batched matmul: one row tile of one k-block. */
+    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[ROW_TILE * K_BLOCK]);
+
+    /**
+     * Register tile: for {@code nt <= 4} input vectors (at {@code xOff + t * xStride}) and the 4 rows of
+     * {@code w} ({@code kc} floats each), {@code out[outOff + t * outStride + j] (+)= dot(w row j, x_t)} for
+     * {@code j < nr}. Each (row, vector) pair has its own accumulator fed in the same order whatever {@code nt}.
+     */
+    static void tile4(float[] w, int kc, float[] x, int xOff, int xStride, int nt, float[] out, int outOff, int outStride, int nr, boolean assign) {
+        if (nt == T_TILE) {
+            FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+            FloatVector b0 = FloatVector.zero(F), b1 = FloatVector.zero(F), b2 = FloatVector.zero(F), b3 = FloatVector.zero(F);
+            FloatVector c0 = FloatVector.zero(F), c1 = FloatVector.zero(F), c2 = FloatVector.zero(F), c3 = FloatVector.zero(F);
+            FloatVector d0 = FloatVector.zero(F), d1 = FloatVector.zero(F), d2 = FloatVector.zero(F), d3 = FloatVector.zero(F);
+            int xa = xOff, xb = xOff + xStride, xc = xOff + 2 * xStride, xd = xOff + 3 * xStride;
+            int i = 0;
+            for (; i <= kc - L; i += L) {
+                FloatVector w0 = FloatVector.fromArray(F, w, i), w1 = FloatVector.fromArray(F, w, kc + i);
+                FloatVector w2 = FloatVector.fromArray(F, w, 2 * kc + i), w3 = FloatVector.fromArray(F, w, 3 * kc + i);
+                FloatVector v = FloatVector.fromArray(F, x, xa + i);
+                a0 = w0.fma(v, a0);
+                a1 = w1.fma(v, a1);
+                a2 = w2.fma(v, a2);
+                a3 = w3.fma(v, a3);
+                v = FloatVector.fromArray(F, x, xb + i);
+                b0 = w0.fma(v, b0);
+                b1 = w1.fma(v, b1);
+                b2 = w2.fma(v, b2);
+                b3 = w3.fma(v, b3);
+                v = FloatVector.fromArray(F, x, xc + i);
+                c0 = w0.fma(v, c0);
+                c1 = w1.fma(v, c1);
+                c2 = w2.fma(v, c2);
+                c3 = w3.fma(v, c3);
+                v = FloatVector.fromArray(F, x, xd + i);
+                d0 = w0.fma(v, d0);
+                d1 = w1.fma(v, d1);
+                d2 = w2.fma(v, d2);
+                d3 = w3.fma(v, d3);
+            }
+            store4(a0, a1, a2, a3, w, kc, i, x, xa, out, outOff, nr, assign);
+            store4(b0, b1, b2, b3, w, kc, i, x, xb, out, outOff + outStride, nr, assign);
+            store4(c0, c1, c2, c3, w, kc, i, x, xc, out, outOff + 2 * outStride, nr, assign);
+            store4(d0, d1, d2, d3, w, kc, i, x, xd, out, outOff + 3 * outStride, nr, assign);
+            return;
+        }
+        for (int t = 0; t < nt; t++) {
+            int xo = xOff + t * xStride;
+            FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+            int i = 0;
+            for (; i <= kc - L; i += L) {
+                FloatVector v = FloatVector.fromArray(F, x, xo + i);
+                a0 = FloatVector.fromArray(F, w, i).fma(v, a0);
+                a1 = FloatVector.fromArray(F, w, kc + i).fma(v, a1);
+                a2 = FloatVector.fromArray(F, w, 2 * kc + i).fma(v, a2);
+                a3 = FloatVector.fromArray(F, w, 3 * kc + i).fma(v, a3);
+            }
+            store4(a0, a1, a2, a3, w, kc, i, x, xo, out, outOff + t * outStride, nr, assign);
+        }
+    }
+
+    /** Reduces four accumulators, adds the scalar tail {@code [i, kc)}, and stores (or adds) the first {@code nr}. */
+    private static void store4(FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3, float[] w, int kc, int i,
+                               float[] x, int xo, float[] out, int outOff, int nr, boolean assign) {
+        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        for (; i < kc; i++) {
+            float xi = x[xo + i];
+            s0 += w[i] * xi;
+            s1 += w[kc + i] * xi;
+            s2 += w[2 * kc + i] * xi;
+            s3 += w[3 * kc + i] * xi;
+        }
+        if (assign) {
+            out[outOff] = s0;
+            if (nr > 1) out[outOff + 1] = s1;
+            if (nr > 2) out[outOff + 2] = s2;
+            if (nr > 3) out[outOff + 3] = s3;
+        } else {
+            out[outOff] += s0;
+            if (nr > 1) out[outOff + 1] += s1;
+            if (nr > 2) out[outOff + 2] += s2;
+            if (nr > 3) out[outOff + 3] += s3;
         }
     }
 
@@ -139,6 +253,20 @@ public final class VectorKernels implements Kernels {
      * product {@code d * q}); other types use the scalar reference.
      */
     static void dequantRow(GGMLType type, MemorySegment seg, long off, float[] dst, int dstOff, int n) {
+        if (type == GGMLType.F32) {
+            int i = 0;
+            for (; i <= n - L; i += L) FloatVector.fromMemorySegment(F, seg, off + 4L * i, LE).intoArray(dst, dstOff + i);
+            for (; i < n; i++) dst[dstOff + i] = seg.get(Dequant.F32, off + 4L * i);
+            return;
+        }
+        if (type == GGMLType.F16 && S != null) {
+            int i = 0;
+            for (; i <= n - L; i += L) {
+                halfToFloat((IntVector) ShortVector.fromMemorySegment(S, seg, off + 2L * i, LE).castShape(I, 0)).intoArray(dst, dstOff + i);
+            }
+            for (; i < n; i++) dst[dstOff + i] = Float.float16ToFloat(seg.get(Dequant.I16, off + 2L * i));
+            return;
+        }
         if (!QUANT_IN_REGISTER || (type != GGMLType.Q8_0 && type != GGMLType.Q4_0)) {
             Dequant.row(type, seg, off, dst, dstOff, n);
             return;
@@ -163,71 +291,6 @@ public final class VectorKernels implements Kernels {
         }
     }
 
-    /** Rows per tile of the batched matmul. */
-    static final int ROW_TILE = 4;
-
-    // Batch invariance (Transformer.forwardBatch relies on it): for n >= 2 an output element's value
-    // must not depend on n or on the other input vectors. dot4x2 computes each of its two vectors with
-    // exactly dot4's operation sequence, and tiles are fixed by the row index, so it holds; keep it so.
-
-    /** {@link #dot4} for two consecutive input vectors (the second at {@code xOff + n}, its outputs at {@code outOff + outStride}). */
-    static void dot4x2(float[] w, int n, float[] x, int xOff, float[] out, int outOff, int outStride) {
-        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
-        FloatVector b0 = FloatVector.zero(F), b1 = FloatVector.zero(F), b2 = FloatVector.zero(F), b3 = FloatVector.zero(F);
-        int i = 0;
-        for (; i <= n - L; i += L) {
-            FloatVector xa = FloatVector.fromArray(F, x, xOff + i), xb = FloatVector.fromArray(F, x, xOff + n + i);
-            FloatVector w0 = FloatVector.fromArray(F, w, i), w1 = FloatVector.fromArray(F, w, n + i);
-            FloatVector w2 = FloatVector.fromArray(F, w, 2 * n + i), w3 = FloatVector.fromArray(F, w, 3 * n + i);
-            a0 = w0.fma(xa, a0);
-            a1 = w1.fma(xa, a1);
-            a2 = w2.fma(xa, a2);
-            a3 = w3.fma(xa, a3);
-            b0 = w0.fma(xb, b0);
-            b1 = w1.fma(xb, b1);
-            b2 = w2.fma(xb, b2);
-            b3 = w3.fma(xb, b3);
-        }
-        float[] s = {a0.reduceLanes(VectorOperators.ADD), a1.reduceLanes(VectorOperators.ADD), a2.reduceLanes(VectorOperators.ADD), a3.reduceLanes(VectorOperators.ADD),
-                b0.reduceLanes(VectorOperators.ADD), b1.reduceLanes(VectorOperators.ADD), b2.reduceLanes(VectorOperators.ADD), b3.reduceLanes(VectorOperators.ADD)};
-        for (; i < n; i++) {
-            float xa = x[xOff + i], xb = x[xOff + n + i];
-            for (int j = 0; j < 4; j++) {
-                s[j] += w[j * n + i] * xa;
-                s[4 + j] += w[j * n + i] * xb;
-            }
-        }
-        for (int j = 0; j < 4; j++) {
-            out[outOff + j] = s[j];
-            out[outOff + outStride + j] = s[4 + j];
-        }
-    }
-
-    /** {@code out[outOff + j] = dot(w[j*n ..], x[xOff ..])} for the four rows {@code j < 4} of {@code w}. */
-    static void dot4(float[] w, int n, float[] x, int xOff, float[] out, int outOff) {
-        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
-        int i = 0;
-        for (; i <= n - L; i += L) {
-            FloatVector xv = FloatVector.fromArray(F, x, xOff + i);
-            a0 = FloatVector.fromArray(F, w, i).fma(xv, a0);
-            a1 = FloatVector.fromArray(F, w, n + i).fma(xv, a1);
-            a2 = FloatVector.fromArray(F, w, 2 * n + i).fma(xv, a2);
-            a3 = FloatVector.fromArray(F, w, 3 * n + i).fma(xv, a3);
-        }
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) {
-            float xi = x[xOff + i];
-            s0 += w[i] * xi;
-            s1 += w[n + i] * xi;
-            s2 += w[2 * n + i] * xi;
-            s3 += w[3 * n + i] * xi;
-        }
-        out[outOff] = s0;
-        out[outOff + 1] = s1;
-        out[outOff + 2] = s2;
-        out[outOff + 3] = s3;
-    }
 
     private static boolean needsScratch(GGMLType type) {
         return switch (type) {
@@ -328,7 +391,7 @@ public final class VectorKernels implements Kernels {
         return s;
     }
 
-    /** Float bits of the halves in the low 16 bits of each lane: exact for every finite half, subnormals included. */
+    /** Float bits of the halves in the low 16 bits of each lane (higher bits ignored): exact for every finite half, subnormals included. */
     private static FloatVector halfToFloat(IntVector h) {
         FloatVector mag = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(F16_MAGIC);
         return mag.reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();

@@ -95,6 +95,44 @@ class KernelsTest {
         }
     }
 
+    /** The GEMM over several k-blocks, full and partial register tiles of vectors, and a partial row tile. */
+    @ParameterizedTest
+    @EnumSource(value = GGMLType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"})
+    void blockedMatmulMatchesScalar(GGMLType type) {
+        int cols = 2 * VectorKernels.K_BLOCK + 256, rows = 10, n = 7;
+        Tensor w = RandomTensors.random("w", type, cols, rows, 0.1f, rnd);
+        float[] x = RandomTensors.gaussArray(n * cols, 1f, rnd);
+        float[] outS = new float[n * rows], outV = new float[n * rows];
+        scalar.matmul(w, x, outS, n);
+        vector.matmul(w, x, outV, n);
+        for (int t = 0; t < n; t++) {
+            for (int r = 0; r < rows; r++) {
+                assertThat((double) outV[t * rows + r]).as("%s blocked matmul t=%d r=%d %s", type, t, r, seed())
+                        .isCloseTo(outS[t * rows + r], within(dotTolerance(w, r, x, t * cols)));
+            }
+        }
+    }
+
+    /** Transformer.forwardBatch relies on it: for n >= 2 a vector's outputs do not depend on n or on the other vectors. */
+    @ParameterizedTest
+    @EnumSource(value = GGMLType.class, names = {"F32", "F16", "Q8_0", "Q4_0", "Q4_K"})
+    void batchedMatmulIsBatchInvariant(GGMLType type) {
+        int cols = VectorKernels.K_BLOCK + 256, rows = 9, n = 6;
+        Tensor w = RandomTensors.random("w", type, cols, rows, 0.1f, rnd);
+        float[] x = RandomTensors.gaussArray(n * cols, 1f, rnd);
+        float[] all = new float[n * rows];
+        vector.matmul(w, x, all, n);
+        for (int t = 0; t < n; t++) {
+            float[] pair = new float[2 * cols];
+            System.arraycopy(x, t * cols, pair, 0, cols);
+            System.arraycopy(x, ((t + 1) % n) * cols, pair, cols, cols);
+            float[] out = new float[2 * rows];
+            vector.matmul(w, pair, out, 2);
+            assertThat(java.util.Arrays.copyOf(out, rows)).as("%s vector %d alone vs in a batch of %d, %s", type, t, n, seed())
+                    .containsExactly(java.util.Arrays.copyOfRange(all, t * rows, (t + 1) * rows));
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(value = GGMLType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"})
     void matmulMatchesScalar(GGMLType type) {
