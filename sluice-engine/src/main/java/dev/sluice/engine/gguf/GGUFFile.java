@@ -40,6 +40,10 @@ public final class GGUFFile implements AutoCloseable {
     public static final int DEFAULT_ALIGNMENT = 32;
     /** Bound on a single metadata string (bytes): larger means a corrupt length field. */
     static final long MAX_STRING_BYTES = 64L << 20;
+    /** Smallest tensor info (bytes): name length 8 + n_dims 4 + one dimension 8 + type 4 + offset 8. */
+    static final int MIN_TENSOR_INFO_BYTES = 32;
+    /** Smallest metadata entry (bytes): key length 8 + value type 4 + a 1-byte value. */
+    static final int MIN_METADATA_ENTRY_BYTES = 13;
     /** Bound on tensor dimensions. */
     static final int MAX_DIMS = 4;
 
@@ -81,8 +85,15 @@ public final class GGUFFile implements AutoCloseable {
             }
             long tensorCount = readI64("tensor count");
             long kvCount = readI64("metadata count");
-            if (tensorCount < 0 || tensorCount > file.byteSize() / 16) throw fail("corrupt tensor count " + tensorCount);
-            if (kvCount < 0 || kvCount > file.byteSize() / 8) throw fail("corrupt metadata count " + kvCount);
+            // Each tensor info takes at least MIN_TENSOR_INFO_BYTES, each metadata entry at least
+            // MIN_METADATA_ENTRY_BYTES: a count whose minimum size exceeds the rest of the file is corrupt.
+            long remaining = file.byteSize() - pos;
+            if (tensorCount < 0 || tensorCount > Integer.MAX_VALUE - 8 || tensorCount > remaining / MIN_TENSOR_INFO_BYTES) {
+                throw fail("corrupt tensor count " + tensorCount + " (" + remaining + " bytes left in the file)");
+            }
+            if (kvCount < 0 || kvCount > remaining / MIN_METADATA_ENTRY_BYTES) {
+                throw fail("corrupt metadata count " + kvCount + " (" + remaining + " bytes left in the file)");
+            }
             Map<String, Object> md = new LinkedHashMap<>();
             Map<String, GGUFValueType> ty = new LinkedHashMap<>();
             for (long i = 0; i < kvCount; i++) {
@@ -138,9 +149,11 @@ public final class GGUFFile implements AutoCloseable {
         } catch (ModelFormatException e) {
             arena.close();
             throw e;
-        } catch (ArithmeticException | IllegalArgumentException | IndexOutOfBoundsException e) {
+        } catch (RuntimeException e) {
+            // Any other failure while parsing untrusted bytes (arithmetic overflow, a negative array
+            // size, an out-of-bounds slice) is a corrupt file, never a crash of the caller.
             arena.close();
-            throw fail("corrupt header: " + e.getMessage());
+            throw new ModelFormatException(path + ": corrupt header: " + e, e);
         }
     }
 
@@ -197,6 +210,20 @@ public final class GGUFFile implements AutoCloseable {
         return t;
     }
 
+    /**
+     * Smallest encoded size of one array element of type {@code t} (bytes): strings carry an
+     * 8-byte length, nested arrays a 4-byte type and an 8-byte length.
+     */
+    static int minElementBytes(GGUFValueType t) {
+        return switch (t) {
+            case UINT8, INT8, BOOL -> 1;
+            case UINT16, INT16 -> 2;
+            case UINT32, INT32, FLOAT32 -> 4;
+            case UINT64, INT64, FLOAT64, STRING -> 8;
+            case ARRAY -> 12;
+        };
+    }
+
     private Object readValue(GGUFValueType t, String key) {
         switch (t) {
             case UINT8, INT8 -> {
@@ -241,7 +268,11 @@ public final class GGUFFile implements AutoCloseable {
                 GGUFValueType et = readType("metadata '" + key + "' element");
                 elementTypes.putIfAbsent(key, et);
                 long n = readI64("metadata '" + key + "' array length");
-                if (n < 0 || n > file.byteSize() - pos) throw fail("metadata '" + key + "': corrupt array length " + n);
+                long remaining = file.byteSize() - pos;
+                if (n < 0 || n > Integer.MAX_VALUE - 8 || n > remaining / minElementBytes(et)) {
+                    throw fail("metadata '" + key + "': corrupt array length " + n + " of " + et + " ("
+                            + remaining + " bytes left in the file)");
+                }
                 int len = (int) n;
                 return switch (et) {
                     case UINT8, INT8, UINT16, INT16, UINT32, INT32 -> {

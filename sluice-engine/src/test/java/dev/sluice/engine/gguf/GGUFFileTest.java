@@ -320,6 +320,69 @@ class GGUFFileTest {
         assertThat(rejected).isPositive();
     }
 
+    /**
+     * Regression: a corrupt array length that fits in the (sparse, 3 GiB) file used to pass the
+     * bounds check and then raise NegativeArraySizeException (0x90000000 cast to int) or
+     * OutOfMemoryError (0x7ffffff0 UINT32 elements); both must be a ModelFormatException naming
+     * the file and key.
+     */
+    @Test
+    void hugeArrayLengthInASparseFileIsAFormatErrorNotAnOOMOrNegativeArraySize() throws IOException {
+        long[][] cases = {
+                {0x90000000L, GGUFValueType.UINT32.ordinal()},
+                {0x7ffffff0L, GGUFValueType.UINT32.ordinal()},
+                {0x90000000L, GGUFValueType.UINT8.ordinal()},
+                {0x7ffffff0L, GGUFValueType.STRING.ordinal()},
+                {0x7ffffff0L, GGUFValueType.ARRAY.ordinal()},
+        };
+        for (long[] c : cases) {
+            Path p = sparseWithArray("huge.array", (int) c[1], c[0]);
+            assertThatThrownBy(() -> GGUFFile.open(p)).as("length 0x%x of type %d", c[0], c[1])
+                    .isInstanceOf(ModelFormatException.class)
+                    .hasMessageContaining(p.toString()).hasMessageContaining("huge.array")
+                    .hasMessageContaining("corrupt array length " + c[0]);
+            Files.delete(p);
+        }
+    }
+
+    /** Regression: tensor and metadata counts are bounded by their minimum encoded size, not 16/8 bytes. */
+    @Test
+    void hugeTensorOrMetadataCountInASparseFileIsAFormatError() throws IOException {
+        Path p = sparseHeader(0x7ffffff0L, 0, new byte[0]);
+        assertThatThrownBy(() -> GGUFFile.open(p)).isInstanceOf(ModelFormatException.class)
+                .hasMessageContaining(p.toString()).hasMessageContaining("corrupt tensor count " + 0x7ffffff0L);
+        Files.delete(p);
+        Path q = sparseHeader(0, 0x7ffffff0L, new byte[0]);
+        assertThatThrownBy(() -> GGUFFile.open(q)).isInstanceOf(ModelFormatException.class)
+                .hasMessageContaining(q.toString()).hasMessageContaining("corrupt metadata count " + 0x7ffffff0L);
+    }
+
+    @Test
+    void minElementBytesCoversEveryType() {
+        for (GGUFValueType t : GGUFValueType.values()) assertThat(GGUFFile.minElementBytes(t)).isPositive();
+        assertThat(GGUFFile.minElementBytes(GGUFValueType.STRING)).isEqualTo(8);
+        assertThat(GGUFFile.minElementBytes(GGUFValueType.ARRAY)).isEqualTo(12);
+    }
+
+    /** A v3 header with one metadata key holding an array of {@code elementType} and length {@code n}, padded sparsely to 3 GiB. */
+    Path sparseWithArray(String key, int elementType, long n) throws IOException {
+        byte[] k = key.getBytes(StandardCharsets.UTF_8);
+        ByteBuffer kv = ByteBuffer.allocate(8 + k.length + 4 + 4 + 8).order(ByteOrder.LITTLE_ENDIAN);
+        kv.putLong(k.length).put(k).putInt(GGUFValueType.ARRAY.ordinal()).putInt(elementType).putLong(n);
+        return sparseHeader(0, 1, kv.array());
+    }
+
+    Path sparseHeader(long tensorCount, long kvCount, byte[] rest) throws IOException {
+        Path p = dir.resolve("sparse.gguf");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(p.toFile(), "rw")) {
+            ByteBuffer h = ByteBuffer.allocate(24 + rest.length).order(ByteOrder.LITTLE_ENDIAN);
+            h.putInt(GGUFFile.MAGIC).putInt(3).putLong(tensorCount).putLong(kvCount).put(rest);
+            f.write(h.array());
+            f.setLength(3L << 30);
+        }
+        return p;
+    }
+
     // ------------------------------------------------------------------ helpers
 
     /** Byte offset of tensor {@code name}'s n_dims field in the header. */
