@@ -45,6 +45,11 @@ public final class ModelConfigs {
     public static ModelConfig fromGguf(GGUFFile f) {
         Path p = f.path();
         String arch = f.requireString("general.architecture");
+        // Checked before any hyper-parameter: an unsupported model must say so, not "missing <arch>.block_count".
+        if (!ModelConfig.SUPPORTED_ARCHITECTURES.contains(arch)) {
+            throw ModelFormatException.of(p, "unsupported architecture '" + arch + "' (supported: "
+                    + String.join(", ", ModelConfig.SUPPORTED_ARCHITECTURES) + ")");
+        }
         String a = arch + ".";
         try {
             int nEmbd = f.requireInt(a + "embedding_length");

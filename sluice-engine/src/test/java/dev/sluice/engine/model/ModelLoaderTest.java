@@ -27,9 +27,8 @@ class ModelLoaderTest {
     @TempDir Path tmp;
 
     static Path ref(String name) {
-        var d = ReferenceModels.dir(name);
-        assumeTrue(d.isPresent(), "reference fixture " + name + " not present");
-        return d.get();
+        // committed under src/test/resources/reference: absence is a failure, not a skip
+        return ReferenceModels.dir(name).orElseThrow(() -> new AssertionError("reference fixture " + name + " missing from src/test/resources/reference"));
     }
 
     @Test
@@ -222,6 +221,29 @@ class ModelLoaderTest {
         new dev.sluice.engine.safetensors.SafetensorsWriter().add("x", "F32", new long[] {1}, new float[] {1}).write(d.resolve("model.safetensors"));
         assertThatThrownBy(() -> ModelLoader.load(d)).isInstanceOf(ModelFormatException.class)
                 .hasMessageContaining("GPT2LMHeadModel").hasMessageContaining("LlamaForCausalLM").hasMessageContaining("Qwen3ForCausalLM");
+    }
+
+    /** Regression: an unsupported GGUF architecture used to fail with "missing mamba.embedding_length". */
+    @Test
+    void unsupportedGgufArchitectureIsNamedBeforeHyperParameters() {
+        Path p = tmp.resolve("mamba.gguf");
+        new GGUFWriter().putString("general.architecture", "mamba").write(p);
+        assertThatThrownBy(() -> ModelLoader.load(p)).isInstanceOf(ModelFormatException.class)
+                .hasMessageContaining(p.toString()).hasMessageContaining("unsupported architecture 'mamba'")
+                .hasMessageContaining("supported: " + String.join(", ", ModelConfig.SUPPORTED_ARCHITECTURES))
+                .hasMessageNotContaining("missing");
+    }
+
+    /** Regression: the shared phi-3 vocab file (arch phi3) said "missing metadata" instead of naming the architecture. */
+    @Test
+    void phi3VocabFileIsAnUnsupportedArchitecture() {
+        Path dir = dev.sluice.engine.TestFixtures.shared("tokenizers").orElse(null);
+        assumeTrue(dir != null, "shared tokenizers fixtures folder not present");
+        Path p = dir.resolve("ggml-vocab-phi-3.gguf");
+        assertThat(p).exists();
+        assertThatThrownBy(() -> ModelLoader.load(p)).isInstanceOf(ModelFormatException.class)
+                .hasMessageContaining(p.toString()).hasMessageContaining("unsupported architecture 'phi3'")
+                .hasMessageNotContaining("missing");
     }
 
     @Test
