@@ -19,6 +19,20 @@ final class Files2 {
         }
     }
 
+    /** Decodes strict UTF-8; invalid input fails with a message naming {@code what} and the byte offset. */
+    static String utf8(byte[] bytes, String what) {
+        var decoder = java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT);
+        java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(bytes);
+        java.nio.CharBuffer out = java.nio.CharBuffer.allocate(bytes.length + 1);
+        java.nio.charset.CoderResult r = decoder.decode(in, out, true);
+        if (r.isError()) throw new CliException(what + " is not valid UTF-8 at byte " + in.position());
+        r = decoder.flush(out);
+        if (r.isError()) throw new CliException(what + " is not valid UTF-8 at byte " + in.position());
+        return out.flip().toString();
+    }
+
     static void reportWritten(PrintWriter err, Path output, long startNanos) {
         long size;
         try {

@@ -97,11 +97,42 @@ public final class GenerateCommand implements Callable<Integer> {
 
     /** Options about how the model runs, shared by {@code generate} and {@code chat} (a picocli mixin). */
     public static final class RuntimeOptions {
-        @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
+        /** Most worker threads: 4x the cores; beyond that threads only contend, and huge values would exhaust the machine. */
+        static final int MAX_THREADS = 4 * Runtime.getRuntime().availableProcessors();
+        /** Largest KV cache asked for on the command line (tokens); the model's own context length usually binds first. */
+        static final int MAX_CTX_SIZE = 1 << 20;
+
+        @Option(names = "--threads", paramLabel = "N", converter = ThreadCount.class,
+                description = "Worker threads, 1 to 4x the cores (default: all cores).")
         Integer threads;
 
-        @Option(names = {"-c", "--ctx-size"}, paramLabel = "N", defaultValue = "" + Transformer.DEFAULT_MAX_CONTEXT,
+        @Option(names = {"-c", "--ctx-size"}, paramLabel = "N", defaultValue = "" + Transformer.DEFAULT_MAX_CONTEXT, converter = ContextSize.class,
                 description = "KV cache size in tokens, capped by the model's context length (default: ${DEFAULT-VALUE}).")
         int contextSize;
+
+        static final class ThreadCount implements CommandLine.ITypeConverter<Integer> {
+            @Override
+            public Integer convert(String value) {
+                return boundedInt(value, 1, MAX_THREADS);
+            }
+        }
+
+        static final class ContextSize implements CommandLine.ITypeConverter<Integer> {
+            @Override
+            public Integer convert(String value) {
+                return boundedInt(value, 1, MAX_CTX_SIZE);
+            }
+        }
+
+        static int boundedInt(String value, int min, int max) {
+            int v;
+            try {
+                v = Integer.parseInt(value.trim());
+            } catch (NumberFormatException e) {
+                throw new CommandLine.TypeConversionException("'" + value + "' is not an integer");
+            }
+            if (v < min || v > max) throw new CommandLine.TypeConversionException("must be in [" + min + ", " + max + "], got " + v);
+            return v;
+        }
     }
 }

@@ -70,6 +70,7 @@ public final class ServeCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
+        checkPortFree(host, port); // before loading the model, so a busy port fails fast
         Path path = model.resolve(main.env(), spec.commandLine().getErr());
         String id = servedName;
         if (model.model == null) {
@@ -82,7 +83,13 @@ public final class ServeCommand implements Callable<Integer> {
         EngineInferenceModel engine = new EngineInferenceModel(id, loaded, maxWaiting);
         AtomicBoolean ready = new AtomicBoolean();
         ServerMetrics metrics = new ServerMetrics();
-        SluiceServer server = new SluiceServer(config, List.of(engine), ready::get, metrics).start();
+        SluiceServer server;
+        try {
+            server = new SluiceServer(config, List.of(engine), ready::get, metrics).start();
+        } catch (RuntimeException e) {
+            engine.close();
+            throw new CliException("cannot listen on " + host + ":" + port + ": " + rootMessage(e) + "; choose another with --port/--host");
+        }
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();
             engine.close();
@@ -94,5 +101,21 @@ public final class ServeCommand implements Callable<Integer> {
         });
         server.awaitTermination();
         return 0;
+    }
+
+    /** Fails with a clear message when {@code host:port} cannot be bound (in use, or not a local address). */
+    static void checkPortFree(String host, int port) {
+        if (port == 0) return;
+        try (java.net.ServerSocket s = new java.net.ServerSocket()) {
+            s.setReuseAddress(true);
+            s.bind(new java.net.InetSocketAddress(host, port));
+        } catch (java.io.IOException e) {
+            throw new CliException("cannot listen on " + host + ":" + port + ": " + e.getMessage() + "; choose another with --port/--host");
+        }
+    }
+
+    private static String rootMessage(Throwable e) {
+        while (e.getCause() != null) e = e.getCause();
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     }
 }

@@ -41,7 +41,7 @@ public final class TokenizeCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         Path path = model.resolve(main.env(), err);
         Tokenizer tok = TokenizerSource.load(path, -1).tokenizer();
-        String text = new String(main.stdin().readAllBytes(), StandardCharsets.UTF_8);
+        String text = Files2.utf8(main.stdin().readAllBytes(), "stdin");
         int[] ids = tok.encode(text, addSpecial, parseSpecial);
         StringJoiner line = new StringJoiner(" ");
         for (int id : ids) line.add(Integer.toString(id));

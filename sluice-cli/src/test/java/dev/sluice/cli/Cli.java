@@ -19,7 +19,11 @@ final class Cli {
     }
 
     static Result run(String stdin, Map<String, String> env, String... args) {
-        CommandLine cl = Main.commandLine(new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)), env);
+        return run(stdin.getBytes(StandardCharsets.UTF_8), env, args);
+    }
+
+    static Result run(byte[] stdin, Map<String, String> env, String... args) {
+        CommandLine cl = Main.commandLine(new ByteArrayInputStream(stdin), env);
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         cl.setOut(new PrintWriter(out, true));

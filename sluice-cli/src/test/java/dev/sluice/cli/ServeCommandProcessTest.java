@@ -1,0 +1,85 @@
+package dev.sluice.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** {@code sluice serve}, the README's main job, as a real process: the demo model by default, and bad input. */
+class ServeCommandProcessTest {
+    static final Pattern READY = Pattern.compile("model '(.+)' ready: http://127\\.0\\.0\\.1:(\\d+)/v1");
+
+    static ProcessBuilder sluice(Path cache, String... args) {
+        List<String> cmd = new java.util.ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx1g",
+                "-cp", System.getProperty("java.class.path"), "dev.sluice.cli.Main"));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().put("SLUICE_CACHE", cache.toString());
+        return pb;
+    }
+
+    @Test
+    void servesTheDemoModelByDefault(@TempDir Path cache) throws Exception {
+        Process p = sluice(cache, "serve", "--port", "0").redirectErrorStream(true).start();
+        List<String> lines = new CopyOnWriteArrayList<>();
+        CompletableFuture<Matcher> ready = new CompletableFuture<>();
+        Thread.ofVirtual().start(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                for (String line; (line = r.readLine()) != null; ) {
+                    lines.add(line);
+                    Matcher m = READY.matcher(line);
+                    if (m.find()) ready.complete(m);
+                }
+            } catch (Exception e) {
+                ready.completeExceptionally(e);
+            }
+            ready.completeExceptionally(new IllegalStateException("sluice serve exited: " + lines));
+        });
+        try {
+            Matcher m = ready.get(180, TimeUnit.SECONDS);
+            assertThat(m.group(1)).isEqualTo("demo");
+            assertThat(lines).filteredOn(l -> l.contains("to serve a real one")).hasSize(1);
+            HttpClient http = HttpClient.newHttpClient();
+            String base = "http://127.0.0.1:" + m.group(2);
+            HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create(base + "/health/ready")).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(health.statusCode()).isEqualTo(200);
+            HttpResponse<String> chat = http.send(HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
+                    .timeout(Duration.ofSeconds(120)).header("content-type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"demo\",\"temperature\":0,\"messages\":[{\"role\":\"user\",\"content\":\"What is 12 + 30?\"}]}"))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
+            assertThat(chat.body()).contains("42").contains("\"finish_reason\":\"stop\"");
+        } finally {
+            p.destroy();
+            if (!p.waitFor(30, TimeUnit.SECONDS)) p.destroyForcibly();
+        }
+    }
+
+    @Test
+    void aMissingModelIsAClearErrorNotAStackTrace(@TempDir Path cache) throws Exception {
+        Path missing = cache.resolve("nope.gguf");
+        Process p = sluice(cache, "serve", "--port", "0", "--model", missing.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as(out).isEqualTo(1);
+        assertThat(out).contains("sluice: error:").contains("nope.gguf").doesNotContain("\tat ");
+    }
+}
