@@ -316,4 +316,46 @@ class SchedulerTest {
             }
         }
     }
+
+    @Test
+    void randomMixOfPrioritiesCancellationsAndATinyPoolEndsCleanWithAloneOutputs() throws Exception {
+        SplittableRandom r = new SplittableRandom(42);
+        int n = 24;
+        List<int[]> prompts = new ArrayList<>();
+        int[] maxTokens = new int[n], prio = new int[n];
+        for (int i = 0; i < n; i++) {
+            prompts.add(prompt(100 + i, 1 + r.nextInt(40)));
+            maxTokens[i] = 1 + r.nextInt(30);
+            prio[i] = r.nextInt(3);
+        }
+        List<int[]> alone = new ArrayList<>();
+        try (Scheduler s = new Scheduler(model, null, cfg())) {
+            for (int i = 0; i < n; i++) alone.add(await(s.submit(prompts.get(i), greedy(maxTokens[i]), 0, NO_DEADLINE, null)).tokens());
+        }
+        long budget = 12 * PagedKVCache.bytesPerBlock(model.config(), 8); // 96 positions for up to 8 sequences of up to 70
+        try (Scheduler s = new Scheduler(model, null, cfg().withBlockSize(8).withKvCacheBytes(budget).withMaxRunning(8).withStepTokenBudget(24))) {
+            List<SequenceHandle> hs = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                hs.add(s.submit(prompts.get(i), greedy(maxTokens[i]), prio[i], NO_DEADLINE, null));
+                if (i % 5 == 4) hs.get(i - 2).cancel();
+            }
+            for (int i = 0; i < n; i++) {
+                SequenceResult res = await(hs.get(i));
+                int[] want = alone.get(i);
+                if (res.finishReason() == FinishReason.CANCELLED) {
+                    // whatever it produced before leaving is a prefix of its output alone
+                    assertThat(want.length).isGreaterThanOrEqualTo(res.tokens().length);
+                    assertThat(java.util.Arrays.copyOf(want, res.tokens().length)).containsExactly(res.tokens());
+                } else {
+                    assertThat(res.tokens()).as("sequence %d (priority %d, preempted %d times)", i, prio[i], res.preemptions()).containsExactly(want);
+                }
+            }
+            SchedulerStats st = s.stats();
+            assertThat(st.kvBlocksUsed()).isZero();
+            assertThat(st.running()).isZero();
+            assertThat(st.waiting()).isZero();
+            assertThat(st.finished()).isEqualTo(n);
+            assertThat(st.preemptions()).isPositive();
+        }
+    }
 }
