@@ -31,7 +31,18 @@ public interface Kernels {
      */
     void matmul(Tensor w, float[] x, float[] out, int n);
 
-    /** {@link #matmul} for one vector. */
+    /**
+     * {@link #matmul(Tensor, float[], float[], int)} of several matrices with the same input (e.g. the
+     * Q, K and V projections): {@code outs[i]} receives {@code ws[i] x}. All matrices have the same
+     * column count. Implementations may run them as one parallel job; every output element equals
+     * what the single-matrix call computes.
+     */
+    default void matmul(Tensor[] ws, float[] x, float[][] outs, int n) {
+        if (ws.length != outs.length) throw new IllegalArgumentException(ws.length + " matrices but " + outs.length + " outputs");
+        for (int i = 0; i < ws.length; i++) matmul(ws[i], x, outs[i], n);
+    }
+
+    /** {@link #matmul(Tensor, float[], float[], int)} for one vector. */
     default void matvec(Tensor w, float[] x, float[] out) {
         matmul(w, x, out, 1);
     }

@@ -31,7 +31,7 @@ import java.util.Optional;
  * </pre>
  *
  * <p>Design note: a call processes a chunk of tokens at once (batched prefill): every projection
- * is one {@link Kernels#matmul} over all tokens of the chunk, and attention is causal within the
+ * is one {@link Kernels#matmul} over all tokens of the chunk (Q/K/V, and gate/up, each as one call of the multi-matrix form: one parallel job), and attention is causal within the
  * chunk. Chunks longer than {@link #PREFILL_CHUNK} are split to bound activation memory. Weights
  * stay in their mapped segments; only 1-D tensors (norms, biases) are copied to float arrays at
  * construction. A {@code Transformer} is immutable and may be shared by threads, each with its
@@ -203,9 +203,7 @@ public final class Transformer {
             Layer L = layers[l];
             // attention
             kernels.rmsnorm(h, x, L.attnNorm, E, n, eps);
-            kernels.matmul(L.wq, h, q, n);
-            kernels.matmul(L.wk, h, k, n);
-            kernels.matmul(L.wv, h, v, n);
+            kernels.matmul(new Tensor[] {L.wq, L.wk, L.wv}, h, new float[][] {q, k, v}, n);
             if (L.bq != null) {
                 addBias(q, L.bq, n);
                 addBias(k, L.bk, n);
@@ -227,8 +225,7 @@ public final class Transformer {
             kernels.add(x, tmp, n * E);
             // feed-forward
             kernels.rmsnorm(h, x, L.ffnNorm, E, n, eps);
-            kernels.matmul(L.wGate, h, gate, n);
-            kernels.matmul(L.wUp, h, up, n);
+            kernels.matmul(new Tensor[] {L.wGate, L.wUp}, h, new float[][] {gate, up}, n);
             kernels.swiglu(gate, up, n * F);
             kernels.matmul(L.wDown, gate, tmp, n);
             kernels.add(x, tmp, n * E);
@@ -304,9 +301,7 @@ public final class Transformer {
         for (int l = 0; l < layers.length; l++) {
             Layer L = layers[l];
             kernels.rmsnorm(h, x, L.attnNorm, E, n, eps);
-            kernels.matmul(L.wq, h, q, rows);
-            kernels.matmul(L.wk, h, k, rows);
-            kernels.matmul(L.wv, h, v, rows);
+            kernels.matmul(new Tensor[] {L.wq, L.wk, L.wv}, h, new float[][] {q, k, v}, rows);
             if (L.bq != null) {
                 addBias(q, L.bq, n);
                 addBias(k, L.bk, n);
@@ -335,8 +330,7 @@ public final class Transformer {
             kernels.matmul(L.wo, att, tmp, rows);
             kernels.add(x, tmp, n * E);
             kernels.rmsnorm(h, x, L.ffnNorm, E, n, eps);
-            kernels.matmul(L.wGate, h, gate, rows);
-            kernels.matmul(L.wUp, h, up, rows);
+            kernels.matmul(new Tensor[] {L.wGate, L.wUp}, h, new float[][] {gate, up}, rows);
             kernels.swiglu(gate, up, n * F);
             kernels.matmul(L.wDown, gate, tmp, rows);
             kernels.add(x, tmp, n * E);

@@ -113,6 +113,27 @@ class KernelsTest {
         }
     }
 
+    /** The multi-matrix matmul (one parallel job for Q/K/V or gate/up) equals the single-matrix calls bit for bit, mixed types included. */
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2, 5})
+    void multiMatrixMatmulEqualsSingleCalls(int n) {
+        int cols = VectorKernels.K_BLOCK + 256;
+        Tensor[] ws = {
+                RandomTensors.random("a", GGMLType.Q8_0, cols, 13, 0.1f, rnd),
+                RandomTensors.random("b", GGMLType.F16, cols, 6, 0.1f, rnd),
+                RandomTensors.random("c", GGMLType.Q4_K, cols, 9, 0.1f, rnd),
+                RandomTensors.random("d", GGMLType.Q4_0, cols, 4, 0.1f, rnd)};
+        float[] x = RandomTensors.gaussArray(n * cols, 1f, rnd);
+        float[][] outs = new float[ws.length][];
+        for (int i = 0; i < ws.length; i++) outs[i] = new float[n * ws[i].rows()];
+        vector.matmul(ws, x, outs, n);
+        for (int i = 0; i < ws.length; i++) {
+            float[] one = new float[n * ws[i].rows()];
+            vector.matmul(ws[i], x, one, n);
+            assertThat(outs[i]).as("%s n=%d %s", ws[i], n, seed()).containsExactly(one);
+        }
+    }
+
     /** Transformer.forwardBatch relies on it: for n >= 2 a vector's outputs do not depend on n or on the other vectors. */
     @ParameterizedTest
     @EnumSource(value = GGMLType.class, names = {"F32", "F16", "Q8_0", "Q4_0", "Q4_K"})
