@@ -148,13 +148,5 @@ public final class PagedKVCache {
                 t += run;
             }
         }
-
-        /** Copies positions {@code [0, n)} of layer array {@code src} contiguously into {@code dst}. */
-        void gather(float[] src, float[] dst, int n) {
-            for (int p = 0; p < n; p += blockSize) {
-                int run = Math.min(blockSize, n - p);
-                System.arraycopy(src, offset(p), dst, p * kvDim, run * kvDim);
-            }
-        }
     }
 }

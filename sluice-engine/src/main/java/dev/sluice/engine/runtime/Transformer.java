@@ -250,7 +250,7 @@ public final class Transformer {
      * runs its chunk {@code tokens[i]} (one token when decoding, several for a chunk of prefill)
      * at positions {@code seqs[i].length() ..} against its own paged KV. Every projection is one
      * {@link Kernels#matmul} over the stacked tokens of all sequences, so each weight matrix is
-     * read once per step; attention runs per sequence over its own blocks. The caller must have
+     * read once per step; attention ({@link PagedAttention}) reads each sequence's own blocks in place. The caller must have
      * {@link PagedKVCache.Sequence#reserve reserved} room for the chunk; lengths advance by the chunk.
      *
      * <p>Guarantee: with {@code batchInvariant}, each token's row goes through the same kernels in
@@ -270,7 +270,7 @@ public final class Transformer {
     public float[][] forwardBatch(int[][] tokens, PagedKVCache.Sequence[] seqs, PagedKVCache pool, boolean[] wantLogits, boolean batchInvariant) {
         int B = seqs.length;
         if (B == 0 || tokens.length != B) throw new IllegalArgumentException("need one token chunk per sequence, got " + tokens.length + " for " + B);
-        int n = 0, maxLen = 0, maxChunk = 0;
+        int n = 0, maxLen = 0;
         int[] rowOf = new int[B];
         for (int i = 0; i < B; i++) {
             int m = tokens[i].length;
@@ -284,7 +284,6 @@ public final class Transformer {
             rowOf[i] = n;
             n += m;
             maxLen = Math.max(maxLen, end);
-            maxChunk = Math.max(maxChunk, m);
         }
         int rows = batchInvariant ? Math.max(n, MIN_INVARIANT_ROWS) : n;
         int E = c.nEmbd(), qDim = c.qDim(), kvDim = c.kvDim(), F = c.nFf(), hd = c.headDim();
@@ -293,10 +292,13 @@ public final class Transformer {
         float[] q = new float[rows * qDim], k = new float[rows * kvDim], v = new float[rows * kvDim];
         float[] att = new float[rows * qDim];
         float[] gate = new float[rows * F], up = new float[rows * F];
-        float[] kc = new float[maxLen * kvDim], vc = new float[maxLen * kvDim];
-        float[] qs = new float[maxChunk * qDim], os = new float[maxChunk * qDim];
+        int[] rowSeq = new int[n], rowPos = new int[n];
         for (int i = 0; i < B; i++) {
-            for (int t = 0; t < tokens[i].length; t++) Dequant.row(tokenEmbd, tokens[i][t], x, (rowOf[i] + t) * E);
+            for (int t = 0; t < tokens[i].length; t++) {
+                Dequant.row(tokenEmbd, tokens[i][t], x, (rowOf[i] + t) * E);
+                rowSeq[rowOf[i] + t] = i;
+                rowPos[rowOf[i] + t] = seqs[i].length() + t;
+            }
         }
         for (int l = 0; l < layers.length; l++) {
             Layer L = layers[l];
@@ -321,12 +323,9 @@ public final class Transformer {
                 }
                 s.write(poolK, pos0, k, r0 * kvDim, m);
                 s.write(poolV, pos0, v, r0 * kvDim, m);
-                s.gather(poolK, kc, pos0 + m);
-                s.gather(poolV, vc, pos0 + m);
-                System.arraycopy(q, r0 * qDim, qs, 0, m * qDim);
-                kernels.attention(qs, os, m, pos0, kc, vc, c.nHeads(), c.nKvHeads(), hd, c.slidingWindow());
-                System.arraycopy(os, 0, att, r0 * qDim, m * qDim);
             }
+            PagedAttention.run(q, att, n, rowSeq, rowPos, seqs, poolK, poolV, c.nHeads(), c.nKvHeads(), hd, c.slidingWindow(), maxLen,
+                    kernels, !"cpu-scalar".equals(kernels.name()));
             kernels.matmul(L.wo, att, tmp, rows);
             kernels.add(x, tmp, n * E);
             kernels.rmsnorm(h, x, L.ffnNorm, E, n, eps);

@@ -142,4 +142,52 @@ class BatchedForwardTest {
         for (PagedKVCache.Sequence s : seqs) s.release();
         assertThat(pool.usedBlocks()).isZero();
     }
+
+    @org.junit.jupiter.api.Test
+    void pagedAttentionMatchesItsScalarTwinAndTheContiguousKernel() {
+        dev.sluice.engine.model.ModelConfig c = llama.config();
+        int nHeads = c.nHeads(), nKv = c.nKvHeads(), hd = c.headDim(), kvDim = c.kvDim(), qDim = c.qDim();
+        SplittableRandom r = new SplittableRandom(7);
+        PagedKVCache pool = new PagedKVCache(c, 4, 64);
+        int[] lens = {1, 5, 13, 30};
+        PagedKVCache.Sequence[] seqs = new PagedKVCache.Sequence[lens.length];
+        float[][] contK = new float[lens.length][], contV = new float[lens.length][];
+        int n = 0;
+        for (int i = 0; i < lens.length; i++) {
+            seqs[i] = pool.newSequence();
+            seqs[i].reserve(lens[i]);
+            contK[i] = new float[lens[i] * kvDim];
+            contV[i] = new float[lens[i] * kvDim];
+            for (int j = 0; j < contK[i].length; j++) {
+                contK[i][j] = (float) r.nextGaussian();
+                contV[i][j] = (float) r.nextGaussian();
+            }
+            seqs[i].write(pool.k[0], 0, contK[i], 0, lens[i]);
+            seqs[i].write(pool.v[0], 0, contV[i], 0, lens[i]);
+            n += Math.min(3, lens[i]);
+        }
+        // the last min(3, len) positions of each sequence are this step's rows
+        int[] rowSeq = new int[n], rowPos = new int[n];
+        float[] q = new float[n * qDim];
+        for (int j = 0; j < q.length; j++) q[j] = (float) r.nextGaussian();
+        for (int i = 0, row = 0; i < lens.length; i++) {
+            for (int t = lens[i] - Math.min(3, lens[i]); t < lens[i]; t++, row++) {
+                rowSeq[row] = i;
+                rowPos[row] = t;
+            }
+        }
+        for (int window : new int[] {0, 4}) {
+            float[] vec = new float[n * qDim], sca = new float[n * qDim];
+            PagedAttention.run(q, vec, n, rowSeq, rowPos, seqs, pool.k[0], pool.v[0], nHeads, nKv, hd, window, 30, Kernels.create("cpu-vector"), true);
+            PagedAttention.run(q, sca, n, rowSeq, rowPos, seqs, pool.k[0], pool.v[0], nHeads, nKv, hd, window, 30, Kernels.create("cpu-scalar"), false);
+            for (int j = 0; j < vec.length; j++) assertThat(vec[j]).as("window %d, element %d", window, j).isCloseTo(sca[j], within(1e-5f));
+            for (int i = 0, row = 0; i < lens.length; i++) {
+                int m = Math.min(3, lens[i]);
+                float[] qs = Arrays.copyOfRange(q, row * qDim, (row + m) * qDim), ref = new float[m * qDim];
+                Kernels.create("cpu-scalar").attention(qs, ref, m, lens[i] - m, contK[i], contV[i], nHeads, nKv, hd, window);
+                for (int j = 0; j < ref.length; j++) assertThat(sca[row * qDim + j]).as("window %d, sequence %d", window, i).isCloseTo(ref[j], within(1e-6f));
+                row += m;
+            }
+        }
+    }
 }
