@@ -28,7 +28,6 @@ import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Converts the reference Hugging Face checkpoints (written by transformers) to GGUF and checks
@@ -39,9 +38,8 @@ class SafetensorsToGGUFTest {
     @TempDir Path tmp;
 
     static Path ref(String name) {
-        var d = ReferenceModels.dir(name);
-        assumeTrue(d.isPresent(), "reference fixture " + name + " not present");
-        return d.get();
+        // committed under src/test/resources/reference: absence is a failure, not a skip
+        return ReferenceModels.dir(name).orElseThrow(() -> new AssertionError("reference fixture " + name + " missing"));
     }
 
     static Stream<Arguments> cases() {
@@ -116,7 +114,7 @@ class SafetensorsToGGUFTest {
     }
 
     @Test
-    void metadataIsWhatLlamaCppReads() {
+    void metadataIsWhatLlamaCppReads() throws java.io.IOException {
         Path dir = ref("mistral");
         Path out = tmp.resolve("m.gguf");
         SafetensorsToGGUF.convert(dir, out, GGMLType.Q8_0);
@@ -132,7 +130,11 @@ class SafetensorsToGGUFTest {
             assertThat(f.metadataTypes().get("llama.block_count")).isEqualTo(dev.sluice.engine.gguf.GGUFValueType.UINT32);
             assertThat(f.getInt("tokenizer.ggml.bos_token_id", -1)).isEqualTo(0);
             assertThat(f.getInt("tokenizer.ggml.eos_token_id", -1)).isEqualTo(1);
-            assertThat(f.getString("tokenizer.chat_template", "")).contains("add_generation_prompt");
+            // the template is copied verbatim from tokenizer_config.json
+            String template = new com.fasterxml.jackson.databind.ObjectMapper().readTree(dir.resolve("tokenizer_config.json").toFile())
+                    .get("chat_template").asText();
+            assertThat(template).contains("add_generation_prompt");
+            assertThat(f.getString("tokenizer.chat_template", null)).isEqualTo(template);
             assertThat(f.alignment()).isEqualTo(32);
         }
     }

@@ -19,7 +19,11 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class GGUFRealFilesTest {
     static List<Path> vocabFiles() throws IOException {
         var dir = TestFixtures.shared("tokenizers");
-        assumeTrue(dir.isPresent(), "shared fixtures not present");
+        assumeTrue(dir.isPresent(), "shared fixtures tokenizers/ folder not present");
+        // the folder is there: every vocabulary it is documented to hold must be too (no silent skips per file)
+        for (String v : TestFixtures.VOCABS) {
+            assertThat(dir.get().resolve("ggml-vocab-" + v + ".gguf")).as("shared vocab fixture").isRegularFile();
+        }
         try (Stream<Path> s = Files.list(dir.get())) {
             return s.filter(p -> p.toString().endsWith(".gguf")).sorted().toList();
         }
@@ -28,7 +32,7 @@ class GGUFRealFilesTest {
     @Test
     void llamaCppVocabFilesParse() throws IOException {
         List<Path> files = vocabFiles();
-        assumeTrue(!files.isEmpty());
+        assertThat(files).hasSizeGreaterThanOrEqualTo(TestFixtures.VOCABS.size());
         for (Path p : files) {
             try (GGUFFile f = GGUFFile.open(p)) {
                 assertThat(f.version()).as(p.toString()).isIn(2, 3);
@@ -55,8 +59,7 @@ class GGUFRealFilesTest {
     @Test
     void vocabOnlyFileIsNotAModel() throws IOException {
         List<Path> files = vocabFiles();
-        assumeTrue(!files.isEmpty());
-        Path p = files.stream().filter(x -> x.getFileName().toString().contains("llama-spm")).findFirst().orElse(files.getFirst());
+        Path p = files.stream().filter(x -> x.getFileName().toString().contains("llama-spm")).findFirst().orElseThrow();
         assertThatThrownBy(() -> ModelLoader.load(p)).isInstanceOf(ModelFormatException.class).hasMessageContaining(p.toString());
     }
 }

@@ -33,7 +33,8 @@ class ChatTemplateFidelityTest {
     @SuppressWarnings("unchecked")
     static Stream<Arguments> cases() throws IOException {
         try (InputStream in = ChatTemplateFidelityTest.class.getResourceAsStream("/chat-templates/expected.json")) {
-            if (in == null) return Stream.of(Arguments.of("expected.json absent", null));
+            // committed in src/test/resources: absence is a failure, not a skip
+            assertThat(in).as("chat-templates/expected.json on the test classpath").isNotNull();
             List<Map<String, Object>> cases = JSON.readValue(in, List.class);
             return cases.stream().map(c -> Arguments.of(c.get("template") + " " + c.get("case"), c));
         }
@@ -43,10 +44,10 @@ class ChatTemplateFidelityTest {
     @MethodSource("cases")
     @SuppressWarnings("unchecked")
     void rendersLikeTransformers(String name, Map<String, Object> c) {
-        assumeTrue(c != null, "chat-templates/expected.json is not on the test classpath");
         String file = (String) c.get("template");
+        assumeTrue(!templateDirs().isEmpty(), "neither tools/reference/templates nor the shared chat-templates folder is present");
         Optional<Path> source = templateSource(file);
-        assumeTrue(source.isPresent(), "template source " + file + " not found");
+        assertThat(source).as("template source %s in %s", file, templateDirs()).isPresent();
         ChatTemplate template = COMPILED.computeIfAbsent(file + c.get("bos_token") + c.get("eos_token"), k -> {
             try {
                 return ChatTemplate.of(Files.readString(source.get()), (String) c.get("bos_token"), (String) c.get("eos_token"));
@@ -67,12 +68,39 @@ class ChatTemplateFidelityTest {
         }
     }
 
-    /** tools/reference/templates/FILE (walking up from the working directory), else the shared fixtures. */
-    static Optional<Path> templateSource(String file) {
-        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
-            Path candidate = p.resolve("tools/reference/templates").resolve(file);
-            if (Files.isRegularFile(candidate)) return Optional.of(candidate);
+    /** The 8 templates expected.json covers: when a template folder is present, each must be found (no per-file skips). */
+    static final List<String> TEMPLATES = List.of(
+            "Qwen-Qwen2.5-7B-Instruct.jinja", "Qwen-Qwen3-0.6B.jinja",
+            "deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja", "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja",
+            "deepseek-ai-DeepSeek-V3.1.jinja", "meta-llama-Llama-3.1-8B-Instruct.jinja",
+            "meta-llama-Llama-3.2-3B-Instruct.jinja", "mistralai-Mistral-Nemo-Instruct-2407.jinja");
+
+    @org.junit.jupiter.api.Test
+    void everyTemplateIsPresentWhenATemplateFolderIs() throws IOException {
+        assumeTrue(!templateDirs().isEmpty(), "neither tools/reference/templates nor the shared chat-templates folder is present");
+        for (String t : TEMPLATES) assertThat(templateSource(t)).as("template %s in %s", t, templateDirs()).isPresent();
+        try (InputStream in = ChatTemplateFidelityTest.class.getResourceAsStream("/chat-templates/expected.json")) {
+            List<Map<String, Object>> cases = JSON.readValue(in, List.class);
+            assertThat(cases.stream().map(c -> (String) c.get("template")).distinct()).containsExactlyInAnyOrderElementsOf(TEMPLATES);
         }
-        return TestFixtures.shared("chat-templates").map(d -> d.resolve(file)).filter(Files::isRegularFile);
+    }
+
+    /** Folders that hold template sources: tools/reference/templates (walking up from the working directory), the shared fixtures. */
+    static List<Path> templateDirs() {
+        List<Path> dirs = new java.util.ArrayList<>();
+        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
+            Path candidate = p.resolve("tools/reference/templates");
+            if (Files.isDirectory(candidate)) {
+                dirs.add(candidate);
+                break;
+            }
+        }
+        TestFixtures.shared("chat-templates").ifPresent(dirs::add);
+        return dirs;
+    }
+
+    /** FILE in the first template folder that has it. */
+    static Optional<Path> templateSource(String file) {
+        return templateDirs().stream().map(d -> d.resolve(file)).filter(Files::isRegularFile).findFirst();
     }
 }

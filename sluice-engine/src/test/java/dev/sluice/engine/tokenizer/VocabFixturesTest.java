@@ -52,11 +52,18 @@ class VocabFixturesTest {
     Stream<DynamicTest> vocabsMatchReference() throws IOException {
         var dir = TestFixtures.shared("tokenizers");
         Assumptions.assumeTrue(dir.isPresent(), "shared fixtures tokenizers/ absent");
+        // the folder is there: each documented vocabulary and its .inp/.out must be too (no silent per-file skips)
+        for (String v : TestFixtures.VOCABS) {
+            for (String ext : List.of("", ".inp", ".out")) {
+                assertThat(dir.get().resolve("ggml-vocab-" + v + ".gguf" + ext)).as("shared vocab fixture").isRegularFile();
+            }
+        }
         List<DynamicTest> tests = new ArrayList<>();
         try (var files = Files.list(dir.get())) {
             for (Path gguf : files.filter(p -> p.toString().endsWith(".gguf")).sorted().toList()) {
                 Path inp = Path.of(gguf + ".inp"), out = Path.of(gguf + ".out");
-                if (!Files.exists(inp) || !Files.exists(out)) continue;
+                assertThat(inp).as("reference inputs for %s", gguf).isRegularFile();
+                assertThat(out).as("reference outputs for %s", gguf).isRegularFile();
                 tests.add(DynamicTest.dynamicTest(gguf.getFileName().toString(), () -> check(gguf, inp, out)));
             }
         }
