@@ -429,22 +429,48 @@ public final class VectorKernels implements Kernels {
         return s;
     }
 
-    /** Float bits of the halves in the low 16 bits of each lane (higher bits ignored): exact for every finite half, subnormals included. */
-    private static FloatVector halfToFloat(IntVector h) {
-        FloatVector mag = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(F16_MAGIC);
-        return mag.reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+    /**
+     * Half to float on int lanes holding a sign-extended half in bits 15..0 (bits 31..16 copies of
+     * the sign): {@code (s << 13) & 0x8FFFE000} puts the sign at bit 31 and the half's exponent and
+     * mantissa at bits 27..13, i.e. a float with the half's exponent field unbiased by 112, and the
+     * multiplication by 2^112 rebiases it (sign kept). Three operations; exact for every finite half,
+     * subnormals included (they become float denormals, scaled exactly); inf and NaN are not handled.
+     */
+    private static FloatVector halfToFloat(IntVector s) {
+        return s.lanewise(VectorOperators.LSHL, 13).and(HALF_BITS).reinterpretAsFloats().mul(F16_MAGIC);
     }
 
-    /** F16 row against a {@link #deinterleave deinterleaved} {@code xp}. */
+    /** Sign and exponent-mantissa bit positions of a half moved up by 13 (see {@link #halfToFloat}). */
+    private static final int HALF_BITS = 0x8FFFE000;
+
+    /** The half in the high 16 bits of each int lane (see {@link #halfToFloat}): an arithmetic shift right by 3 lines it up. */
+    private static FloatVector highHalfToFloat(IntVector h) {
+        return h.lanewise(VectorOperators.ASHR, 3).and(HALF_BITS).reinterpretAsFloats().mul(F16_MAGIC);
+    }
+
+    /** The half in the low 16 bits of each int lane: moved to the high half first. */
+    private static FloatVector lowHalfToFloat(IntVector h) {
+        return highHalfToFloat(h.lanewise(VectorOperators.LSHL, 16));
+    }
+
+    /** F16 row against a {@link #deinterleave deinterleaved} {@code xp}; four accumulators (two chunks of {@code 2L} per step) hide the FMA latency. */
     static float dotF16(MemorySegment seg, long off, float[] xp, int n) {
-        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F), acc2 = FloatVector.zero(F), acc3 = FloatVector.zero(F);
         int i = 0;
+        for (; i <= n - 4 * L; i += 4 * L) {
+            IntVector h = IntVector.fromMemorySegment(I, seg, off + 2L * i, LE);
+            IntVector g = IntVector.fromMemorySegment(I, seg, off + 2L * (i + 2 * L), LE);
+            acc0 = lowHalfToFloat(h).fma(FloatVector.fromArray(F, xp, i), acc0);
+            acc1 = highHalfToFloat(h).fma(FloatVector.fromArray(F, xp, i + L), acc1);
+            acc2 = lowHalfToFloat(g).fma(FloatVector.fromArray(F, xp, i + 2 * L), acc2);
+            acc3 = highHalfToFloat(g).fma(FloatVector.fromArray(F, xp, i + 3 * L), acc3);
+        }
         for (; i <= n - 2 * L; i += 2 * L) {
             IntVector h = IntVector.fromMemorySegment(I, seg, off + 2L * i, LE);
-            acc0 = halfToFloat(h).fma(FloatVector.fromArray(F, xp, i), acc0);
-            acc1 = halfToFloat(h.lanewise(VectorOperators.LSHR, 16)).fma(FloatVector.fromArray(F, xp, i + L), acc1);
+            acc0 = lowHalfToFloat(h).fma(FloatVector.fromArray(F, xp, i), acc0);
+            acc1 = highHalfToFloat(h).fma(FloatVector.fromArray(F, xp, i + L), acc1);
         }
-        float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float s = acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
         for (; i < n; i++) s += Float.float16ToFloat(seg.get(Dequant.I16, off + 2L * i)) * xp[i];
         return s;
     }

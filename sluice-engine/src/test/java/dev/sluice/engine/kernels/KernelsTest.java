@@ -113,6 +113,32 @@ class KernelsTest {
         }
     }
 
+    /** Every finite half (subnormals and both zeros included) converts exactly, in the GEMM's dequantization and in the decode dot. */
+    @Test
+    void everyFiniteHalfConvertsExactly() {
+        int cols = 2048, rows = 32;
+        java.lang.foreign.MemorySegment seg = java.lang.foreign.Arena.ofAuto().allocate(2L * cols * rows, 64);
+        for (int b = 0; b < 65536; b++) {
+            boolean finite = ((b >>> 10) & 0x1F) != 0x1F;
+            seg.set(Dequant.I16, 2L * b, (short) (finite ? b : 0));
+        }
+        Tensor w = new Tensor("halves", GGMLType.F16, new long[] {cols, rows}, seg);
+        float[] row = new float[cols];
+        for (int r = 0; r < rows; r++) {
+            VectorKernels.dequantRow(GGMLType.F16, seg, r * w.rowBytes(), row, 0, cols);
+            assertThat(row).as("row %d", r).containsExactly(Dequant.row(w, r));
+        }
+        // one-hot activations pick single halves out of the dot product: exact
+        float[] x = new float[cols];
+        float[] out = new float[rows];
+        for (int c = 0; c < cols; c += 37) {
+            java.util.Arrays.fill(x, 0f);
+            x[c] = 1f;
+            vector.matvec(w, x, out);
+            for (int r = 0; r < rows; r++) assertThat(out[r]).as("col %d row %d", c, r).isEqualTo(Dequant.row(w, r)[c]);
+        }
+    }
+
     /** The multi-matrix matmul (one parallel job for Q/K/V or gate/up) equals the single-matrix calls bit for bit, mixed types included. */
     @ParameterizedTest
     @ValueSource(ints = {1, 2, 5})
