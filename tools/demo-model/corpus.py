@@ -324,49 +324,58 @@ QA = [
       "How can I launch Sluice?", "How do I start the server?", "How do I get Sluice running?",
       "What's the command to run sluice?", "how to start sluice", "How do I start serving with Sluice?",
       "Which command do I use to start Sluice?", "How do I bring up a Sluice server?"],
-     "Run `sluice serve`. With no configuration it starts the engine, the worker and the gateway in one "
-     "process on embedded defaults and serves an OpenAI-compatible API.",
+     "Run `sluice serve`. It serves the built-in demo model over an OpenAI-compatible API at "
+     "http://127.0.0.1:8080/v1; `--port` and `--host` change the address.",
      "sluice serve", "starting Sluice"),
     (["How do I set a rate limit?", "How can I limit requests per minute in Sluice?",
       "How do I configure rate limiting in Sluice?", "Can Sluice throttle clients?",
       "How do I limit how many tokens a key can use?", "how to set rate limits in sluice",
       "Where do I configure rate limits?", "How do I stop one client from sending too many requests?",
       "How do I set a rate limit for an API key?", "How does Sluice rate limiting work?"],
-     "Rate limits are set per API key in the gateway configuration, as requests per minute (RPM) and "
-     "tokens per minute (TPM). A request over its limit gets HTTP 429 with an OpenAI-style error body. "
-     "Manage keys with `sluice keys`.",
-     "per minute", "rate limits"),
+     "Rate limits are not available yet in this version of Sluice. The server bounds its queue instead: "
+     "`sluice serve --max-waiting N` sets how many requests may wait, and more get HTTP 503 with "
+     "Retry-After. `--max-tokens-cap N` caps the max_tokens a request may ask for.",
+     "not available", "rate limits"),
     (["How do I add a model?", "How can I serve another model with Sluice?", "How do I load a GGUF model?",
       "How do I add a new model to Sluice?", "How do I serve my own model?", "how to add a model to sluice",
       "Can I use my own GGUF file with Sluice?", "How do I register a model in Sluice?",
       "How do I make Sluice serve a model from Hugging Face?", "How do I configure models in Sluice?"],
-     "Give Sluice the model file: a GGUF file or a Hugging Face safetensors folder. Add it to the "
-     "models in the configuration under an alias (or pass it to `sluice serve --model PATH`), and "
-     "clients then request it by that name in the model field.",
-     "GGUF", "adding a model"),
+     "Run `sluice serve --model PATH.gguf` with a GGUF file, or `sluice serve --model hf:ORG/REPO[:FILE]` "
+     "to download one from Hugging Face. `--served-model-name NAME` sets the name clients put in the "
+     "model field.",
+     "--model", "adding a model"),
     (["How do I read metrics?", "Where are Sluice's metrics?", "Does Sluice export Prometheus metrics?",
       "How do I monitor Sluice?", "How can I see Sluice metrics?", "how to get metrics from sluice",
       "Which endpoint has the metrics?", "How do I scrape Sluice with Prometheus?",
       "Where can I find request metrics?", "Does Sluice have a metrics endpoint?"],
-     "Send GET /metrics. Sluice answers in the Prometheus text format, so Prometheus can scrape that "
-     "endpoint directly, and the Grafana dashboards in deploy/ read from it.",
+     "Send GET /metrics. Sluice answers in the Prometheus text format, with names like "
+     "sluice_requests_total and sluice_time_to_first_token_seconds, so Prometheus can scrape it directly. "
+     "Readiness is at GET /health/ready.",
      "/metrics", "metrics"),
     (["What is Sluice?", "Tell me about Sluice.", "What does Sluice do?", "what is sluice",
       "Can you describe Sluice?", "What is the Sluice project?", "Explain what Sluice is."],
-     "Sluice is an LLM serving stack written in Java 25: a pure-Java inference engine, an "
-     "OpenAI-compatible worker and a gateway with rate limits, quotas, caching and metrics.",
+     "Sluice is an LLM serving stack written in Java 25: a pure-Java inference engine and a server "
+     "with an OpenAI-compatible API and Prometheus metrics, started with `sluice serve`.",
      "Java", "Sluice"),
     (["Which API does Sluice support?", "Is Sluice compatible with the OpenAI API?",
       "What API does Sluice expose?", "Can I use the OpenAI client with Sluice?",
       "which api does sluice speak", "Does Sluice work with OpenAI SDKs?"],
-     "Sluice serves an OpenAI-compatible API, for example POST /v1/chat/completions, so the official "
-     "OpenAI clients work with it.",
+     "Sluice serves an OpenAI-compatible API under /v1, for example POST /v1/chat/completions, "
+     "POST /v1/completions and GET /v1/models, so the official OpenAI clients work with it.",
      "OpenAI", "the API"),
     (["Which model formats does Sluice support?", "Can Sluice load safetensors?",
       "What file formats can Sluice read?", "Does Sluice support GGUF?", "which formats does sluice load",
       "What kinds of model files does Sluice accept?"],
-     "Sluice loads GGUF files, Hugging Face safetensors folders and llama2.c checkpoints.",
+     "Sluice loads GGUF files, Hugging Face safetensors folders and llama2.c checkpoints. "
+     "`sluice convert` turns a safetensors folder into GGUF, and `sluice quantize` makes q8_0 or q4_0.",
      "safetensors", "model formats"),
+    (["What commands does Sluice have?", "Which sluice commands are there?", "What can the sluice CLI do?",
+      "List the Sluice commands.", "what commands does sluice have", "How do I chat with a model from the terminal?",
+      "Which subcommands does the sluice command have?", "What does the sluice command line offer?"],
+     "`sluice serve` runs the server, `sluice generate` completes a prompt, `sluice chat` chats in the "
+     "terminal, `sluice tokenize` prints token ids, `sluice convert` and `sluice quantize` make GGUF "
+     "files, and `sluice bench` runs benchmarks.",
+     "sluice chat", "the sluice commands"),
     (["Who are you?", "What are you?", "What is your name?", "who are you", "Are you a big model?",
       "Introduce yourself.", "Tell me about yourself."],
      "I am the Sluice demo model, a small model that the Sluice project trains itself. I can do "
@@ -388,7 +397,7 @@ QA = [
      "welcome", "thanks"),
 ]
 TEST_PARAPHRASES = 2
-SMALL_TALK_FROM = 7  # intents from here on are small talk (no "Sluice question:" prefixes)
+SMALL_TALK_FROM = 8  # intents from here on are small talk (no "Sluice question:" prefixes)
 PREFIXES = ["Hi! ", "Hey, ", "Quick question: ", "Please tell me: ", "I have a question. ", "Sluice question: ",
             "Can you help? ", "Hello, "]
 SUFFIXES = [" Thanks!", " Thank you.", " Please.", " Briefly.", " (Sluice)"]

@@ -647,7 +647,7 @@ def main():
     demo = ["What is 12 + 30?", "What is 7 * 8?", "What is 345 - 178?", "What is 123 × 45?",
             'How many r\'s are in "strawberry"?', "Spell house backwards.", "How many cm are in 2.5 m?",
             "If today is Monday, what day will it be in 10 days?", "How do I start Sluice?",
-            "How do I read Sluice metrics?", "Hello", "Who are you?"]
+            "How do I read Sluice metrics?", "How do I set a rate limit?", "Hello", "Who are you?"]
     dp = [C.render([{"role": "user", "content": q}]) for q in demo]
     dp += [C.render([{"role": "user", "content": q}], True, True) for q in demo[:4]]
     outs = greedy(model, tok.encode_batch(dp), eos_id, args.max_new, device)
