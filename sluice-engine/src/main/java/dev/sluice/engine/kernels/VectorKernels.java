@@ -27,8 +27,8 @@ import java.nio.ByteOrder;
  *       (even elements, then odd, per {@code 2L} chunk); BF16 is a shift into the float's top
  *       half, F16 rebuilds the float bits ({@code (h & 0x7fff) << 13} times 2^112, sign or-ed back;
  *       exact for finite halves, subnormals included). Q8_0 widens 32 int8 per block and scales
- *       the block's partial sum by {@code d}; Q4_0 splits nibbles on int lanes (x86 has no byte
- *       shifts), subtracts 8 and does the same; Q4_K sums {@code q*x} per 32-element sub-block,
+ *       the block's partial sum by {@code d}; Q4_0 zero-extends bytes to int lanes and splits the
+ *       nibbles there (x86 has no byte shifts), subtracts 8 and does the same; Q4_K sums {@code q*x} per 32-element sub-block,
  *       applies {@code d*sc}, and takes {@code dmin*m*sum(x)} from per-activation group sums; Q6_K
  *       rebuilds unsigned 6-bit quants from {@code ql}/{@code qh} on int lanes, scales by
  *       {@code d*scales[is]}, and takes the {@code -32} offset from per-activation sums of 16. No integer dot products: activations stay float, so results differ
@@ -320,9 +320,9 @@ public final class VectorKernels implements Kernels {
                 FloatVector d = FloatVector.broadcast(F, Dequant.halfAt(seg, off));
                 ByteVector q = ByteVector.fromMemorySegment(B16, seg, off + 2, LE);
                 for (int p = 0; p < 16 / L; p++) {
-                    IntVector qi = (IntVector) q.castShape(I, p);
+                    IntVector qi = (IntVector) q.convertShape(VectorOperators.ZERO_EXTEND_B2I, I, p);
                     ((FloatVector) qi.and(0x0F).sub(8).convert(VectorOperators.I2F, 0)).mul(d).intoArray(dst, dstOff + b * 32 + p * L);
-                    ((FloatVector) qi.lanewise(VectorOperators.ASHR, 4).and(0x0F).sub(8).convert(VectorOperators.I2F, 0)).mul(d)
+                    ((FloatVector) qi.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0)).mul(d)
                             .intoArray(dst, dstOff + b * 32 + 16 + p * L);
                 }
             }
@@ -500,10 +500,10 @@ public final class VectorKernels implements Kernels {
             int xo = xOff + b * 32;
             FloatVector sum = FloatVector.zero(F);
             for (int p = 0; p < parts; p++) {
-                // nibble arithmetic on int lanes: x86 has no byte shifts
-                IntVector qi = (IntVector) q.castShape(I, p);
+                // nibble arithmetic on int lanes (x86 has no byte shifts); zero-extended, so the high nibble needs no mask
+                IntVector qi = (IntVector) q.convertShape(VectorOperators.ZERO_EXTEND_B2I, I, p);
                 FloatVector lo = (FloatVector) qi.and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
-                FloatVector hi = (FloatVector) qi.lanewise(VectorOperators.ASHR, 4).and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
+                FloatVector hi = (FloatVector) qi.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0);
                 sum = lo.fma(FloatVector.fromArray(F, x, xo + p * L), sum);
                 sum = hi.fma(FloatVector.fromArray(F, x, xo + 16 + p * L), sum);
             }
