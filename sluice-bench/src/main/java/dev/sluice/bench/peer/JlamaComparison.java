@@ -50,6 +50,9 @@ import java.util.UUID;
 public final class JlamaComparison {
     private JlamaComparison() {}
 
+    /** Jlama's working quantization (activation type) with Q4 weights: {@code --jlama-q4-work I8|F32}. */
+    private static DType jlamaQ4Work = DType.F32;
+
     record Figures(String engine, String weights, double prefillTokS, double decodeTokS) {}
 
     public static void main(String[] args) throws Exception {
@@ -61,6 +64,8 @@ public final class JlamaComparison {
         int prompt = Integer.parseInt(a.getOrDefault("--prompt", "128"));
         int gen = Integer.parseInt(a.getOrDefault("--gen", "64"));
         int repeats = Integer.parseInt(a.getOrDefault("--repeats", "3"));
+        boolean withF16 = !"false".equals(a.get("--with-f16"));
+        jlamaQ4Work = DType.valueOf(a.getOrDefault("--jlama-q4-work", "F32"));
         PrintStream err = System.err;
 
         System.setProperty("sluice.threads", Integer.toString(threads));
@@ -71,7 +76,7 @@ public final class JlamaComparison {
         HfExport.export(f16, hfDir);
 
         List<Figures> all = new ArrayList<>();
-        all.addAll(pair("F16", hfDir, hfDir, false, threads, prompt, gen, repeats, err));
+        if (withF16) all.addAll(pair("F16", hfDir, hfDir, false, threads, prompt, gen, repeats, err));
         if (q4 != null) all.addAll(pair("Q4", q4, hfDir, true, threads, prompt, gen, repeats, err));
 
         System.out.printf(Locale.ROOT, "threads %d, prompt %d, gen %d, median of %d, load avg %.2f%n", threads, prompt, gen, repeats, EngineBenchmark.loadAverage());
@@ -92,9 +97,9 @@ public final class JlamaComparison {
         err.println(label + ": loading Sluice " + sluiceModel);
         double[] sp = new double[repeats], sd = new double[repeats], jp = new double[repeats], jd = new double[repeats];
         try (LoadedModel s = LoadedModel.load(sluiceModel, prompt + gen + 8)) {
-            err.println(label + ": loading Jlama " + hfDir + (q4 ? " (quantized to Q4 at load, I8 activations)" : " (F32 working memory)"));
+            err.println(label + ": loading Jlama " + hfDir + (q4 ? " (quantized to Q4 at load, " + jlamaQ4Work + " activations)" : " (F32 working memory)"));
             Path work = Files.createTempDirectory("jlama-work");
-            AbstractModel j = ModelSupport.loadModel(hfDir.toFile(), work.toFile(), DType.F32, q4 ? DType.I8 : DType.F32,
+            AbstractModel j = ModelSupport.loadModel(hfDir.toFile(), work.toFile(), DType.F32, q4 ? jlamaQ4Work : DType.F32,
                     q4 ? java.util.Optional.of(DType.Q4) : java.util.Optional.empty(), java.util.Optional.empty());
             String text = promptText(j, prompt);
             int maxTokens = prompt + gen + 8;
@@ -115,7 +120,7 @@ public final class JlamaComparison {
             j.close();
         }
         String sw = q4 ? "Q4_0 GGUF" : "F16 safetensors";
-        String jw = q4 ? "F16 safetensors -> Q4 (I8 act)" : "F16 safetensors (F32 work)";
+        String jw = q4 ? "F16 safetensors -> Q4 (" + jlamaQ4Work + " act)" : "F16 safetensors (F32 work)";
         return List.of(new Figures("sluice", sw, median(sp), median(sd)), new Figures("jlama", jw, median(jp), median(jd)));
     }
 
