@@ -56,6 +56,9 @@ public final class GenerateCommand implements Callable<Integer> {
                     + "and parse special tokens in the result.")
     boolean chat;
 
+    @Option(names = "--no-warmup", description = "Skip the short warm-up run that compiles the kernels before timing (faster start, slower first tokens).")
+    boolean noWarmup;
+
     @Option(names = "--system", paramLabel = "TEXT", description = "With --chat: a system message before the prompt.")
     String system;
 
@@ -68,6 +71,7 @@ public final class GenerateCommand implements Callable<Integer> {
         SamplingParams params = sampling.toParams(spec.commandLine()); // validate before loading the model
         Path path = model.resolve(main.env(), err);
         try (LoadedModel m = Models.load(path, runtime.contextSize, runtime.threads)) {
+            if (!noWarmup) m.transformer().warmUp(); // so the stats line measures compiled kernels, not the JIT
             int[] ids;
             if (source.ids != null) {
                 ids = source.ids;
