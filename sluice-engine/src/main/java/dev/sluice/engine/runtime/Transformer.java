@@ -203,16 +203,7 @@ public final class Transformer {
             Layer L = layers[l];
             // attention
             kernels.rmsnorm(h, x, L.attnNorm, E, n, eps);
-            kernels.matmul(new Tensor[] {L.wq, L.wk, L.wv}, h, new float[][] {q, k, v}, n);
-            if (L.bq != null) {
-                addBias(q, L.bq, n);
-                addBias(k, L.bk, n);
-                addBias(v, L.bv, n);
-            }
-            if (L.qNorm != null) {
-                kernels.rmsnorm(q, q, L.qNorm, hd, n * c.nHeads(), eps);
-                kernels.rmsnorm(k, k, L.kNorm, hd, n * c.nKvHeads(), eps);
-            }
+            projectQkv(L, h, q, k, v, n, n);
             float[] kc = cache.k[l], vc = cache.v[l];
             for (int t = 0; t < n; t++) {
                 kernels.rope(q, t * qDim, c.nHeads(), pos0 + t, rope);
@@ -311,16 +302,7 @@ public final class Transformer {
         for (int l = 0; l < layers.length; l++) {
             Layer L = layers[l];
             kernels.rmsnorm(h, x, L.attnNorm, E, n, eps);
-            kernels.matmul(new Tensor[] {L.wq, L.wk, L.wv}, h, new float[][] {q, k, v}, rows);
-            if (L.bq != null) {
-                addBias(q, L.bq, n);
-                addBias(k, L.bk, n);
-                addBias(v, L.bv, n);
-            }
-            if (L.qNorm != null) {
-                kernels.rmsnorm(q, q, L.qNorm, hd, n * c.nHeads(), eps);
-                kernels.rmsnorm(k, k, L.kNorm, hd, n * c.nKvHeads(), eps);
-            }
+            projectQkv(L, h, q, k, v, rows, n);
             float[] poolK = pool.k[l], poolV = pool.v[l];
             for (int i = 0; i < B; i++) {
                 PagedKVCache.Sequence s = seqs[i];
@@ -367,6 +349,24 @@ public final class Transformer {
         if (n == 1 && !batchInvariant) return 1;
         int m = Math.max(n, MIN_INVARIANT_ROWS);
         return (m + BATCH_ROW_MULTIPLE - 1) / BATCH_ROW_MULTIPLE * BATCH_ROW_MULTIPLE;
+    }
+
+    /**
+     * Q, K and V of {@code n} tokens: one multi-matrix matmul over {@code rows} input rows (rows
+     * beyond {@code n} are batch-invariance padding), then the QKV biases (Qwen2) and the per-head
+     * QK-norm (Qwen3) on the {@code n} real rows.
+     */
+    private void projectQkv(Layer L, float[] h, float[] q, float[] k, float[] v, int rows, int n) {
+        kernels.matmul(new Tensor[] {L.wq, L.wk, L.wv}, h, new float[][] {q, k, v}, rows);
+        if (L.bq != null) {
+            addBias(q, L.bq, n);
+            addBias(k, L.bk, n);
+            addBias(v, L.bv, n);
+        }
+        if (L.qNorm != null) {
+            kernels.rmsnorm(q, q, L.qNorm, c.headDim(), n * c.nHeads(), c.rmsEps());
+            kernels.rmsnorm(k, k, L.kNorm, c.headDim(), n * c.nKvHeads(), c.rmsEps());
+        }
     }
 
     private static void addBias(float[] y, float[] b, int n) {
