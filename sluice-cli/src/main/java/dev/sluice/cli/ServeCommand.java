@@ -4,7 +4,9 @@ import dev.sluice.engine.LoadedModel;
 import dev.sluice.server.ServerConfig;
 import dev.sluice.server.ServerMetrics;
 import dev.sluice.server.SluiceServer;
+import dev.sluice.engine.scheduler.SchedulerConfig;
 import dev.sluice.server.inference.EngineInferenceModel;
+import dev.sluice.server.inference.SchedulerLane;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
@@ -57,6 +59,22 @@ public final class ServeCommand implements Callable<Integer> {
             description = "On shutdown, how long in-flight generations may finish before they are cancelled (default: ${DEFAULT-VALUE}).")
     long drainSeconds;
 
+    @Option(names = "--max-running", paramLabel = "N", defaultValue = "" + SchedulerConfig.DEFAULT_MAX_RUNNING,
+            description = "Sequences decoded together in one batched step (default: ${DEFAULT-VALUE}).")
+    int maxRunning;
+
+    @Option(names = "--kv-cache-mib", paramLabel = "MIB", defaultValue = "" + (SchedulerConfig.DEFAULT_KV_CACHE_BYTES >> 20),
+            description = "Memory for the paged KV cache; when it runs out the newest lowest-priority sequence is preempted and recomputed later (default: ${DEFAULT-VALUE}).")
+    long kvCacheMib;
+
+    @Option(names = "--step-tokens", paramLabel = "N", defaultValue = "" + SchedulerConfig.DEFAULT_STEP_TOKEN_BUDGET,
+            description = "Token budget of one scheduler step: decode tokens first, then chunked prefill (default: ${DEFAULT-VALUE}).")
+    int stepTokens;
+
+    @Option(names = "--batch-invariant", negatable = true, defaultValue = "" + SchedulerConfig.DEFAULT_BATCH_INVARIANT, fallbackValue = "true",
+            description = "Make a request's output independent of what it is batched with (a lone request runs the padded batched matmul, slower); --no-batch-invariant for the fastest single-request decode (default: ${DEFAULT-VALUE}).")
+    boolean batchInvariant;
+
     @Mixin
     GenerateCommand.RuntimeOptions runtime;
 
@@ -70,6 +88,14 @@ public final class ServeCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
+        SchedulerConfig scheduler;
+        try {
+            if (kvCacheMib < 1 || kvCacheMib > (1L << 30)) throw new IllegalArgumentException("--kv-cache-mib must be in [1, 2^30], got " + kvCacheMib);
+            scheduler = SchedulerConfig.defaults().withMaxWaiting(maxWaiting).withMaxRunning(maxRunning)
+                    .withKvCacheBytes(kvCacheMib << 20).withStepTokenBudget(stepTokens).withBatchInvariant(batchInvariant);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
         checkPortFree(host, port); // before loading the model, so a busy port fails fast
         Path path = model.resolve(main.env(), spec.commandLine().getErr());
         String id = servedName;
@@ -80,7 +106,7 @@ public final class ServeCommand implements Callable<Integer> {
         Models.applyThreads(runtime.threads);
         LoadedModel loaded = LoadedModel.load(path, runtime.contextSize);
         if (id == null) id = loaded.name();
-        EngineInferenceModel engine = new EngineInferenceModel(id, loaded, maxWaiting);
+        EngineInferenceModel engine = new EngineInferenceModel(id, loaded, new SchedulerLane(loaded, scheduler));
         AtomicBoolean ready = new AtomicBoolean();
         ServerMetrics metrics = new ServerMetrics();
         SluiceServer server;

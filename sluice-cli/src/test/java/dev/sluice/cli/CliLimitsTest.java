@@ -24,6 +24,14 @@ class CliLimitsTest {
     }
 
     @Test
+    void schedulerOptionsAreValidatedBeforeTheModelLoads() {
+        Cli.Result r = Cli.run("serve", "--max-running", "0");
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains("maxRunning must be >= 1");
+        assertThat(Cli.run("serve", "--kv-cache-mib", "0").err()).contains("--kv-cache-mib");
+    }
+
+    @Test
     void tokenizeRejectsInvalidUtf8NamingTheOffset(@TempDir Path cache) {
         Cli.Result r = Cli.run(new byte[] {'a', 'b', (byte) 0xff, (byte) 0xfe, 'c', 'd'}, Map.of("SLUICE_CACHE", cache.toString()), "tokenize");
         assertThat(r.exit()).isEqualTo(1);
