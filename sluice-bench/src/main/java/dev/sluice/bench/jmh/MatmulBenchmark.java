@@ -1,5 +1,9 @@
 package dev.sluice.bench.jmh;
 
+import java.util.SplittableRandom;
+
+import dev.sluice.engine.bench.RandomTensors;
+
 import dev.sluice.engine.kernels.Kernels;
 import dev.sluice.engine.tensor.GGMLType;
 import dev.sluice.engine.tensor.Tensor;
@@ -61,9 +65,9 @@ public class MatmulBenchmark {
     @Setup
     public void setup() {
         kernels = Kernels.create(backend);
-        w = BenchTensors.random(GGMLType.valueOf(type), cols, rows, 42);
-        x = BenchTensors.gaussArray(cols, 1, 7);
-        xs = BenchTensors.gaussArray(cols * n, 1, 8);
+        w = RandomTensors.aligned("bench." + type, GGMLType.valueOf(type), cols, rows, 0.02f, new SplittableRandom(42));
+        x = RandomTensors.gaussArray(cols, 1, new SplittableRandom(7));
+        xs = RandomTensors.gaussArray(cols * n, 1, new SplittableRandom(8));
         out = new float[rows];
         outs = new float[rows * n];
     }

@@ -1,5 +1,9 @@
 package dev.sluice.bench.jmh;
 
+import java.util.SplittableRandom;
+
+import dev.sluice.engine.bench.RandomTensors;
+
 import dev.sluice.engine.kernels.Kernels;
 import dev.sluice.engine.kernels.RopeTable;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -47,15 +51,15 @@ public class OpsBenchmark {
     public void setup() {
         kernels = Kernels.create(backend);
         rope = new RopeTable(HEAD_DIM, ctx, 1e6, true, null, null);
-        x = BenchTensors.gaussArray(N_EMBD, 1, 1);
+        x = RandomTensors.gaussArray(N_EMBD, 1, new SplittableRandom(1));
         h = new float[N_EMBD];
-        normWeight = BenchTensors.gaussArray(N_EMBD, 1, 2);
-        q = BenchTensors.gaussArray(N_HEADS * HEAD_DIM, 1, 3);
-        scoresSrc = BenchTensors.gaussArray(ctx, 3, 4);
+        normWeight = RandomTensors.gaussArray(N_EMBD, 1, new SplittableRandom(2));
+        q = RandomTensors.gaussArray(N_HEADS * HEAD_DIM, 1, new SplittableRandom(3));
+        scoresSrc = RandomTensors.gaussArray(ctx, 3, new SplittableRandom(4));
         scores = new float[ctx];
         att = new float[N_HEADS * HEAD_DIM];
-        kCache = BenchTensors.gaussArray(ctx * N_KV_HEADS * HEAD_DIM, 1, 5);
-        vCache = BenchTensors.gaussArray(ctx * N_KV_HEADS * HEAD_DIM, 1, 6);
+        kCache = RandomTensors.gaussArray(ctx * N_KV_HEADS * HEAD_DIM, 1, new SplittableRandom(5));
+        vCache = RandomTensors.gaussArray(ctx * N_KV_HEADS * HEAD_DIM, 1, new SplittableRandom(6));
     }
 
     @Benchmark

@@ -1,5 +1,7 @@
 package dev.sluice.engine.kernels;
 
+import dev.sluice.engine.bench.RandomTensors;
+
 import dev.sluice.engine.model.ModelConfig;
 import dev.sluice.engine.tensor.Dequant;
 import dev.sluice.engine.tensor.GGMLType;

@@ -1,6 +1,7 @@
 package dev.sluice.engine.runtime;
 
-import dev.sluice.engine.kernels.RandomTensors;
+import dev.sluice.engine.bench.RandomTensors;
+
 import dev.sluice.engine.model.ModelConfig;
 import dev.sluice.engine.model.ModelWeights;
 import dev.sluice.engine.model.TensorNames;

@@ -1,4 +1,4 @@
-package dev.sluice.engine.kernels;
+package dev.sluice.engine.bench;
 
 import dev.sluice.engine.tensor.Dequant;
 import dev.sluice.engine.tensor.GGMLType;
@@ -17,10 +17,23 @@ import java.util.SplittableRandom;
 public final class RandomTensors {
     private RandomTensors() {}
 
-    /** A {@code rows x cols} tensor whose dequantized values are roughly of magnitude {@code scale}. */
+    /**
+     * A {@code rows x cols} tensor whose dequantized values are roughly of magnitude {@code scale},
+     * deliberately one byte off alignment, as slices of a GGUF file can be: kernel tests use it to
+     * exercise unaligned access.
+     */
     public static Tensor random(String name, GGMLType type, int cols, int rows, float scale, SplittableRandom rnd) {
+        return random(name, type, cols, rows, scale, rnd, 1);
+    }
+
+    /** As {@link #random}, 64-byte aligned: for benchmarks. */
+    public static Tensor aligned(String name, GGMLType type, int cols, int rows, float scale, SplittableRandom rnd) {
+        return random(name, type, cols, rows, scale, rnd, 0);
+    }
+
+    private static Tensor random(String name, GGMLType type, int cols, int rows, float scale, SplittableRandom rnd, int misalign) {
         long bytes = type.byteSize((long) cols * rows);
-        MemorySegment seg = Arena.ofAuto().allocate(bytes + 1).asSlice(1, bytes);
+        MemorySegment seg = Arena.ofAuto().allocate(bytes + misalign, 64).asSlice(misalign, bytes);
         switch (type) {
             case F32 -> {
                 for (long i = 0; i < (long) cols * rows; i++) seg.set(Dequant.F32, 4 * i, gauss(rnd) * scale);
