@@ -103,8 +103,7 @@ public final class ServeCommand implements Callable<Integer> {
             if (id == null) id = DemoModel.ID;
             log.info("serving the built-in demo model; to serve a real one: sluice serve --model PATH.gguf (or hf:ORG/REPO[:FILE])");
         }
-        Models.applyThreads(runtime.threads);
-        LoadedModel loaded = LoadedModel.load(path, runtime.contextSize);
+        LoadedModel loaded = Models.load(path, runtime.contextSize, runtime.threads);
         if (id == null) id = loaded.name();
         EngineInferenceModel engine = new EngineInferenceModel(id, loaded, new SchedulerLane(loaded, scheduler));
         AtomicBoolean ready = new AtomicBoolean();

@@ -90,11 +90,9 @@ public final class EngineInferenceModel implements InferenceModel, AutoCloseable
         return t.decode(ids);
     }
 
-    /** Runs one short generation so the first request does not pay for JIT and page faults. */
+    /** Runs the forward pass briefly (prefill and decode) so the first request does not pay for JIT and page faults. */
     public void warmUp() {
-        int[] prompt = model.tokenizer().encode("Hello", true, false);
-        if (prompt.length == 0) prompt = new int[] {Math.max(0, model.tokenizer().bosId())};
-        model.generator().generate(prompt, SamplingParams.greedy(2), null, null);
+        model.transformer().warmUp();
     }
 
     @Override
