@@ -4,6 +4,10 @@ import dev.sluice.engine.LoadedModel;
 import dev.sluice.server.ServerConfig;
 import dev.sluice.server.ServerMetrics;
 import dev.sluice.server.SluiceServer;
+import dev.sluice.server.config.ConfigException;
+import dev.sluice.server.config.SluiceConfig;
+import dev.sluice.server.gateway.GatewayAssembly;
+import dev.sluice.server.store.StoreException;
 import dev.sluice.engine.scheduler.SchedulerConfig;
 import dev.sluice.server.inference.EngineInferenceModel;
 import dev.sluice.server.inference.SchedulerLane;
@@ -78,6 +82,17 @@ public final class ServeCommand implements Callable<Integer> {
     @Mixin
     GenerateCommand.RuntimeOptions runtime;
 
+    /** What this process runs. */
+    enum Role { all, gateway, worker }
+
+    @Option(names = "--role", paramLabel = "ROLE", defaultValue = "all",
+            description = {"all: gateway and engine in one process (default); gateway: the gateway only, routing to the backends of --config; "
+                    + "worker: the engine only, its OpenAI routes served directly."})
+    Role role;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "YAML config: store, redis, auth, limits, cache, routing, grpc (default: embedded defaults).")
+    Path configFile;
+
     @Override
     public Integer call() {
         if (maxWaiting < 1) throw new CommandLine.ParameterException(spec.commandLine(), "--max-waiting must be >= 1, got " + maxWaiting);
@@ -96,7 +111,14 @@ public final class ServeCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
+        SluiceConfig file;
+        try {
+            file = configFile == null ? SluiceConfig.defaults() : SluiceConfig.load(configFile);
+        } catch (ConfigException e) {
+            throw new CliException(e.getMessage());
+        }
         checkPortFree(host, port); // before loading the model, so a busy port fails fast
+        if (role == Role.gateway) return serveGateway(config, file);
         Path path = model.resolve(main.env(), spec.commandLine().getErr());
         String id = servedName;
         if (model.model == null) {
@@ -110,7 +132,11 @@ public final class ServeCommand implements Callable<Integer> {
         ServerMetrics metrics = new ServerMetrics();
         SluiceServer server;
         try {
-            server = new SluiceServer(config, List.of(engine), ready::get, metrics).start();
+            SluiceServer.GatewayFactory gateway = role == Role.worker ? null : worker -> GatewayAssembly.build(file, config, metrics, worker);
+            server = new SluiceServer(config, List.of(engine), ready::get, metrics, gateway).start();
+        } catch (ConfigException | StoreException e) {
+            engine.close();
+            throw new CliException(e.getMessage());
         } catch (RuntimeException e) {
             engine.close();
             throw new CliException("cannot listen on " + host + ":" + port + ": " + rootMessage(e) + "; choose another with --port/--host");
@@ -124,6 +150,21 @@ public final class ServeCommand implements Callable<Integer> {
             ready.set(true);
             log.info("model '{}' ready: http://{}:{}/v1 (OpenAI API), /health/ready, /metrics", engine.id(), host, server.port());
         });
+        server.awaitTermination();
+        return 0;
+    }
+
+    /** {@code --role gateway}: no engine here; every model is routed to the backends the config names. */
+    private int serveGateway(ServerConfig config, SluiceConfig file) {
+        ServerMetrics metrics = new ServerMetrics();
+        SluiceServer server;
+        try {
+            server = new SluiceServer(config, List.of(), () -> true, metrics, worker -> GatewayAssembly.build(file, config, metrics, null)).start();
+        } catch (ConfigException | StoreException | IllegalArgumentException e) {
+            throw new CliException(e.getMessage());
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(server::close, "sluice-shutdown"));
+        log.info("gateway ready: http://{}:{}/v1", host, server.port());
         server.awaitTermination();
         return 0;
     }

@@ -9,6 +9,7 @@ import com.linecorp.armeria.common.MediaType;
 import com.linecorp.armeria.server.GracefulShutdown;
 import com.linecorp.armeria.server.Server;
 import com.linecorp.armeria.server.ServerBuilder;
+import dev.sluice.server.gateway.GatewayAssembly;
 import dev.sluice.server.inference.EngineStats;
 import dev.sluice.server.inference.InferenceModel;
 import dev.sluice.server.openai.OpenAiErrors;
@@ -46,6 +47,7 @@ public final class SluiceServer implements AutoCloseable {
     private final ServerConfig config;
     private final OpenAiService openai;
     private final OpenAiWebSocketService ws;
+    private final GatewayAssembly assembly;
     private final AtomicBoolean closing = new AtomicBoolean();
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
 
@@ -54,6 +56,20 @@ public final class SluiceServer implements AutoCloseable {
     }
 
     public SluiceServer(ServerConfig config, List<InferenceModel> models, BooleanSupplier ready, ServerMetrics metrics) {
+        this(config, models, ready, metrics, null);
+    }
+
+    /** Builds the gateway in front of the in-process worker (roles {@code all} and {@code gateway}). */
+    @FunctionalInterface
+    public interface GatewayFactory {
+        GatewayAssembly create(OpenAiService worker);
+    }
+
+    /**
+     * @param gateway null: the worker role, the OpenAI routes served directly by the engine; else
+     *                the gateway owns the OpenAI routes, with the worker behind it in-process
+     */
+    public SluiceServer(ServerConfig config, List<InferenceModel> models, BooleanSupplier ready, ServerMetrics metrics, GatewayFactory gateway) {
         this.config = config;
         Duration backstop = config.drainTimeout().plus(CANCEL_GRACE).plusSeconds(3);
         ServerBuilder sb = Server.builder()
@@ -67,7 +83,15 @@ public final class SluiceServer implements AutoCloseable {
                 .errorHandler(new OpenAiErrors())
                 .gracefulShutdown(GracefulShutdown.builder().quietPeriod(Duration.ofMillis(100)).timeout(backstop).build());
         openai = new OpenAiService(models, metrics, config);
-        openai.register(sb);
+        if (gateway == null) {
+            assembly = null;
+            openai.register(sb);
+        } else {
+            assembly = gateway.create(openai);
+            sb.service("/tokenize", (ctx, req) -> openai.tokenizeRoute().serve(ctx, req));
+            sb.service("/detokenize", (ctx, req) -> openai.detokenizeRoute().serve(ctx, req));
+            assembly.customize(sb);
+        }
         ws = new OpenAiWebSocketService(openai, config, metrics);
         sb.service("/v1/ws", ws.service());
         for (InferenceModel m : models) metrics.engine(m.id(), m::stats);
@@ -145,6 +169,7 @@ public final class SluiceServer implements AutoCloseable {
             }
             ws.closeAll();
             stopped.join();
+            if (assembly != null) assembly.close();
         } finally {
             closed.complete(null);
         }

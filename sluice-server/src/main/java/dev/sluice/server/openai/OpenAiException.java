@@ -11,6 +11,7 @@ public class OpenAiException extends RuntimeException {
     private final String type;
     private final String param;
     private final String code;
+    private final java.util.Map<String, String> headers = new java.util.LinkedHashMap<>();
 
     public OpenAiException(HttpStatus status, String type, String param, String code, String message) {
         super(message);
@@ -35,6 +36,18 @@ public class OpenAiException extends RuntimeException {
     public static OpenAiException overloaded(String message) {
         return new OpenAiException(HttpStatus.SERVICE_UNAVAILABLE, "server_error", null, "overloaded", message);
     }
+
+    /**
+     * Adds a response header (lower-case name), e.g. {@code retry-after} or OpenAI's
+     * {@code x-ratelimit-*}; a given {@code retry-after} replaces the default of 1 s. Returns this.
+     */
+    public OpenAiException header(String name, String value) {
+        headers.put(name.toLowerCase(java.util.Locale.ROOT), value);
+        return this;
+    }
+
+    /** Extra response headers, lower-case names. */
+    public java.util.Map<String, String> headers() { return java.util.Collections.unmodifiableMap(headers); }
 
     public HttpStatus status() { return status; }
     public String type() { return type; }

@@ -76,15 +76,35 @@ public final class OpenAiService {
     }
 
     public void register(ServerBuilder sb) {
-        sb.service("/v1/chat/completions", (ctx, req) -> handle(ctx, req, true));
-        sb.service("/v1/completions", (ctx, req) -> handle(ctx, req, false));
+        registerInference(sb);
+        sb.service("/tokenize", tokenizeRoute());
+        sb.service("/detokenize", detokenizeRoute());
+    }
+
+    /** {@code POST /tokenize}. */
+    public com.linecorp.armeria.server.HttpService tokenizeRoute() {
+        return (ctx, req) -> withBody(req, this::tokenize);
+    }
+
+    /** {@code POST /detokenize}. */
+    public com.linecorp.armeria.server.HttpService detokenizeRoute() {
+        return (ctx, req) -> withBody(req, this::detokenize);
+    }
+
+    /** The generation and model-listing routes only; in the gateway roles the gateway owns these paths. */
+    public void registerInference(ServerBuilder sb) {
+        sb.service("/v1/chat/completions", (ctx, req) -> serve(ctx, req, true));
+        sb.service("/v1/completions", (ctx, req) -> serve(ctx, req, false));
         sb.service("/v1/models", (ctx, req) -> HttpResponse.ofJson(listModels()));
         sb.service("/v1/models/{id}", (ctx, req) -> {
             InferenceModel m = models.get(ctx.pathParam("id"));
             return m == null ? error(OpenAiException.modelNotFound(ctx.pathParam("id"))) : HttpResponse.ofJson(modelJson(m));
         });
-        sb.service("/tokenize", (ctx, req) -> withBody(req, this::tokenize));
-        sb.service("/detokenize", (ctx, req) -> withBody(req, this::detokenize));
+    }
+
+    /** The models this worker serves. */
+    public java.util.Collection<InferenceModel> models() {
+        return models.values();
     }
 
     private ObjectNode listModels() {
@@ -122,7 +142,8 @@ public final class OpenAiService {
         return parseJson(agg.contentUtf8());
     }
 
-    static JsonNode parseJson(String text) {
+    /** Parses a request body; a bad body is a 400 naming the problem. */
+    public static JsonNode parseJson(String text) {
         try {
             JsonNode n = JSON.readTree(text);
             if (n == null || n.isMissingNode()) throw OpenAiException.invalid(null, "The request body is empty; a JSON object is expected");
@@ -174,7 +195,11 @@ public final class OpenAiService {
     /** Header with a per-request deadline in milliseconds, capped by the server's request timeout. */
     public static final String DEADLINE_HEADER = "x-sluice-deadline-ms";
 
-    private HttpResponse handle(ServiceRequestContext ctx, HttpRequest req, boolean chat) {
+    /**
+     * Serves one chat ({@code chat} true) or legacy completion request: the route handler, also
+     * called in-process by the gateway's local backend on the gateway's own request context.
+     */
+    public HttpResponse serve(ServiceRequestContext ctx, HttpRequest req, boolean chat) {
         String route = chat ? "chat" : "completions";
         ctx.log().whenComplete().thenAccept(l -> metrics.request(route, l.responseHeaders().status().code()));
         CompletableFuture<HttpResponse> f = req.aggregate().handle((agg, failure) -> {
@@ -216,9 +241,16 @@ public final class OpenAiService {
     }
 
     /** Absolute deadline ({@link System#nanoTime}) from a relative milliseconds value, capped by the request timeout. */
-    long deadlineNanos(String millis) {
-        long cap = config.requestTimeout().toNanos();
-        if (millis == null) return System.nanoTime() + cap;
+    public long deadlineNanos(String millis) {
+        return deadlineNanos(millis, config.requestTimeout());
+    }
+
+    /**
+     * Absolute deadline ({@link System#nanoTime}) from the {@value #DEADLINE_HEADER} header's value
+     * (null: {@code cap} from now), capped by {@code cap}; a value that is not a positive number is a 400.
+     */
+    public static long deadlineNanos(String millis, Duration cap) {
+        if (millis == null) return System.nanoTime() + cap.toNanos();
         long ms;
         try {
             ms = Long.parseLong(millis.trim());
@@ -226,7 +258,7 @@ public final class OpenAiService {
             ms = -1;
         }
         if (ms <= 0) throw OpenAiException.invalid(DEADLINE_HEADER, "'" + DEADLINE_HEADER + "' must be a positive number of milliseconds, got '" + millis + "'");
-        return System.nanoTime() + Math.min(cap, ms * 1_000_000L);
+        return System.nanoTime() + Math.min(cap.toNanos(), ms * 1_000_000L);
     }
 
     /**
@@ -617,7 +649,8 @@ public final class OpenAiService {
         return o;
     }
 
-    static String errorJson(OpenAiException e) {
+    /** The OpenAI error body of {@code e}: {@code {"error":{"message","type","param","code"}}}. */
+    public static String errorJson(OpenAiException e) {
         ObjectNode err = JSON.createObjectNode();
         ObjectNode o = err.putObject("error").put("message", e.getMessage()).put("type", e.type());
         if (e.param() == null) o.putNull("param");
@@ -630,7 +663,10 @@ public final class OpenAiService {
     /** The one place where an {@link OpenAiException} becomes an HTTP response. */
     public static HttpResponse error(OpenAiException e) {
         var headers = ResponseHeaders.builder(e.status()).contentType(MediaType.JSON_UTF_8);
-        if (e.status() == HttpStatus.SERVICE_UNAVAILABLE || e.status() == HttpStatus.TOO_MANY_REQUESTS) headers.add(HttpHeaderNames.RETRY_AFTER, "1");
+        if ((e.status() == HttpStatus.SERVICE_UNAVAILABLE || e.status() == HttpStatus.TOO_MANY_REQUESTS) && !e.headers().containsKey("retry-after")) {
+            headers.add(HttpHeaderNames.RETRY_AFTER, "1");
+        }
+        e.headers().forEach(headers::add);
         return HttpResponse.of(headers.build(), HttpData.ofUtf8(errorJson(e)));
     }
 }

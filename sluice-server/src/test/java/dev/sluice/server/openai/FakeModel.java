@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /** A model whose tokens are characters and whose reply is scripted; it streams on its own thread. */
-final class FakeModel implements InferenceModel {
+public final class FakeModel implements InferenceModel {
     final String id;
     final String reply;
     final String promptSuffix;
@@ -22,7 +22,7 @@ final class FakeModel implements InferenceModel {
     volatile EngineStats stats = EngineStats.UNKNOWN;
     volatile boolean full;
 
-    FakeModel(String id, String reply, String promptSuffix, int context) {
+    public FakeModel(String id, String reply, String promptSuffix, int context) {
         this.id = id;
         this.reply = reply;
         this.promptSuffix = promptSuffix;

@@ -1,0 +1,29 @@
+package dev.sluice.server.gateway;
+
+import com.linecorp.armeria.common.HttpResponse;
+import com.linecorp.armeria.server.ServiceRequestContext;
+import dev.sluice.server.openai.OpenAiService;
+
+/**
+ * The in-process engine as a gateway backend: the worker's OpenAI routes called directly, on the
+ * same request context (so deadlines, cancellation and the drain apply unchanged), no socket.
+ */
+public final class LocalBackend implements Backend {
+    private final String name;
+    private final OpenAiService worker;
+
+    public LocalBackend(String name, OpenAiService worker) {
+        this.name = name;
+        this.worker = worker;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public HttpResponse execute(ServiceRequestContext ctx, GatewayRequest req) {
+        return worker.serve(ctx, req.toHttpRequest(), req.chat());
+    }
+}

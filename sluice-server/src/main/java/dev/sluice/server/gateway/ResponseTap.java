@@ -1,0 +1,188 @@
+package dev.sluice.server.gateway;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.linecorp.armeria.common.HttpResponse;
+import com.linecorp.armeria.common.MediaType;
+import com.linecorp.armeria.common.ResponseHeaders;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * Watches an OpenAI response as it passes to the client, without delaying or changing it, and
+ * reports what it was once it ends: status, the JSON body or the SSE chunks, usage, and any error.
+ * Stages use it to settle quotas, record usage and fill the cache.
+ *
+ * <p>Design note: bytes are copied as they flow (the response keeps streaming at full speed) into
+ * a buffer bounded by {@link #MAX_CAPTURE_BYTES}; SSE events are parsed at each blank line. The
+ * callback runs exactly once, on the thread that ends the stream, after the last byte or the
+ * abort. A response over the bound still reaches the client whole; its outcome is reported
+ * with {@code truncated} set and no body, so a cache must not store it.
+ */
+public final class ResponseTap {
+    private static final Logger log = LoggerFactory.getLogger(ResponseTap.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Largest response captured for inspection: 16 MiB (a long completion is far less); larger ones pass through unobserved. */
+    public static final int MAX_CAPTURE_BYTES = 16 << 20;
+
+    /**
+     * What a response was.
+     *
+     * @param status    HTTP status (0 when the response failed before its headers)
+     * @param stream    true for an SSE response
+     * @param body      the JSON body of a plain response, or null
+     * @param chunks    the SSE data events of a stream that parsed as JSON objects, in order (error events excluded)
+     * @param usage     usage from the body or the stream's usage chunk, or null when the response carried none
+     * @param error     the OpenAI error object (the value of {@code "error"}) of an error body or error event, or null
+     * @param done      true when a stream ended with {@code data: [DONE]}
+     * @param failure   the exception that aborted the response (client gone, upstream reset), or null
+     * @param truncated true when the response was larger than the capture bound
+     */
+    public record Outcome(int status, boolean stream, ObjectNode body, List<ObjectNode> chunks, Usage usage,
+                          JsonNode error, boolean done, Throwable failure, boolean truncated) {
+        /** True for a complete, successful response: 2xx, no error, no abort, and a stream that reached [DONE]. */
+        public boolean ok() {
+            return status >= 200 && status < 300 && error == null && failure == null && !truncated && (!stream || done);
+        }
+    }
+
+    private ResponseTap() {}
+
+    /** Returns {@code res} unchanged for the client; {@code onEnd} receives its {@link Outcome} once it ends. */
+    public static HttpResponse tap(HttpResponse res, Consumer<Outcome> onEnd) {
+        Capture c = new Capture();
+        HttpResponse out = res.peekHeaders(c::headers).peekData(d -> c.data(d.array()));
+        out.whenComplete().handle((v, t) -> {
+            Outcome o;
+            try {
+                o = c.outcome(t);
+            } catch (RuntimeException e) {
+                log.warn("response tap: cannot read the response: {}", e.toString());
+                o = new Outcome(c.status, c.stream, null, List.of(), null, null, false, e, true);
+            }
+            try {
+                onEnd.accept(o);
+            } catch (RuntimeException e) {
+                log.warn("response tap callback failed", e);
+            }
+            return null;
+        });
+        return out;
+    }
+
+    private static final class Capture {
+        int status;
+        boolean stream;
+        boolean truncated;
+        final StringBuilder pending = new StringBuilder();
+        java.io.ByteArrayOutputStream raw = new java.io.ByteArrayOutputStream();
+        final List<ObjectNode> chunks = new ArrayList<>();
+        JsonNode error;
+        Usage usage;
+        boolean done;
+
+        void headers(ResponseHeaders h) {
+            int s = h.status().code();
+            if (s >= 100 && s < 200) return; // informational
+            status = s;
+            MediaType ct = h.contentType();
+            stream = ct != null && ct.is(MediaType.EVENT_STREAM);
+        }
+
+        void data(byte[] bytes) {
+            if (truncated) return;
+            if (raw.size() + bytes.length > MAX_CAPTURE_BYTES) {
+                truncated = true;
+                raw = null;
+                pending.setLength(0);
+                return;
+            }
+            raw.write(bytes, 0, bytes.length);
+            if (stream) {
+                pending.append(new String(bytes, StandardCharsets.UTF_8));
+                drainEvents();
+            }
+        }
+
+        /** Parses complete SSE events (ended by a blank line) out of {@code pending}. */
+        void drainEvents() {
+            int end;
+            while ((end = eventEnd()) >= 0) {
+                String event = pending.substring(0, end);
+                int skip = pending.charAt(end) == '\r' ? 4 : 2;
+                pending.delete(0, Math.min(pending.length(), end + skip));
+                event(event);
+            }
+        }
+
+        private int eventEnd() {
+            int a = pending.indexOf("\n\n"), b = pending.indexOf("\r\n\r\n");
+            if (a < 0) return b;
+            if (b < 0) return a;
+            return Math.min(a, b);
+        }
+
+        void event(String event) {
+            StringBuilder data = new StringBuilder();
+            for (String line : event.split("\r?\n")) {
+                if (line.startsWith("data:")) {
+                    if (!data.isEmpty()) data.append('\n');
+                    data.append(line.substring(line.startsWith("data: ") ? 6 : 5));
+                }
+            }
+            if (data.isEmpty()) return;
+            String d = data.toString().trim();
+            if (d.equals("[DONE]")) {
+                done = true;
+                return;
+            }
+            try {
+                JsonNode n = JSON.readTree(d);
+                if (n == null || !n.isObject()) return;
+                if (n.has("error")) {
+                    error = n.get("error");
+                    return;
+                }
+                Usage u = Usage.of(n.get("usage"));
+                if (u != null) usage = u;
+                chunks.add((ObjectNode) n);
+            } catch (java.io.IOException e) {
+                // not JSON: not an OpenAI chunk; ignore
+            }
+        }
+
+        Outcome outcome(Throwable failure) {
+            if (stream) {
+                if (!truncated && !pending.isEmpty()) {
+                    pending.append("\n\n");
+                    drainEvents();
+                }
+                return new Outcome(status, true, null, truncated ? List.of() : Collections.unmodifiableList(chunks), usage, error, done,
+                        failure, truncated);
+            }
+            ObjectNode body = null;
+            JsonNode err = null;
+            Usage u = null;
+            if (!truncated && raw != null && raw.size() > 0) {
+                try {
+                    JsonNode n = JSON.readTree(raw.toByteArray());
+                    if (n != null && n.isObject()) {
+                        body = (ObjectNode) n;
+                        err = n.get("error");
+                        u = Usage.of(n.get("usage"));
+                    }
+                } catch (java.io.IOException e) {
+                    // not JSON
+                }
+            }
+            return new Outcome(status, false, body, List.of(), u, err, false, failure, truncated);
+        }
+    }
+}
