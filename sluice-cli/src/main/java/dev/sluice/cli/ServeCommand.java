@@ -132,7 +132,7 @@ public final class ServeCommand implements Callable<Integer> {
         ServerMetrics metrics = new ServerMetrics();
         SluiceServer server;
         try {
-            SluiceServer.GatewayFactory gateway = role == Role.worker ? null : worker -> GatewayAssembly.build(file, config, metrics, worker);
+            SluiceServer.GatewayFactory gateway = role == Role.worker ? null : worker -> GatewayAssembly.build(file, configFile, config, metrics, worker);
             server = new SluiceServer(config, List.of(engine), ready::get, metrics, gateway).start();
         } catch (ConfigException | StoreException e) {
             engine.close();
@@ -159,7 +159,7 @@ public final class ServeCommand implements Callable<Integer> {
         ServerMetrics metrics = new ServerMetrics();
         SluiceServer server;
         try {
-            server = new SluiceServer(config, List.of(), () -> true, metrics, worker -> GatewayAssembly.build(file, config, metrics, null)).start();
+            server = new SluiceServer(config, List.of(), () -> true, metrics, worker -> GatewayAssembly.build(file, configFile, config, metrics, null)).start();
         } catch (ConfigException | StoreException | IllegalArgumentException e) {
             throw new CliException(e.getMessage());
         }

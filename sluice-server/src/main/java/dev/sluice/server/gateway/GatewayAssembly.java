@@ -3,14 +3,20 @@ package dev.sluice.server.gateway;
 import com.linecorp.armeria.server.ServerBuilder;
 import dev.sluice.server.ServerConfig;
 import dev.sluice.server.ServerMetrics;
+import com.github.benmanes.caffeine.cache.Ticker;
 import dev.sluice.server.config.SluiceConfig;
+import dev.sluice.server.gateway.route.RegistryRouter;
+import dev.sluice.server.gateway.route.RoutingAdmin;
+import dev.sluice.server.gateway.route.RoutingConfig;
 import dev.sluice.server.openai.OpenAiService;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * Builds the gateway from the config: identity (auth decorator, admin routes), admission
@@ -40,17 +46,56 @@ public final class GatewayAssembly implements AutoCloseable {
      * @param worker the in-process worker (role {@code all}), or null (role {@code gateway})
      */
     public static GatewayAssembly build(SluiceConfig config, ServerConfig server, ServerMetrics metrics, OpenAiService worker) {
+        return build(config, null, server, metrics, worker);
+    }
+
+    /**
+     * Builds the gateway.
+     *
+     * @param configFile the file {@code config} was read from (the routing admin API reloads it), or null
+     * @param worker     the in-process worker (role {@code all}), or null (role {@code gateway})
+     */
+    public static GatewayAssembly build(SluiceConfig config, Path configFile, ServerConfig server, ServerMetrics metrics, OpenAiService worker) {
         List<Consumer<ServerBuilder>> customizers = new ArrayList<>();
         List<AutoCloseable> resources = new ArrayList<>();
         List<GatewayStage> stages = new ArrayList<>();
         try {
-            if (worker == null) throw new IllegalArgumentException("the gateway role needs routing config with at least one backend");
-            Router router = new LocalRouter(worker);
+            Router router = router(config.routing(), configFile, metrics, worker, customizers, resources);
             return new GatewayAssembly(new Gateway(router, stages, server), customizers, resources);
         } catch (RuntimeException e) {
             closeAll(resources);
             throw e;
         }
+    }
+
+    /**
+     * The router: with no {@code routing:} section, each in-process model under its own id ({@link LocalRouter}, as
+     * {@code sluice serve} always did); else the model registry ({@link RegistryRouter}) with its admin API under
+     * {@code /admin/v1/routing}, reloading from {@code configFile}.
+     */
+    private static Router router(RoutingConfig routing, Path configFile, ServerMetrics metrics, OpenAiService worker,
+                                 List<Consumer<ServerBuilder>> customizers, List<AutoCloseable> resources) {
+        if (routing.isEmpty()) {
+            if (worker == null) throw new IllegalArgumentException("the gateway role needs routing config with at least one backend");
+            return new LocalRouter(worker);
+        }
+        if (worker == null && routing.models().isEmpty()) {
+            throw new IllegalArgumentException("routing.models: the gateway role needs at least one model (there is no in-process engine to serve)");
+        }
+        Supplier<RoutingConfig> source = configFile == null ? null : () -> SluiceConfig.load(configFile).routing();
+        RegistryRouter registry = new RegistryRouter(routing, worker, remoteBackends(), metrics.registry(), Ticker.systemTicker(), source);
+        resources.add(registry);
+        registry.startTicking();
+        RoutingAdmin admin = new RoutingAdmin(registry);
+        customizers.add(admin::register);
+        return registry;
+    }
+
+    /** Backends other than {@code local}: HTTP upstreams ({@code openai}) and remote workers ({@code grpc}). */
+    private static RegistryRouter.BackendFactory remoteBackends() {
+        return (name, bc) -> {
+            throw new IllegalArgumentException("routing.backends." + name + ": backend type '" + bc.type() + "' is not available in this build");
+        };
     }
 
     /** An assembly of just {@code gateway}, nothing else to open or close: for tests of the pipeline itself. */
