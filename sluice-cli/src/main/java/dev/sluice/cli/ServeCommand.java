@@ -7,6 +7,8 @@ import dev.sluice.server.SluiceServer;
 import dev.sluice.server.config.ConfigException;
 import dev.sluice.server.config.SluiceConfig;
 import dev.sluice.server.gateway.GatewayAssembly;
+import dev.sluice.server.gateway.auth.Authenticator;
+import dev.sluice.server.store.LazyStore;
 import dev.sluice.server.store.StoreException;
 import dev.sluice.engine.scheduler.SchedulerConfig;
 import dev.sluice.server.inference.EngineInferenceModel;
@@ -93,6 +95,10 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE", description = "YAML config: store, redis, auth, limits, cache, routing, grpc (default: embedded defaults).")
     Path configFile;
 
+    @Option(names = "--no-auth", description = {"Serve without authentication on any address: everyone may use every model, the admin API and /metrics. "
+            + "Without it, a server with no credentials configured (no API keys in the store, no auth.jwt) binds to loopback only; see docs/auth.md."})
+    boolean noAuth;
+
     @Override
     public Integer call() {
         if (maxWaiting < 1) throw new CommandLine.ParameterException(spec.commandLine(), "--max-waiting must be >= 1, got " + maxWaiting);
@@ -118,6 +124,21 @@ public final class ServeCommand implements Callable<Integer> {
             throw new CliException(e.getMessage());
         }
         checkPortFree(host, port); // before loading the model, so a busy port fails fast
+        if (role == Role.worker && !noAuth && !Authenticator.isLoopback(host)) {
+            // the worker role has no authentication of its own: it belongs behind a gateway
+            throw new CliException("refusing to serve the worker role on " + host + " without authentication: the worker role has no auth of its own; "
+                    + "bind to loopback, put a gateway in front, or pass --no-auth");
+        }
+        if (role != Role.worker && !noAuth && !Authenticator.isLoopback(host) && !file.auth().configuredCredentials()
+                && !new LazyStore(file.store()).mayHoldData()) {
+            // the common refusal, before a model loads (the gateway makes the full check, keys in the store included)
+            throw new CliException("refusing to serve on " + host + " without authentication: no API keys exist and no auth.jwt or auth.adminKeySha256 "
+                    + "is configured. Create a key first (sluice keys create --tenant default --admin), configure JWT, bind to loopback "
+                    + "(--host 127.0.0.1), or pass --no-auth to serve without authentication");
+        }
+        if (role == Role.worker && noAuth && !Authenticator.isLoopback(host)) {
+            log.warn("*** AUTHENTICATION IS OFF (--no-auth, worker role): anyone who can reach {} may use every model and /metrics ***", host);
+        }
         if (role == Role.gateway) return serveGateway(config, file);
         Path path = model.resolve(main.env(), spec.commandLine().getErr());
         String id = servedName;
@@ -132,7 +153,7 @@ public final class ServeCommand implements Callable<Integer> {
         ServerMetrics metrics = new ServerMetrics();
         SluiceServer server;
         try {
-            SluiceServer.GatewayFactory gateway = role == Role.worker ? null : worker -> GatewayAssembly.build(file, configFile, config, metrics, worker);
+            SluiceServer.GatewayFactory gateway = role == Role.worker ? null : worker -> GatewayAssembly.build(file, configFile, config, metrics, worker, noAuth);
             server = new SluiceServer(config, List.of(engine), ready::get, metrics, gateway).start();
         } catch (ConfigException | StoreException e) {
             engine.close();
@@ -159,7 +180,7 @@ public final class ServeCommand implements Callable<Integer> {
         ServerMetrics metrics = new ServerMetrics();
         SluiceServer server;
         try {
-            server = new SluiceServer(config, List.of(), () -> true, metrics, worker -> GatewayAssembly.build(file, configFile, config, metrics, null)).start();
+            server = new SluiceServer(config, List.of(), () -> true, metrics, worker -> GatewayAssembly.build(file, configFile, config, metrics, null, noAuth)).start();
         } catch (ConfigException | StoreException | IllegalArgumentException e) {
             throw new CliException(e.getMessage());
         }

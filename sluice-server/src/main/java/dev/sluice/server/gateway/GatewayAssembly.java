@@ -5,9 +5,13 @@ import dev.sluice.server.ServerConfig;
 import dev.sluice.server.ServerMetrics;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.sluice.server.config.SluiceConfig;
+import dev.sluice.server.gateway.auth.AuthDecorator;
+import dev.sluice.server.gateway.auth.Authenticator;
+import dev.sluice.server.gateway.auth.IdentityAdmin;
 import dev.sluice.server.gateway.route.RegistryRouter;
 import dev.sluice.server.gateway.route.RoutingAdmin;
 import dev.sluice.server.gateway.route.RoutingConfig;
+import dev.sluice.server.store.LazyStore;
 import dev.sluice.server.openai.OpenAiService;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,13 +44,14 @@ public final class GatewayAssembly implements AutoCloseable {
         this.resources = List.copyOf(resources);
     }
 
-    /**
-     * Builds the gateway.
-     *
-     * @param worker the in-process worker (role {@code all}), or null (role {@code gateway})
-     */
+    /** Builds the gateway with authentication as configured (no {@code --no-auth}) and no config file. */
     public static GatewayAssembly build(SluiceConfig config, ServerConfig server, ServerMetrics metrics, OpenAiService worker) {
-        return build(config, null, server, metrics, worker);
+        return build(config, null, server, metrics, worker, false);
+    }
+
+    /** Builds the gateway with authentication as configured (no {@code --no-auth}). */
+    public static GatewayAssembly build(SluiceConfig config, Path configFile, ServerConfig server, ServerMetrics metrics, OpenAiService worker) {
+        return build(config, configFile, server, metrics, worker, false);
     }
 
     /**
@@ -54,12 +59,23 @@ public final class GatewayAssembly implements AutoCloseable {
      *
      * @param configFile the file {@code config} was read from (the routing admin API reloads it), or null
      * @param worker     the in-process worker (role {@code all}), or null (role {@code gateway})
+     * @param noAuth     {@code sluice serve --no-auth}: serve everyone anonymously, on any address
      */
-    public static GatewayAssembly build(SluiceConfig config, Path configFile, ServerConfig server, ServerMetrics metrics, OpenAiService worker) {
+    public static GatewayAssembly build(SluiceConfig config, Path configFile, ServerConfig server, ServerMetrics metrics, OpenAiService worker,
+                                        boolean noAuth) {
         List<Consumer<ServerBuilder>> customizers = new ArrayList<>();
         List<AutoCloseable> resources = new ArrayList<>();
         List<GatewayStage> stages = new ArrayList<>();
         try {
+            // the one store of every concern, opened on first use, closed last (store.get() from your concern)
+            LazyStore store = new LazyStore(config.store());
+            resources.add(store);
+            // identity (docs/auth.md): deny-by-default decorator on every route, and the admin API's
+            // tenants/projects/users/keys; other concerns add admin routes under AdminRoutes.PREFIX
+            // (AdminRoutes.json(...)) in a customizer; the decorator lets only admins reach /admin/*
+            Authenticator auth = Authenticator.start(config.auth(), store, server.host(), noAuth);
+            customizers.add(sb -> sb.decorator(new AuthDecorator(auth)));
+            customizers.add(new IdentityAdmin(auth)::register);
             Router router = router(config.routing(), configFile, metrics, worker, customizers, resources);
             return new GatewayAssembly(new Gateway(router, stages, server), customizers, resources);
         } catch (RuntimeException e) {
