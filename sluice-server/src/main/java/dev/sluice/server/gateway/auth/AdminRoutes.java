@@ -29,6 +29,9 @@ import java.util.regex.Pattern;
  * as {@link #json} services (from a {@code GatewayAssembly} customizer), and the
  * {@link AuthDecorator} lets only admin credentials reach any path under {@code /admin/}.
  *
+ * <p>Access: the decorator lets only operator admins reach {@code /admin/*}, except the
+ * {@link #TENANT_SCOPED} prefixes, which tenant admins reach too.
+ *
  * <p>Design note: a handler gets the aggregated request (JSON body parsed, 400 on bad JSON), the
  * caller's {@link Principal} and path parameters, runs on the blocking executor (it may use the
  * store), and returns a JSON body ({@code 200}) or a {@link Reply}. Scoping is the handler's job,
@@ -44,6 +47,12 @@ public final class AdminRoutes {
     static final ObjectMapper JSON = new ObjectMapper();
     /** Where every admin route lives. */
     public static final String PREFIX = "/admin/v1";
+    /**
+     * Admin paths that a tenant's admin (not only the operator) may reach; their handlers must scope
+     * every read and write to the caller's tenant with {@link #requireTenant}. Every other path under
+     * {@code /admin/} is operator-only (deny by default): add a prefix here only together with that scoping.
+     */
+    public static final java.util.List<String> TENANT_SCOPED = java.util.List.of(PREFIX + "/tenants", PREFIX + "/keys");
 
     private AdminRoutes() {}
 
@@ -95,6 +104,12 @@ public final class AdminRoutes {
     public interface Handler {
         /** Returns a {@link JsonNode} (200), a {@link Reply}, or an {@link HttpResponse}. */
         Object handle(Request r) throws Exception;
+    }
+
+    /** True when {@code path} is under one of {@link #TENANT_SCOPED}. */
+    public static boolean tenantScoped(String path) {
+        for (String p : TENANT_SCOPED) if (path.equals(p) || path.startsWith(p + "/")) return true;
+        return false;
     }
 
     /** True for an admin of the operator's tenant: it administers every tenant, and may read {@code /metrics}. */

@@ -19,9 +19,11 @@ import java.util.concurrent.CompletableFuture;
 /**
  * Deny by default: the server-wide decorator ({@code ServerBuilder.decorator}) that authenticates
  * every request but {@code GET /health/live} and puts its {@link Principal} on the context
- * ({@link Principal#ATTR}) before any route runs. Paths under {@code /admin/} need an admin
- * credential, {@code /metrics} an operator admin ({@link AdminRoutes#operator}); a credential that
- * is valid but not allowed gets 403, a missing or bad one 401.
+ * ({@link Principal#ATTR}) before any route runs. Paths under {@code /admin/} need an operator
+ * admin ({@link AdminRoutes#operator}), except the tenant-scoped ones
+ * ({@link AdminRoutes#TENANT_SCOPED}), which any admin may reach and whose handlers scope to the
+ * caller's tenant; {@code /metrics} needs an operator admin. A credential that is valid but not
+ * allowed gets 403, a missing or bad one 401.
  *
  * <p>Design note: a cached API key or the bootstrap admin token is decided on the event loop; a
  * store lookup or a JWT (which may fetch the JWKS) runs on the context's blocking executor and the
@@ -71,7 +73,12 @@ public final class AuthDecorator implements DecoratingHttpServiceFunction {
     }
 
     private HttpResponse admit(HttpService delegate, ServiceRequestContext ctx, HttpRequest req, String path, Principal p) throws Exception {
-        if (isAdminPath(path) && !p.admin()) return refused(ctx, AuthException.forbidden("This route needs an admin credential"));
+        if (isAdminPath(path)) {
+            if (!p.admin()) return refused(ctx, AuthException.forbidden("This route needs an admin credential"));
+            if (!AdminRoutes.operator(p) && !AdminRoutes.tenantScoped(path)) {
+                return refused(ctx, AuthException.forbidden("This route needs an admin credential of the operator's tenant ('" + Principal.DEFAULT_TENANT + "')"));
+            }
+        }
         if (path.equals("/metrics") && !AdminRoutes.operator(p)) {
             return refused(ctx, AuthException.forbidden("/metrics needs an admin credential of the operator's tenant"));
         }

@@ -39,7 +39,7 @@ final class AuthHarness implements AutoCloseable {
         ServerConfig cfg = ServerConfig.defaults().withPort(0);
         ServerMetrics metrics = new ServerMetrics();
         server = new SluiceServer(cfg, List.of(new FakeModel(OPEN, "Hello, world!", "", 4096), new FakeModel(RESTRICTED, "classified", "", 4096)),
-                () -> true, metrics, worker -> GatewayAssembly.build(config, cfg, metrics, worker, noAuth)).start();
+                () -> true, metrics, worker -> GatewayAssembly.build(config, null, cfg, metrics, worker, noAuth)).start();
         http = WebClient.of("http://127.0.0.1:" + server.port());
     }
 

@@ -163,6 +163,9 @@ abstract class AuthScenario {
         assertError(post("/admin/v1/tenants/" + tenantB + "/users", adminA, "{\"id\":\"mallory\"}"), 404, "not_found", "user in other tenant");
         assertError(h.bearer(HttpMethod.DELETE, "/admin/v1/tenants/" + tenantB, adminA, null), 404, "not_found", "delete other tenant");
         assertError(post("/admin/v1/tenants", adminA, "{\"id\":\"" + AuthHarness.unique("new") + "\"}"), 403, "permission_denied", "create tenant");
+        // admin routes of other concerns (routing, prices, ...) are operator-only unless listed as tenant-scoped
+        assertError(get("/admin/v1/routing", adminA), 403, "permission_denied", "routing admin");
+        assertThat(get("/admin/v1/routing", adminToken).status().code()).isNotIn(401, 403);
         // B's keys are invisible to A's admin: not listed, and revoking one is 404
         JsonNode keysOfA = json(get("/admin/v1/keys", adminA));
         assertThat(keysOfA.path("data")).isNotEmpty().allMatch(k -> k.path("tenant").asText().equals(tenantA));
