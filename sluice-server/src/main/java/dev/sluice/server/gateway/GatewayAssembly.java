@@ -9,6 +9,7 @@ import dev.sluice.server.gateway.auth.AuthDecorator;
 import dev.sluice.server.gateway.auth.Authenticator;
 import dev.sluice.server.gateway.auth.IdentityAdmin;
 import dev.sluice.server.gateway.route.RegistryRouter;
+import dev.sluice.server.gateway.upstream.Backends;
 import dev.sluice.server.gateway.route.RoutingAdmin;
 import dev.sluice.server.gateway.route.RoutingConfig;
 import dev.sluice.server.store.LazyStore;
@@ -109,9 +110,8 @@ public final class GatewayAssembly implements AutoCloseable {
 
     /** Backends other than {@code local}: HTTP upstreams ({@code openai}) and remote workers ({@code grpc}). */
     private static RegistryRouter.BackendFactory remoteBackends() {
-        return (name, bc) -> {
-            throw new IllegalArgumentException("routing.backends." + name + ": backend type '" + bc.type() + "' is not available in this build");
-        };
+        Backends.Context context = Backends.Context.of(null); // local backends are the registry's own
+        return (name, bc) -> Backends.create(name, bc, context);
     }
 
     /** An assembly of just {@code gateway}, nothing else to open or close: for tests of the pipeline itself. */
