@@ -18,9 +18,10 @@ import java.util.Locale;
  * @param type            {@code openai} (an OpenAI-compatible HTTP server: vLLM, SGLang, Ollama, llama-server, the
  *                        DeepSeek API), {@code local} (the in-process engine) or {@code grpc} (a remote Sluice worker);
  *                        default {@code openai}
- * @param endpoints       base URLs of the OpenAI API, e.g. {@code http://10.0.0.5:8000/v1}; {@code /chat/completions}
- *                        and {@code /completions} are appended. Schemes: {@code http}, {@code https}, {@code h1c} (HTTP/1.1
- *                        only), {@code h2c} (HTTP/2 cleartext, prior knowledge)
+ * @param endpoints       for {@code openai}: base URLs of the OpenAI API, e.g. {@code http://10.0.0.5:8000/v1};
+ *                        {@code /chat/completions} and {@code /completions} are appended. Schemes: {@code http}, {@code https},
+ *                        {@code h1c} (HTTP/1.1 only), {@code h2c} (HTTP/2 cleartext, prior knowledge). For {@code grpc}: the
+ *                        workers' addresses, as the gRPC module reads them
  * @param apiKey          the upstream's key, sent as {@code Authorization: Bearer}; use {@code ${ENV}}. Null: none sent.
  *                        Held by the gateway only: the client's own Authorization header is never forwarded
  * @param model           the upstream's model name, replacing the request's {@code model}; null keeps it
@@ -50,7 +51,10 @@ public record BackendConfig(String type, List<String> endpoints, String apiKey, 
         endpoints = endpoints == null ? List.of() : List.copyOf(endpoints);
         if (!type.equals(LOCAL) && endpoints.isEmpty()) throw new IllegalArgumentException("'endpoints' must list at least one URL for type " + type);
         if (endpoints.size() > MAX_ENDPOINTS) throw new IllegalArgumentException("'endpoints' lists " + endpoints.size() + " URLs; at most " + MAX_ENDPOINTS);
-        for (String e : endpoints) checkUrl(e);
+        for (String e : endpoints) {
+            if (e == null || e.isBlank()) throw new IllegalArgumentException("'endpoints' must not hold a blank entry");
+            if (type.equals(OPENAI)) checkUrl(e); // grpc endpoints (host:port or a URL) are the gRPC module's to check
+        }
         if (apiKey != null && apiKey.isBlank()) apiKey = null;
         if (model != null && model.isBlank()) throw new IllegalArgumentException("'model' must not be blank");
         timeouts = timeouts == null ? Timeouts.defaults() : timeouts;
