@@ -98,7 +98,8 @@ public final class Gateway {
                 GatewayRequest g = new GatewayRequest(kind, req.headers(), (ObjectNode) body, p, deadline);
                 router.resolve(ctx, g);
                 g.promptTokens(router.countPromptTokens(g));
-                return run(ctx, g, 0);
+                StreamUsage.force(g);
+                return StreamUsage.strip(g, run(ctx, g, 0));
             } catch (OpenAiException e) {
                 return OpenAiService.error(e);
             } catch (RuntimeException e) {
