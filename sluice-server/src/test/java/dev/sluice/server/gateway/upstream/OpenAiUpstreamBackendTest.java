@@ -93,6 +93,21 @@ class OpenAiUpstreamBackendTest {
     }
 
     @Test
+    void theStagesSeeAStreamsUsageEvenWhenTheClientDidNotAskForIt() {
+        FakeUpstream a = fake("A");
+        List<dev.sluice.server.gateway.ResponseTap.Outcome> outcomes = new java.util.concurrent.CopyOnWriteArrayList<>();
+        UpstreamTestSupport g = new UpstreamTestSupport(backend(config(null, a)),
+                List.of((ctx, req, next) -> dev.sluice.server.gateway.ResponseTap.tap(next.proceed(ctx, req), outcomes::add)));
+        open.add(g);
+        AggregatedHttpResponse r = g.chat(true, false);
+        assertThat(r.contentUtf8()).doesNotContain("usage").endsWith("data: [DONE]\n\n");
+        assertThat(r.contentUtf8()).isEqualTo(direct(a, chatBody(true, false)).contentUtf8());
+        await().atMost(Duration.ofSeconds(5)).until(() -> outcomes.size() == 1);
+        assertThat(outcomes.getFirst().ok()).isTrue();
+        assertThat(outcomes.getFirst().usage().completionTokens()).isEqualTo(4);
+    }
+
+    @Test
     void usageIsCountedAndInjectedWhenTheUpstreamSendsNone() throws Exception {
         FakeUpstream a = fake("A").behave(Behavior.NO_USAGE).words(List.of("Hello", " there", ", how", " are", " you", " today?"));
         UpstreamTestSupport g = gateway(backend(config(null, a)));

@@ -53,7 +53,11 @@ final class UpstreamTestSupport implements AutoCloseable {
     final WebClient client;
 
     UpstreamTestSupport(Backend backend) {
-        Gateway g = new Gateway(new OneBackendRouter(backend), List.of(), ServerConfig.defaults());
+        this(backend, List.of());
+    }
+
+    UpstreamTestSupport(Backend backend, List<dev.sluice.server.gateway.GatewayStage> stages) {
+        Gateway g = new Gateway(new OneBackendRouter(backend), stages, ServerConfig.defaults());
         var sb = Server.builder().http(new InetSocketAddress("127.0.0.1", 0)).errorHandler(new OpenAiErrors()).requestTimeout(Duration.ofSeconds(30)).gracefulShutdownTimeout(Duration.ZERO, Duration.ZERO);
         g.register(sb);
         server = sb.build();
