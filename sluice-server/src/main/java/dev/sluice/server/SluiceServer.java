@@ -10,6 +10,8 @@ import com.linecorp.armeria.server.GracefulShutdown;
 import com.linecorp.armeria.server.Server;
 import com.linecorp.armeria.server.ServerBuilder;
 import dev.sluice.server.gateway.GatewayAssembly;
+import dev.sluice.server.grpc.GrpcConfig;
+import dev.sluice.server.grpc.GrpcWorker;
 import dev.sluice.server.inference.EngineStats;
 import dev.sluice.server.inference.InferenceModel;
 import dev.sluice.server.openai.OpenAiErrors;
@@ -48,6 +50,9 @@ public final class SluiceServer implements AutoCloseable {
     private final OpenAiService openai;
     private final OpenAiWebSocketService ws;
     private final GatewayAssembly assembly;
+    private final ServerMetrics metrics;
+    private final BooleanSupplier ready;
+    private GrpcWorker grpc;
     private final AtomicBoolean closing = new AtomicBoolean();
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
 
@@ -71,6 +76,8 @@ public final class SluiceServer implements AutoCloseable {
      */
     public SluiceServer(ServerConfig config, List<InferenceModel> models, BooleanSupplier ready, ServerMetrics metrics, GatewayFactory gateway) {
         this.config = config;
+        this.metrics = metrics;
+        this.ready = ready;
         Duration backstop = config.drainTimeout().plus(CANCEL_GRACE).plusSeconds(3);
         ServerBuilder sb = Server.builder()
                 .http(new InetSocketAddress(config.host(), config.port()))
@@ -119,10 +126,32 @@ public final class SluiceServer implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Also serves this worker's models over gRPC ({@code sluice.v1.Inference} and health) on
+     * {@code port} of the same host (0: a free one), TLS as {@code grpc} says; call before {@link #start()}.
+     */
+    public SluiceServer withGrpc(GrpcConfig grpc, int port) {
+        this.grpc = new GrpcWorker(grpc, config, port, openai, metrics, ready);
+        return this;
+    }
+
     public SluiceServer start() {
         server.start().join();
         log.info("sluice listening on http://{}:{}", hostOf(), server.activeLocalPort());
+        if (grpc != null) {
+            try {
+                grpc.start();
+            } catch (RuntimeException e) {
+                server.stop().join();
+                throw e;
+            }
+        }
         return this;
+    }
+
+    /** The gRPC port, or -1 when gRPC is not served. */
+    public int grpcPort() {
+        return grpc == null ? -1 : grpc.port();
     }
 
     private String hostOf() {
@@ -159,6 +188,7 @@ public final class SluiceServer implements AutoCloseable {
         try {
             openai.startDraining();
             CompletableFuture<Void> stopped = server.stop();
+            CompletableFuture<Void> grpcStopped = grpc == null ? CompletableFuture.completedFuture(null) : grpc.stop();
             long drainEnd = System.nanoTime() + config.drainTimeout().toNanos();
             if (openai.inFlight() > 0) log.info("draining {} in-flight generation(s), up to {} s", openai.inFlight(), config.drainTimeout().toSeconds());
             waitUntilIdle(drainEnd);
@@ -169,6 +199,7 @@ public final class SluiceServer implements AutoCloseable {
             }
             ws.closeAll();
             stopped.join();
+            grpcStopped.join();
             if (assembly != null) assembly.close();
         } finally {
             closed.complete(null);

@@ -153,7 +153,8 @@ public final class OpenAiService {
         }
     }
 
-    InferenceModel model(JsonNode body) {
+    /** The model a request body names; 400 when it names none, 404 when this worker does not serve it. */
+    public InferenceModel model(JsonNode body) {
         JsonNode m = body.get("model");
         if (m == null || !m.isTextual()) throw OpenAiException.invalid("model", "'model' is required");
         InferenceModel model = models.get(m.asText());
@@ -265,7 +266,7 @@ public final class OpenAiService {
      * Validates a request against the model and the server's limits and builds its {@link Run},
      * not yet started. {@code sink} is null for a plain (non-streamed) response.
      */
-    Run prepare(InferenceModel model, ChatRequest r, boolean chat, Sink sink, long deadlineNanos) {
+    public Run prepare(InferenceModel model, ChatRequest r, boolean chat, Sink sink, long deadlineNanos) {
         if (draining) throw OpenAiErrors.shuttingDown();
         model.admit();
         int[] prompt;
@@ -302,8 +303,11 @@ public final class OpenAiService {
         return new Run(model, r, chat, prompt, maxTokens, id, created, reasoning && chat, splitStart, sink, deadlineNanos);
     }
 
-    /** Where a streamed run's events go: SSE, or one request id on a WebSocket. Called from engine threads. */
-    interface Sink {
+    /** Where a streamed run's events go: SSE, one request id on a WebSocket, or a gRPC stream. Called from engine threads, in order. */
+    public interface Sink {
+        /** A sampled token, before the chunk that carries its text (if any); for sinks that report token ids (gRPC). */
+        default void token(int tokenId, String token, float logprob, List<GenerationListener.TopLogprob> top) {}
+
         /** One chunk, as OpenAI's streaming API defines it. */
         void chunk(ObjectNode chunk);
 
@@ -370,8 +374,8 @@ public final class OpenAiService {
     }
 
     /** One request's generations (its {@code n} choices, one after another). */
-    final class Run {
-        static final String CLIENT = "client", DEADLINE = "deadline", SHUTDOWN = "shutdown";
+    public final class Run {
+        public static final String CLIENT = "client", DEADLINE = "deadline", SHUTDOWN = "shutdown";
 
         final InferenceModel model;
         final ChatRequest r;
@@ -411,7 +415,7 @@ public final class OpenAiService {
         }
 
         /** Starts the first choice; the deadline timer runs on {@code timer}. */
-        void begin(ScheduledExecutorService timer) {
+        public void begin(ScheduledExecutorService timer) {
             active.add(this);
             long left = deadlineNanos - System.nanoTime();
             deadlineTask = timer.schedule(() -> cancel(DEADLINE), Math.max(0, left), TimeUnit.NANOSECONDS);
@@ -419,7 +423,7 @@ public final class OpenAiService {
         }
 
         /** Stops the run at its next token; the first reason given wins. */
-        void cancel(String reason) {
+        public void cancel(String reason) {
             if (ended.get()) return;
             synchronized (this) {
                 if (stopReason == null) stopReason = reason;
@@ -538,6 +542,7 @@ public final class OpenAiService {
 
             @Override
             public void onToken(int tokenId, String token, float logprob, List<TopLogprob> top) {
+                if (sink != null) sink.token(tokenId, token, logprob, top);
                 if (!r.options().logprobs()) return;
                 ObjectNode lp = logprobEntry(token, logprob, top);
                 logprobs.add(lp);
@@ -623,7 +628,8 @@ public final class OpenAiService {
         }
     }
 
-    private static ObjectNode logprobEntry(String token, float logprob, List<GenerationListener.TopLogprob> top) {
+    /** One chat logprobs entry: {@code {token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}}. */
+    public static ObjectNode logprobEntry(String token, float logprob, List<GenerationListener.TopLogprob> top) {
         ObjectNode o = JSON.createObjectNode().put("token", token).put("logprob", logprob);
         ArrayNode bytes = o.putArray("bytes");
         for (byte b : token.getBytes(StandardCharsets.UTF_8)) bytes.add(b & 0xFF);
@@ -636,8 +642,8 @@ public final class OpenAiService {
         return o;
     }
 
-    /** Legacy completions logprobs: parallel arrays. */
-    private static ObjectNode legacyLogprobs(List<ObjectNode> entries) {
+    /** Legacy completions logprobs (parallel arrays) of {@link #logprobEntry} entries. */
+    public static ObjectNode legacyLogprobs(List<ObjectNode> entries) {
         ObjectNode o = JSON.createObjectNode();
         ArrayNode tokens = o.putArray("tokens"), lps = o.putArray("token_logprobs"), top = o.putArray("top_logprobs");
         for (ObjectNode e : entries) {

@@ -1,0 +1,289 @@
+package dev.sluice.server.grpc;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.linecorp.armeria.client.ClientFactory;
+import com.linecorp.armeria.client.ClientFactoryBuilder;
+import com.linecorp.armeria.client.Endpoint;
+import com.linecorp.armeria.client.endpoint.EndpointGroup;
+import com.linecorp.armeria.client.grpc.GrpcClients;
+import com.linecorp.armeria.common.HttpData;
+import com.linecorp.armeria.common.HttpHeaderNames;
+import com.linecorp.armeria.common.HttpResponse;
+import com.linecorp.armeria.common.HttpResponseWriter;
+import com.linecorp.armeria.common.HttpStatus;
+import com.linecorp.armeria.common.MediaType;
+import com.linecorp.armeria.common.ResponseHeaders;
+import com.linecorp.armeria.common.SessionProtocol;
+import com.linecorp.armeria.server.ServiceRequestContext;
+import dev.sluice.server.config.ConfigException;
+import dev.sluice.server.gateway.Backend;
+import dev.sluice.server.gateway.GatewayRequest;
+import dev.sluice.server.grpc.proto.GenerateRequest;
+import dev.sluice.server.grpc.proto.GenerateResponse;
+import dev.sluice.server.grpc.proto.InferenceGrpc;
+import dev.sluice.server.grpc.proto.TokenLogprob;
+import dev.sluice.server.inference.GenerationListener;
+import dev.sluice.server.openai.ChatRequest;
+import dev.sluice.server.openai.OpenAiErrors;
+import dev.sluice.server.openai.OpenAiException;
+import dev.sluice.server.openai.OpenAiService;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A remote Sluice worker as a gateway backend: the OpenAI request, validated here with
+ * {@link ChatRequest} (so a bad request is a 400 before any network hop), becomes a
+ * {@code sluice.v1.Inference/Generate} call, and the stream of {@link GenerateResponse}s becomes
+ * the same OpenAI JSON or SSE the HTTP worker writes: the role delta first, content and
+ * reasoning deltas, the finish chunk, the usage chunk when asked, {@code data: [DONE]}.
+ *
+ * <p>Design note: the call's deadline is the gateway request's deadline, so the worker ends the
+ * generation when the client's time is up; the client going away cancels the call, which cancels
+ * the worker's sequence. The SSE headers are written only when the first response arrives: a
+ * failure before it (bad request, unknown model, worker down, refused handshake) is a plain
+ * OpenAI error with its proper status, which the gateway may still retry elsewhere; a failure
+ * after it ends the stream with an error event. TLS: with {@code grpc.client} configured the
+ * backend presents its certificate and trusts {@code grpc.client.ca}; without it, plaintext is
+ * refused at construction unless {@code grpc.allowPlaintext} is set.
+ */
+public final class GrpcBackend implements Backend, AutoCloseable {
+    /** Largest response message accepted from a worker: 16 MiB (one delta is a few bytes; a limit, not a target). */
+    static final int MAX_RESPONSE_MESSAGE_BYTES = 16 << 20;
+    /** Connect timeout to a worker: 5 s, then the call fails with 503 (before any byte, so it can be retried). */
+    static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
+
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = GrpcMessages.JSON;
+
+    private final String name;
+    private final ClientFactory factory;
+    private final InferenceGrpc.InferenceStub stub;
+
+    /**
+     * @param endpoints {@code host:port} of the worker's gRPC port; more than one are used in turn
+     * @throws ConfigException for no endpoints, a bad endpoint, or plaintext that is not allowed
+     */
+    public GrpcBackend(String name, List<String> endpoints, GrpcConfig grpc) {
+        this.name = name;
+        if (endpoints == null || endpoints.isEmpty()) throw new ConfigException("backend '" + name + "' (type grpc): at least one endpoint (host:port) is required");
+        List<Endpoint> eps = new ArrayList<>();
+        for (String e : endpoints) {
+            try {
+                Endpoint ep = Endpoint.parse(e);
+                if (!ep.hasPort()) throw new IllegalArgumentException("no port");
+                eps.add(ep);
+            } catch (IllegalArgumentException x) {
+                throw new ConfigException("backend '" + name + "' (type grpc): endpoint '" + e + "' is not host:port (" + x.getMessage() + ")");
+            }
+        }
+        if (!grpc.clientTls() && !grpc.allowPlaintext()) throw plaintextRefused(name, endpoints);
+        ClientFactoryBuilder fb = ClientFactory.builder().connectTimeout(CONNECT_TIMEOUT);
+        if (grpc.clientTls()) {
+            GrpcConfig.Tls tls = grpc.client();
+            fb.tlsCustomizer(b -> {
+                if (tls.ca() != null) b.trustManager(tls.ca().toFile());
+                if (tls.hasKeyPair()) b.keyManager(tls.cert().toFile(), tls.key().toFile());
+            });
+        }
+        this.factory = fb.build();
+        this.stub = GrpcClients.builder(grpc.clientTls() ? SessionProtocol.HTTPS : SessionProtocol.HTTP, EndpointGroup.of(eps))
+                .factory(factory)
+                .responseTimeout(Duration.ZERO) // the call's deadline bounds it
+                .maxResponseMessageLength(MAX_RESPONSE_MESSAGE_BYTES)
+                .build(InferenceGrpc.InferenceStub.class);
+    }
+
+    /** The config error for a gRPC backend that would be reached in plaintext. */
+    public static ConfigException plaintextRefused(String name, List<String> endpoints) {
+        return new ConfigException("backend '" + name + "' (type grpc, " + String.join(", ", endpoints) + "): plaintext gRPC to a remote worker is refused; "
+                + "configure grpc.client.cert, grpc.client.key and grpc.client.ca (sluice certs makes development ones), "
+                + "or set grpc.allowPlaintext: true on a trusted network");
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public HttpResponse execute(ServiceRequestContext ctx, GatewayRequest req) {
+        boolean chat = req.chat();
+        ChatRequest r = ChatRequest.parse(req.body(), chat);
+        GenerateRequest g = GrpcMessages.toProto(r, chat);
+        long left = req.deadlineNanos() - System.nanoTime();
+        if (left <= 0) throw OpenAiErrors.deadlineExceeded();
+        Call call = new Call(chat, r.stream(), r.stream() && r.includeUsage(), r.options().logprobs());
+        ctx.whenRequestCancelling().thenRun(call::cancel);
+        stub.withDeadlineAfter(left, TimeUnit.NANOSECONDS).generate(g, call);
+        return HttpResponse.of(call.head);
+    }
+
+    @Override
+    public void close() {
+        factory.close();
+    }
+
+    /** One Generate call, rendered as the OpenAI response. Callbacks arrive in order on the client's event loop. */
+    private final class Call implements ClientResponseObserver<GenerateRequest, GenerateResponse> {
+        final boolean chat, stream, includeUsage, logprobs;
+        final CompletableFuture<HttpResponse> head = new CompletableFuture<>();
+        volatile ClientCallStreamObserver<GenerateRequest> call;
+        volatile boolean cancelled;
+        HttpResponseWriter w;
+        boolean finished;
+        GenerateResponse first;
+        final StringBuilder content = new StringBuilder(), reasoning = new StringBuilder();
+        final List<ObjectNode> lps = new ArrayList<>();
+
+        Call(boolean chat, boolean stream, boolean includeUsage, boolean logprobs) {
+            this.chat = chat;
+            this.stream = stream;
+            this.includeUsage = includeUsage;
+            this.logprobs = logprobs;
+        }
+
+        @Override
+        public void beforeStart(ClientCallStreamObserver<GenerateRequest> call) {
+            this.call = call;
+            if (cancelled) call.cancel("the gateway's client went away", null);
+        }
+
+        void cancel() {
+            cancelled = true;
+            ClientCallStreamObserver<GenerateRequest> c = call;
+            if (c != null && !finished) c.cancel("the gateway's client went away", null);
+        }
+
+        @Override
+        public void onNext(GenerateResponse res) {
+            if (finished) return;
+            if (first == null) {
+                first = res;
+                if (stream) startStream();
+            }
+            List<ObjectNode> entries = new ArrayList<>();
+            if (logprobs) for (TokenLogprob t : res.getLogprobsList()) entries.add(entry(t));
+            boolean last = !res.getFinishReason().isEmpty();
+            if (stream) {
+                if (!res.getContent().isEmpty() || !res.getReasoningContent().isEmpty() || !entries.isEmpty()) {
+                    ObjectNode delta = JSON.createObjectNode();
+                    if (!res.getReasoningContent().isEmpty()) delta.put("reasoning_content", res.getReasoningContent());
+                    if (!res.getContent().isEmpty() || res.getReasoningContent().isEmpty()) delta.put("content", res.getContent());
+                    write(chunk(delta, null, entries.isEmpty() ? null : logprobsJson(entries)));
+                }
+                if (last) {
+                    write(chunk(JSON.createObjectNode(), res.getFinishReason(), null));
+                    if (includeUsage) {
+                        ObjectNode u = base(chat ? "chat.completion.chunk" : "text_completion");
+                        u.putArray("choices");
+                        u.set("usage", usage(res));
+                        write(u);
+                    }
+                    finished = true;
+                    w.tryWrite(HttpData.ofUtf8("data: [DONE]\n\n"));
+                    w.close();
+                }
+                return;
+            }
+            content.append(res.getContent());
+            reasoning.append(res.getReasoningContent());
+            lps.addAll(entries);
+            if (last) {
+                finished = true;
+                head.complete(HttpResponse.ofJson(plain(res)));
+            }
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            if (finished) return;
+            finished = true;
+            OpenAiException e = GrpcErrors.fromStatus(t, name);
+            if (w == null) head.complete(OpenAiService.error(e));
+            else {
+                w.tryWrite(HttpData.ofUtf8("data: " + OpenAiService.errorJson(e) + "\n\n"));
+                w.close();
+            }
+        }
+
+        @Override
+        public void onCompleted() {
+            if (finished) return;
+            onError(io.grpc.Status.INTERNAL.withDescription("the worker ended the stream without a finish reason").asRuntimeException());
+        }
+
+        private void startStream() {
+            w = HttpResponse.streaming();
+            w.write(ResponseHeaders.builder(HttpStatus.OK).contentType(MediaType.EVENT_STREAM).add(HttpHeaderNames.CACHE_CONTROL, "no-cache").build());
+            w.whenComplete().handle((v, t) -> {
+                if (!finished) cancel();
+                return null;
+            });
+            head.complete(w);
+            if (chat) write(chunk(JSON.createObjectNode().put("role", "assistant").put("content", ""), null, null));
+        }
+
+        private void write(ObjectNode chunk) {
+            w.tryWrite(HttpData.ofUtf8("data: " + chunk + "\n\n"));
+        }
+
+        ObjectNode base(String object) {
+            return JSON.createObjectNode().put("id", first.getId()).put("object", object).put("created", first.getCreated())
+                    .put("model", first.getModel()).put("system_fingerprint", "sluice");
+        }
+
+        ObjectNode chunk(ObjectNode delta, String finish, JsonNode logprobs) {
+            ObjectNode o = base(chat ? "chat.completion.chunk" : "text_completion");
+            ObjectNode c = o.putArray("choices").addObject().put("index", 0);
+            if (chat) c.set("delta", delta);
+            else c.put("text", delta.path("content").asText(""));
+            c.set("logprobs", logprobs == null ? JSON.nullNode() : logprobs);
+            if (finish == null) c.putNull("finish_reason");
+            else c.put("finish_reason", finish);
+            return o;
+        }
+
+        JsonNode logprobsJson(List<ObjectNode> entries) {
+            if (!chat) return OpenAiService.legacyLogprobs(entries);
+            ObjectNode x = JSON.createObjectNode();
+            ArrayNode arr = x.putArray("content");
+            entries.forEach(arr::add);
+            return x;
+        }
+
+        ObjectNode plain(GenerateResponse last) {
+            ObjectNode out = base(chat ? "chat.completion" : "text_completion");
+            ObjectNode c = out.putArray("choices").addObject().put("index", 0);
+            if (chat) {
+                ObjectNode msg = c.putObject("message").put("role", "assistant").put("content", content.toString());
+                if (!reasoning.isEmpty()) msg.put("reasoning_content", reasoning.toString());
+            } else {
+                c.put("text", content.toString());
+            }
+            if (logprobs) c.set("logprobs", logprobsJson(lps));
+            else c.putNull("logprobs");
+            c.put("finish_reason", last.getFinishReason());
+            out.set("usage", usage(last));
+            return out;
+        }
+    }
+
+    private static ObjectNode usage(GenerateResponse r) {
+        return JSON.createObjectNode().put("prompt_tokens", r.getUsage().getPromptTokens())
+                .put("completion_tokens", r.getUsage().getCompletionTokens()).put("total_tokens", r.getUsage().getTotalTokens());
+    }
+
+    private static ObjectNode entry(TokenLogprob t) {
+        List<GenerationListener.TopLogprob> top = new ArrayList<>();
+        t.getTopLogprobsList().forEach(x -> top.add(new GenerationListener.TopLogprob(x.getToken(), x.getLogprob())));
+        return OpenAiService.logprobEntry(t.getToken(), t.getLogprob(), top);
+    }
+
+}
