@@ -1,0 +1,190 @@
+package dev.sluice.server.grpc;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.linecorp.armeria.client.WebClient;
+import com.linecorp.armeria.common.AggregatedHttpResponse;
+import com.linecorp.armeria.common.HttpMethod;
+import com.linecorp.armeria.common.HttpRequest;
+import com.linecorp.armeria.common.HttpResponse;
+import com.linecorp.armeria.common.MediaType;
+import com.linecorp.armeria.common.RequestHeaders;
+import com.linecorp.armeria.server.ServiceRequestContext;
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.http.StreamResponse;
+import com.openai.errors.BadRequestException;
+import com.openai.models.chat.completions.ChatCompletion;
+import com.openai.models.chat.completions.ChatCompletionChunk;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import com.openai.models.chat.completions.ChatCompletionStreamOptions;
+import com.openai.models.completions.Completion;
+import com.openai.models.completions.CompletionCreateParams;
+import dev.sluice.server.ServerConfig;
+import dev.sluice.server.ServerMetrics;
+import dev.sluice.server.SluiceServer;
+import dev.sluice.server.gateway.Gateway;
+import dev.sluice.server.gateway.GatewayAssembly;
+import dev.sluice.server.gateway.GatewayRequest;
+import dev.sluice.server.gateway.Router;
+import dev.sluice.server.openai.FakeModel;
+import dev.sluice.server.openai.OpenAiException;
+import dev.sluice.server.openai.OpenAiService;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The gateway over a remote worker: openai-java SDK -> gateway (a {@link Router} over
+ * {@link GrpcBackend}) -> gRPC with mTLS -> worker -> FakeModel, compared with the worker's own HTTP API.
+ */
+class GrpcBackendTest {
+    static final ObjectMapper JSON = new ObjectMapper();
+    @TempDir
+    static Path certs;
+    static SluiceServer worker, gateway;
+    static GrpcBackend backend;
+    static OpenAIClient viaGateway, direct;
+    static WebClient gatewayHttp, workerHttp;
+
+    /** Every model goes to the one gRPC backend. */
+    record OneBackend(GrpcBackend backend) implements Router {
+        @Override public void resolve(ServiceRequestContext ctx, GatewayRequest req) {
+            if (!List.of("fake", "fake-r1", "slow").contains(req.model())) throw OpenAiException.modelNotFound(req.model());
+            req.version("remote");
+        }
+        @Override public int countPromptTokens(GatewayRequest req) { return -1; }
+        @Override public HttpResponse dispatch(ServiceRequestContext ctx, GatewayRequest req) { return backend.execute(ctx, req); }
+        @Override public List<ModelCard> models() { return List.of(new ModelCard("fake", 1, "sluice", 4096)); }
+    }
+
+    @BeforeAll
+    static void start() throws IOException {
+        DevCertificates.write(certs, List.of(), 1, false);
+        GrpcConfig grpc = new GrpcConfig(new GrpcConfig.Tls(certs.resolve("server.pem"), certs.resolve("server-key.pem"), certs.resolve("ca.pem")),
+                new GrpcConfig.Tls(certs.resolve("client.pem"), certs.resolve("client-key.pem"), certs.resolve("ca.pem")), null);
+        List<FakeModel> models = List.of(new FakeModel("fake", "Hello, world! ✓", "", 4096),
+                new FakeModel("fake-r1", "Let me add.\n12 + 30 = 42\n</think>\n\nThe answer is 42.", "<think>\n", 4096),
+                new FakeModel("slow", "x".repeat(200), "", 4096));
+        worker = new SluiceServer(ServerConfig.defaults().withPort(0).withDrainTimeout(Duration.ofMillis(200)), List.copyOf(models), () -> true, new ServerMetrics(), null)
+                .withGrpc(grpc, 0).start();
+        backend = new GrpcBackend("remote", List.of("localhost:" + worker.grpcPort()), grpc);
+        ServerConfig gcfg = ServerConfig.defaults().withPort(0);
+        gateway = new SluiceServer(gcfg, List.of(), () -> true, new ServerMetrics(),
+                w -> GatewayAssembly.forTest(new Gateway(new OneBackend(backend), List.of(), gcfg))).start();
+        viaGateway = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + gateway.port() + "/v1").apiKey("unused").maxRetries(0).build();
+        direct = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + worker.port() + "/v1").apiKey("unused").maxRetries(0).build();
+        gatewayHttp = WebClient.of("http://127.0.0.1:" + gateway.port());
+        workerHttp = WebClient.of("http://127.0.0.1:" + worker.port());
+    }
+
+    @AfterAll
+    static void stop() {
+        if (gateway != null) gateway.close();
+        if (backend != null) backend.close();
+        if (worker != null && !worker.draining()) worker.close();
+    }
+
+    static ChatCompletionCreateParams params(String model, String user) {
+        return ChatCompletionCreateParams.builder().model(model).addUserMessage(user).build();
+    }
+
+    @Test
+    void sdkChatNotStreamedMatchesTheWorkersHttpApi() {
+        ChatCompletion g = viaGateway.chat().completions().create(params("fake", "hi"));
+        ChatCompletion d = direct.chat().completions().create(params("fake", "hi"));
+        assertThat(g.choices().get(0).message().content()).isEqualTo(d.choices().get(0).message().content()).contains("Hello, world! ✓");
+        assertThat(g.choices().get(0).finishReason()).isEqualTo(d.choices().get(0).finishReason());
+        assertThat(g.usage().get().promptTokens()).isEqualTo(d.usage().get().promptTokens());
+        assertThat(g.usage().get().completionTokens()).isEqualTo(d.usage().get().completionTokens());
+        assertThat(g.model()).isEqualTo("fake");
+        assertThat(g.id()).startsWith("chatcmpl-");
+    }
+
+    @Test
+    void sdkChatStreamedHasTheSameChunksAsTheWorker() {
+        ChatCompletionCreateParams p = params("fake-r1", "12+30?").toBuilder()
+                .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build();
+        List<ChatCompletionChunk> g = new ArrayList<>(), d = new ArrayList<>();
+        try (StreamResponse<ChatCompletionChunk> s = viaGateway.chat().completions().createStreaming(p)) {
+            s.stream().forEach(g::add);
+        }
+        try (StreamResponse<ChatCompletionChunk> s = direct.chat().completions().createStreaming(p)) {
+            s.stream().forEach(d::add);
+        }
+        assertThat(g.getFirst().choices().get(0).delta().role()).isPresent(); // the role delta first
+        assertThat(text(g, false)).isEqualTo(text(d, false)).isEqualTo("The answer is 42.");
+        assertThat(text(g, true)).isEqualTo(text(d, true)).isEqualTo("Let me add.\n12 + 30 = 42");
+        ChatCompletionChunk usage = g.getLast();
+        assertThat(usage.choices()).isEmpty();
+        assertThat(usage.usage().get().completionTokens()).isEqualTo(d.getLast().usage().get().completionTokens());
+        assertThat(g.get(g.size() - 2).choices().get(0).finishReason().get().asString()).isEqualTo("stop");
+    }
+
+    static String text(List<ChatCompletionChunk> chunks, boolean reasoning) {
+        StringBuilder sb = new StringBuilder();
+        for (ChatCompletionChunk c : chunks) {
+            for (ChatCompletionChunk.Choice ch : c.choices()) {
+                if (reasoning) ch.delta()._additionalProperties().getOrDefault("reasoning_content", com.openai.core.JsonValue.from("")).asString().ifPresent(sb::append);
+                else ch.delta().content().ifPresent(sb::append);
+            }
+        }
+        return sb.toString();
+    }
+
+    @Test
+    void legacyCompletionsAndRawSseEndWithDone() throws Exception {
+        Completion c = viaGateway.completions().create(CompletionCreateParams.builder().model(CompletionCreateParams.Model.of("fake")).prompt("x").maxTokens(5).build());
+        assertThat(c.choices().get(0).text()).isEqualTo("Hello");
+        assertThat(c.choices().get(0).finishReason().asString()).isEqualTo("length");
+        String body = "{\"model\":\"fake\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"stream\":true}";
+        AggregatedHttpResponse r = gatewayHttp.execute(HttpRequest.of(HttpMethod.POST, "/v1/chat/completions", MediaType.JSON_UTF_8, body)).aggregate().join();
+        assertThat(r.status().code()).isEqualTo(200);
+        assertThat(r.headers().contentType().is(MediaType.EVENT_STREAM)).isTrue();
+        assertThat(r.contentUtf8()).endsWith("data: [DONE]\n\n").doesNotContain("\"usage\"");
+    }
+
+    @Test
+    void badRequestsGetTheWorkersErrorsBeforeAnyStream() throws Exception {
+        assertThatThrownBy(() -> viaGateway.chat().completions().create(params("fake", "hi").toBuilder().temperature(5.0).build()))
+                .isInstanceOfSatisfying(BadRequestException.class, e -> assertThat(e.getMessage()).contains("'temperature' must be a number"));
+        // a value only the worker can judge (its context length) comes back as the worker's own 400
+        String body = "{\"model\":\"fake\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":5000,\"stream\":true}";
+        AggregatedHttpResponse r = gatewayHttp.execute(HttpRequest.of(HttpMethod.POST, "/v1/chat/completions", MediaType.JSON_UTF_8, body)).aggregate().join();
+        AggregatedHttpResponse w = workerHttp.execute(HttpRequest.of(HttpMethod.POST, "/v1/chat/completions", MediaType.JSON_UTF_8, body)).aggregate().join();
+        assertThat(r.status()).isEqualTo(w.status());
+        assertThat(JSON.readTree(r.contentUtf8())).isEqualTo(JSON.readTree(w.contentUtf8()));
+    }
+
+    @Test
+    void theGatewaysDeadlineEndsTheRemoteGeneration() throws Exception {
+        String body = "{\"model\":\"slow\",\"messages\":[{\"role\":\"user\",\"content\":\"go\"}],\"stream\":true}";
+        RequestHeaders h = RequestHeaders.builder(HttpMethod.POST, "/v1/chat/completions").contentType(MediaType.JSON_UTF_8)
+                .add(OpenAiService.DEADLINE_HEADER, "400").build();
+        long t0 = System.nanoTime();
+        AggregatedHttpResponse r = gatewayHttp.execute(HttpRequest.of(h, com.linecorp.armeria.common.HttpData.ofUtf8(body))).aggregate().join();
+        assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(3)); // the reply would take 4 s
+        String sse = r.contentUtf8();
+        assertThat(sse).contains("\"content\":\"x\"").contains("deadline_exceeded").doesNotContain("[DONE]");
+        await().atMost(Duration.ofSeconds(2)).until(() -> worker.inFlight() == 0);
+    }
+
+    @Test
+    void aClientLeavingMidStreamCancelsTheRemoteSequence() {
+        try (StreamResponse<ChatCompletionChunk> s = viaGateway.chat().completions().createStreaming(params("slow", "go"))) {
+            s.stream().limit(3).forEach(c -> {});
+        }
+        await().atMost(Duration.ofSeconds(2)).until(() -> worker.inFlight() == 0);
+    }
+}
