@@ -10,6 +10,8 @@ import dev.sluice.server.gateway.auth.Authenticator;
 import dev.sluice.server.gateway.auth.IdentityAdmin;
 import dev.sluice.server.gateway.route.RegistryRouter;
 import dev.sluice.server.gateway.upstream.Backends;
+import dev.sluice.server.grpc.GrpcBackend;
+import dev.sluice.server.grpc.GrpcConfig;
 import dev.sluice.server.gateway.route.RoutingAdmin;
 import dev.sluice.server.gateway.route.RoutingConfig;
 import dev.sluice.server.store.LazyStore;
@@ -77,7 +79,7 @@ public final class GatewayAssembly implements AutoCloseable {
             Authenticator auth = Authenticator.start(config.auth(), store, server.host(), noAuth);
             customizers.add(sb -> sb.decorator(new AuthDecorator(auth)));
             customizers.add(new IdentityAdmin(auth)::register);
-            Router router = router(config.routing(), configFile, metrics, worker, customizers, resources);
+            Router router = router(config.routing(), config.grpc(), configFile, metrics, worker, customizers, resources);
             return new GatewayAssembly(new Gateway(router, stages, server), customizers, resources);
         } catch (RuntimeException e) {
             closeAll(resources);
@@ -90,7 +92,7 @@ public final class GatewayAssembly implements AutoCloseable {
      * {@code sluice serve} always did); else the model registry ({@link RegistryRouter}) with its admin API under
      * {@code /admin/v1/routing}, reloading from {@code configFile}.
      */
-    private static Router router(RoutingConfig routing, Path configFile, ServerMetrics metrics, OpenAiService worker,
+    private static Router router(RoutingConfig routing, GrpcConfig grpc, Path configFile, ServerMetrics metrics, OpenAiService worker,
                                  List<Consumer<ServerBuilder>> customizers, List<AutoCloseable> resources) {
         if (routing.isEmpty()) {
             if (worker == null) throw new IllegalArgumentException("the gateway role needs routing config with at least one backend");
@@ -100,7 +102,7 @@ public final class GatewayAssembly implements AutoCloseable {
             throw new IllegalArgumentException("routing.models: the gateway role needs at least one model (there is no in-process engine to serve)");
         }
         Supplier<RoutingConfig> source = configFile == null ? null : () -> SluiceConfig.load(configFile).routing();
-        RegistryRouter registry = new RegistryRouter(routing, worker, remoteBackends(), metrics.registry(), Ticker.systemTicker(), source);
+        RegistryRouter registry = new RegistryRouter(routing, worker, remoteBackends(grpc), metrics.registry(), Ticker.systemTicker(), source);
         resources.add(registry);
         registry.startTicking();
         RoutingAdmin admin = new RoutingAdmin(registry);
@@ -109,8 +111,9 @@ public final class GatewayAssembly implements AutoCloseable {
     }
 
     /** Backends other than {@code local}: HTTP upstreams ({@code openai}) and remote workers ({@code grpc}). */
-    private static RegistryRouter.BackendFactory remoteBackends() {
-        Backends.Context context = Backends.Context.of(null); // local backends are the registry's own
+    private static RegistryRouter.BackendFactory remoteBackends(GrpcConfig grpc) {
+        // local backends are the registry's own; grpc: a remote Sluice worker, mTLS from the grpc section
+        Backends.Context context = Backends.Context.of(null).withGrpc((name, bc) -> new GrpcBackend(name, bc.endpoints(), grpc));
         return (name, bc) -> Backends.create(name, bc, context);
     }
 

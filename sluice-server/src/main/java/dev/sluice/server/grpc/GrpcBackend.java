@@ -67,7 +67,8 @@ public final class GrpcBackend implements Backend, AutoCloseable {
     private final InferenceGrpc.InferenceStub stub;
 
     /**
-     * @param endpoints {@code host:port} of the worker's gRPC port; more than one are used in turn
+     * @param endpoints {@code host:port} of the worker's gRPC port (a {@code grpc://} or {@code grpcs://} prefix is
+     *                  allowed; TLS follows {@code grpc.client}, not the prefix); more than one are used in turn
      * @throws ConfigException for no endpoints, a bad endpoint, or plaintext that is not allowed
      */
     public GrpcBackend(String name, List<String> endpoints, GrpcConfig grpc) {
@@ -76,7 +77,7 @@ public final class GrpcBackend implements Backend, AutoCloseable {
         List<Endpoint> eps = new ArrayList<>();
         for (String e : endpoints) {
             try {
-                Endpoint ep = Endpoint.parse(e);
+                Endpoint ep = Endpoint.parse(e.replaceFirst("^grpcs?://", "").replaceFirst("/$", ""));
                 if (!ep.hasPort()) throw new IllegalArgumentException("no port");
                 eps.add(ep);
             } catch (IllegalArgumentException x) {
