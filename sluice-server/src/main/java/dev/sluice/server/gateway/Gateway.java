@@ -50,7 +50,8 @@ public final class Gateway {
     }
 
     public void register(ServerBuilder sb) {
-        sb.service("/v1/chat/completions", (ctx, req) -> serve(ctx, req, GatewayRequest.Kind.CHAT));
+        // POST only: GET/DELETE on this path are the stored-completions routes (gateway.cache.StoredCompletionsRoutes)
+        sb.route().post("/v1/chat/completions").build((ctx, req) -> serve(ctx, req, GatewayRequest.Kind.CHAT));
         sb.service("/v1/completions", (ctx, req) -> serve(ctx, req, GatewayRequest.Kind.COMPLETION));
         sb.service("/v1/models", (ctx, req) -> HttpResponse.ofJson(listModels(principal(ctx))));
         sb.service("/v1/models/{id}", (ctx, req) -> {

@@ -15,7 +15,13 @@ import dev.sluice.server.grpc.GrpcConfig;
 import dev.sluice.server.gateway.route.RoutingAdmin;
 import dev.sluice.server.gateway.route.RoutingConfig;
 import dev.sluice.server.store.LazyStore;
+import dev.sluice.server.gateway.cache.CacheConfig;
+import dev.sluice.server.gateway.cache.CacheStage;
+import dev.sluice.server.gateway.cache.StoredCompletions;
+import dev.sluice.server.gateway.cache.StoredCompletionsRoutes;
+import dev.sluice.server.gateway.cache.StoredCompletionsStage;
 import dev.sluice.server.openai.OpenAiService;
+import dev.sluice.server.redis.Redis;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -80,6 +86,22 @@ public final class GatewayAssembly implements AutoCloseable {
             customizers.add(sb -> sb.decorator(new AuthDecorator(auth)));
             customizers.add(new IdentityAdmin(auth)::register);
             Router router = router(config.routing(), config.grpc(), configFile, metrics, worker, customizers, resources);
+            // one Redis client for every concern (limits, cache), when redis.uri is set; it connects on first use
+            Redis redis = config.redis().enabled() ? new Redis(config.redis()) : null;
+            if (redis != null) resources.add(redis);
+            // (admission stages go here, before the cache)
+            // response cache and stored completions (docs/cache.md). Stored completions see what the client
+            // gets (cached or not), so they sit just before the cache.
+            CacheConfig cache = config.cache();
+            if (cache.storedCompletions().enabled()) {
+                StoredCompletions stored = new StoredCompletions(store, metrics.registry(), cache.storedCompletions());
+                resources.add(stored); // closed (drained) before the store
+                stages.add(new StoredCompletionsStage(stored));
+                customizers.add(sb -> new StoredCompletionsRoutes(stored).register(sb));
+            }
+            CacheStage cacheStage = new CacheStage(cache, redis, metrics.registry());
+            resources.add(cacheStage);
+            stages.add(cacheStage);
             return new GatewayAssembly(new Gateway(router, stages, server), customizers, resources);
         } catch (RuntimeException e) {
             closeAll(resources);
@@ -120,6 +142,18 @@ public final class GatewayAssembly implements AutoCloseable {
     /** An assembly of just {@code gateway}, nothing else to open or close: for tests of the pipeline itself. */
     public static GatewayAssembly forTest(Gateway gateway) {
         return new GatewayAssembly(gateway, List.of(), List.of());
+    }
+
+    /** An assembly of {@code gateway} with extra routes or decorators, closing {@code resources} (in reverse order): for tests. */
+    public static GatewayAssembly forTest(Gateway gateway, List<Consumer<ServerBuilder>> customizers, List<AutoCloseable> resources) {
+        return new GatewayAssembly(gateway, customizers, resources);
+    }
+
+    /** This assembly plus {@code customizer} (e.g. a test decorator that sets the {@link Principal}), applied after the others. */
+    public GatewayAssembly with(Consumer<ServerBuilder> customizer) {
+        List<Consumer<ServerBuilder>> c = new ArrayList<>(customizers);
+        c.add(customizer);
+        return new GatewayAssembly(gateway, c, resources);
     }
 
     public Gateway gateway() {

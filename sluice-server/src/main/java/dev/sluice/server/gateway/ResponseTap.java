@@ -9,7 +9,6 @@ import com.linecorp.armeria.common.ResponseHeaders;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -21,7 +20,7 @@ import java.util.function.Consumer;
  * Stages use it to settle quotas, record usage and fill the cache.
  *
  * <p>Design note: bytes are copied as they flow (the response keeps streaming at full speed) into
- * a buffer bounded by {@link #MAX_CAPTURE_BYTES}; SSE events are parsed at each blank line. The
+ * a buffer bounded by {@link #MAX_CAPTURE_BYTES}; SSE events are parsed at each blank line ({@link SseParser}). The
  * callback runs exactly once, on the thread that ends the stream, after the last byte or the
  * abort. A response over the bound still reaches the client whole; its outcome is reported
  * with {@code truncated} set and no body, so a cache must not store it.
@@ -81,7 +80,7 @@ public final class ResponseTap {
         int status;
         boolean stream;
         boolean truncated;
-        final StringBuilder pending = new StringBuilder();
+        final SseParser sse = new SseParser();
         java.io.ByteArrayOutputStream raw = new java.io.ByteArrayOutputStream();
         final List<ObjectNode> chunks = new ArrayList<>();
         JsonNode error;
@@ -101,44 +100,14 @@ public final class ResponseTap {
             if (raw.size() + bytes.length > MAX_CAPTURE_BYTES) {
                 truncated = true;
                 raw = null;
-                pending.setLength(0);
                 return;
             }
             raw.write(bytes, 0, bytes.length);
-            if (stream) {
-                pending.append(new String(bytes, StandardCharsets.UTF_8));
-                drainEvents();
-            }
+            if (stream) sse.push(bytes).forEach(this::event);
         }
 
-        /** Parses complete SSE events (ended by a blank line) out of {@code pending}. */
-        void drainEvents() {
-            int end;
-            while ((end = eventEnd()) >= 0) {
-                String event = pending.substring(0, end);
-                int skip = pending.charAt(end) == '\r' ? 4 : 2;
-                pending.delete(0, Math.min(pending.length(), end + skip));
-                event(event);
-            }
-        }
-
-        private int eventEnd() {
-            int a = pending.indexOf("\n\n"), b = pending.indexOf("\r\n\r\n");
-            if (a < 0) return b;
-            if (b < 0) return a;
-            return Math.min(a, b);
-        }
-
-        void event(String event) {
-            StringBuilder data = new StringBuilder();
-            for (String line : event.split("\r?\n")) {
-                if (line.startsWith("data:")) {
-                    if (!data.isEmpty()) data.append('\n');
-                    data.append(line.substring(line.startsWith("data: ") ? 6 : 5));
-                }
-            }
-            if (data.isEmpty()) return;
-            String d = data.toString().trim();
+        /** One SSE data payload. */
+        void event(String d) {
             if (d.equals("[DONE]")) {
                 done = true;
                 return;
@@ -160,10 +129,7 @@ public final class ResponseTap {
 
         Outcome outcome(Throwable failure) {
             if (stream) {
-                if (!truncated && !pending.isEmpty()) {
-                    pending.append("\n\n");
-                    drainEvents();
-                }
+                if (!truncated) sse.finish().forEach(this::event);
                 return new Outcome(status, true, null, truncated ? List.of() : Collections.unmodifiableList(chunks), usage, error, done,
                         failure, truncated);
             }
