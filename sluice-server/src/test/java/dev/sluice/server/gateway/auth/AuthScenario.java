@@ -126,6 +126,22 @@ abstract class AuthScenario {
     }
 
     @Test
+    void theWebSocketUpgradeNeedsACredential() throws Exception {
+        java.net.URI uri = java.net.URI.create("ws://127.0.0.1:" + h.server.port() + "/v1/ws");
+        java.net.http.WebSocket.Listener listener = new java.net.http.WebSocket.Listener() {};
+        for (String authz : new String[] {null, "Bearer " + revoked, "Bearer junk"}) {
+            var b = java.net.http.HttpClient.newHttpClient().newWebSocketBuilder();
+            if (authz != null) b.header("Authorization", authz);
+            assertThatThrownBy(() -> b.buildAsync(uri, listener).join()).as(String.valueOf(authz))
+                    .hasCauseInstanceOf(java.net.http.WebSocketHandshakeException.class)
+                    .satisfies(t -> assertThat(((java.net.http.WebSocketHandshakeException) t.getCause()).getResponse().statusCode()).isEqualTo(401));
+        }
+        java.net.http.WebSocket ok = java.net.http.HttpClient.newHttpClient().newWebSocketBuilder().header("Authorization", "Bearer " + keyA)
+                .buildAsync(uri, listener).join();
+        ok.sendClose(java.net.http.WebSocket.NORMAL_CLOSURE, "").join();
+    }
+
+    @Test
     void healthLiveIsTheOnlyOpenRoute() {
         assertThat(h.call(HttpMethod.GET, "/health/live", null, null).status().code()).isEqualTo(200);
         assertError(h.call(HttpMethod.GET, "/health/ready", null, null), 401, "invalid_api_key", "ready");
