@@ -42,7 +42,7 @@ import java.util.Map;
 public final class Main implements Runnable {
     /** The subcommands, in the order {@code sluice --help} lists them. */
     static final Class<?>[] SUBCOMMANDS = {
-            ServeCommand.class, GenerateCommand.class, ChatCommand.class, TokenizeCommand.class, ConvertCommand.class, QuantizeCommand.class, BenchCommand.class, KeysCommand.class,
+            ServeCommand.class, GenerateCommand.class, ChatCommand.class, TokenizeCommand.class, ConvertCommand.class, QuantizeCommand.class, BenchCommand.class, KeysCommand.class, CertsCommand.class,
     };
 
     @CommandLine.Spec

@@ -7,6 +7,7 @@ import dev.sluice.server.SluiceServer;
 import dev.sluice.server.config.ConfigException;
 import dev.sluice.server.config.SluiceConfig;
 import dev.sluice.server.gateway.GatewayAssembly;
+import dev.sluice.server.grpc.GrpcWorker;
 import dev.sluice.server.gateway.auth.Authenticator;
 import dev.sluice.server.store.LazyStore;
 import dev.sluice.server.store.StoreException;
@@ -95,6 +96,14 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE", description = "YAML config: store, redis, auth, limits, cache, routing, grpc (default: embedded defaults).")
     Path configFile;
 
+    @Option(names = "--grpc-port", paramLabel = "PORT",
+            description = {"gRPC port of the worker (sluice.v1.Inference and grpc.health.v1; TLS/mTLS from the config's grpc: section). "
+                    + "Default: " + GrpcWorker.DEFAULT_PORT + " for --role worker, off for --role all; 0 picks a free one; -1 turns it off. See docs/grpc.md."})
+    Integer grpcPort;
+
+    @Option(names = "--grpc-host", paramLabel = "ADDR", description = "Address the gRPC port binds to (default: --host). Off loopback it needs mTLS (grpc.server.ca) or --no-auth.")
+    String grpcHost;
+
     @Option(names = "--no-auth", description = {"Serve without authentication on any address: everyone may use every model, the admin API and /metrics. "
             + "Without it, a server with no credentials configured (no API keys in the store, no auth.jwt) binds to loopback only; see docs/auth.md."})
     boolean noAuth;
@@ -139,7 +148,23 @@ public final class ServeCommand implements Callable<Integer> {
         if (role == Role.worker && noAuth && !Authenticator.isLoopback(host)) {
             log.warn("*** AUTHENTICATION IS OFF (--no-auth, worker role): anyone who can reach {} may use every model and /metrics ***", host);
         }
-        if (role == Role.gateway) return serveGateway(config, file);
+        if (role == Role.gateway) {
+            if (grpcPort != null && grpcPort >= 0) throw new CommandLine.ParameterException(spec.commandLine(), "--grpc-port serves a worker's engine; --role gateway has none");
+            return serveGateway(config, file);
+        }
+        int grpcAt = grpcPort != null ? grpcPort : role == Role.worker ? GrpcWorker.DEFAULT_PORT : -1;
+        String grpcBind = grpcHost != null ? grpcHost : host;
+        if (grpcAt < -1 || grpcAt > 65535) throw new CommandLine.ParameterException(spec.commandLine(), "--grpc-port must be in [-1, 65535], got " + grpcAt);
+        if (grpcAt >= 0) {
+            if (grpcAt == port && grpcBind.equals(host) && port != 0) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--grpc-port " + grpcAt + " is the HTTP port; gRPC needs a port of its own");
+            }
+            if (!noAuth && !Authenticator.isLoopback(grpcBind) && !file.grpc().serverMtls()) {
+                throw new CliException("refusing to serve gRPC on " + grpcBind + " without client certificates: configure grpc.server.cert, key and ca "
+                        + "(mTLS; sluice certs makes development ones), bind it to loopback (--grpc-host 127.0.0.1), or pass --no-auth");
+            }
+            checkPortFree(grpcBind, grpcAt);
+        }
         Path path = model.resolve(main.env(), spec.commandLine().getErr());
         String id = servedName;
         if (model.model == null) {
@@ -154,7 +179,9 @@ public final class ServeCommand implements Callable<Integer> {
         SluiceServer server;
         try {
             SluiceServer.GatewayFactory gateway = role == Role.worker ? null : worker -> GatewayAssembly.build(file, configFile, config, metrics, worker, noAuth);
-            server = new SluiceServer(config, List.of(engine), ready::get, metrics, gateway).start();
+            server = new SluiceServer(config, List.of(engine), ready::get, metrics, gateway);
+            if (grpcAt >= 0) server.withGrpc(file.grpc(), grpcBind, grpcAt);
+            server.start();
         } catch (ConfigException | StoreException e) {
             engine.close();
             throw new CliException(e.getMessage());
@@ -169,7 +196,8 @@ public final class ServeCommand implements Callable<Integer> {
         Thread.ofPlatform().name("sluice-warmup").start(() -> {
             engine.warmUp();
             ready.set(true);
-            log.info("model '{}' ready: http://{}:{}/v1 (OpenAI API), /health/ready, /metrics", engine.id(), host, server.port());
+            log.info("model '{}' ready: http://{}:{}/v1 (OpenAI API), /health/ready, /metrics{}", engine.id(), host, server.port(),
+                    server.grpcPort() < 0 ? "" : "; gRPC " + grpcBind + ":" + server.grpcPort());
         });
         server.awaitTermination();
         return 0;

@@ -131,7 +131,12 @@ public final class SluiceServer implements AutoCloseable {
      * {@code port} of the same host (0: a free one), TLS as {@code grpc} says; call before {@link #start()}.
      */
     public SluiceServer withGrpc(GrpcConfig grpc, int port) {
-        this.grpc = new GrpcWorker(grpc, config, port, openai, metrics, ready);
+        return withGrpc(grpc, config.host(), port);
+    }
+
+    /** As {@link #withGrpc(GrpcConfig, int)}, bound to {@code host} (e.g. the HTTP port on loopback, gRPC on the network with mTLS). */
+    public SluiceServer withGrpc(GrpcConfig grpc, String host, int port) {
+        this.grpc = new GrpcWorker(grpc, config.withHost(host), port, openai, metrics, ready);
         return this;
     }
 
