@@ -198,6 +198,10 @@ public final class OpenAiWebSocketService {
             body.put("stream", true);
             JsonNode dl = msg.get("deadline_ms");
             long deadline = openai.deadlineNanos(dl == null || dl.isNull() ? null : dl.asText());
+            // the caller's credential may be limited to some models (the auth decorator authenticated the upgrade)
+            dev.sluice.server.gateway.Principal caller = ctx.attr(dev.sluice.server.gateway.Principal.ATTR);
+            JsonNode asked = body.get("model");
+            if (caller != null && asked != null && asked.isTextual() && !caller.allows(asked.asText())) throw OpenAiException.modelNotFound(asked.asText());
             InferenceModel model = openai.model(body);
             ChatRequest r = ChatRequest.parse(body, chat);
             OpenAiService.Run run = openai.prepare(model, r, chat, new WsSink(id), deadline);

@@ -136,8 +136,31 @@ abstract class AuthScenario {
                     .hasCauseInstanceOf(java.net.http.WebSocketHandshakeException.class)
                     .satisfies(t -> assertThat(((java.net.http.WebSocketHandshakeException) t.getCause()).getResponse().statusCode()).isEqualTo(401));
         }
+        java.util.concurrent.BlockingQueue<String> got = new java.util.concurrent.LinkedBlockingQueue<>();
         java.net.http.WebSocket ok = java.net.http.HttpClient.newHttpClient().newWebSocketBuilder().header("Authorization", "Bearer " + keyA)
-                .buildAsync(uri, listener).join();
+                .buildAsync(uri, new java.net.http.WebSocket.Listener() {
+                    final StringBuilder part = new StringBuilder();
+
+                    @Override
+                    public java.util.concurrent.CompletionStage<?> onText(java.net.http.WebSocket ws, CharSequence data, boolean last) {
+                        part.append(data);
+                        if (last) {
+                            got.add(part.toString());
+                            part.setLength(0);
+                        }
+                        ws.request(1);
+                        return null;
+                    }
+                }).join();
+        // the key's model limits hold on the socket too
+        ok.sendText("{\"id\":\"r1\",\"body\":" + chat(AuthHarness.RESTRICTED) + "}", true).join();
+        JsonNode refused = AuthHarness.JSON.readTree(got.poll(10, java.util.concurrent.TimeUnit.SECONDS));
+        assertThat(refused.path("type").asText()).isEqualTo("error");
+        assertThat(refused.toString()).contains("model_not_found");
+        ok.sendText("{\"id\":\"r2\",\"body\":" + chat(AuthHarness.OPEN) + "}", true).join();
+        JsonNode first = AuthHarness.JSON.readTree(got.poll(10, java.util.concurrent.TimeUnit.SECONDS));
+        assertThat(first.path("id").asText()).isEqualTo("r2");
+        assertThat(first.path("type").asText()).isNotEqualTo("error");
         ok.sendClose(java.net.http.WebSocket.NORMAL_CLOSURE, "").join();
     }
 
