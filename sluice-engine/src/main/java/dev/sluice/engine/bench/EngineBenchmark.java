@@ -129,11 +129,13 @@ public final class EngineBenchmark {
      * @param weightBytesPerToken    weight bytes one forward pass reads
      * @param bandwidthBytesPerSecond measured memory read bandwidth, or {@code NaN} when not measured
      * @param loadAverage            system 1-minute load average after the run ({@code -1} if unknown)
+     * @param decodeAllocBytesPerStep heap bytes allocated by all threads per decode step (median over repeats; the
+     *                               sampling here is an argmax), {@code -1} when the JVM cannot count them
      */
     public record Result(String model, String backend, int threads, int batch, String batchMode,
                          int promptTokens, int genTokens,
                          double prefillTokS, double decodeTokS, double decodeAggregateTokS,
-                         long weightBytesPerToken, double bandwidthBytesPerSecond, double loadAverage) {
+                         long weightBytesPerToken, double bandwidthBytesPerSecond, double loadAverage, long decodeAllocBytesPerStep) {
 
         /** Forward passes per second the bandwidth allows ({@code bw / weightBytesPerToken}), or {@code NaN}. */
         public double decodeLimitTokS() {
@@ -149,7 +151,8 @@ public final class EngineBenchmark {
         /** The keys of {@link #toJson()}, in order. */
         public static final List<String> JSON_KEYS = List.of("model", "threads", "batch", "prompt_tokens", "gen_tokens",
                 "prefill_tok_s", "decode_tok_s", "decode_aggregate_tok_s", "batch_mode", "backend",
-                "weight_bytes_per_token", "mem_bandwidth_gb_s", "decode_limit_tok_s", "bandwidth_fraction", "load_avg");
+                "weight_bytes_per_token", "mem_bandwidth_gb_s", "decode_limit_tok_s", "bandwidth_fraction", "load_avg",
+                "decode_alloc_bytes_per_step");
 
         /** One JSON object on one line, with the keys of {@link #JSON_KEYS} (bandwidth keys are {@code null} when not measured). */
         public String toJson() {
@@ -170,6 +173,7 @@ public final class EngineBenchmark {
             m.put("decode_limit_tok_s", bw ? round(decodeLimitTokS()) : null);
             m.put("bandwidth_fraction", bw ? Math.round(bandwidthFraction() * 1000) / 1000.0 : null);
             m.put("load_avg", loadAverage < 0 ? null : round(loadAverage));
+            m.put("decode_alloc_bytes_per_step", decodeAllocBytesPerStep < 0 ? null : decodeAllocBytesPerStep);
             try {
                 return JSON.writeValueAsString(m);
             } catch (JsonProcessingException e) {
@@ -227,12 +231,13 @@ public final class EngineBenchmark {
         }
         List<Result> out = new ArrayList<>();
         for (int b : o.batchSizes()) {
-            double[] pre = new double[o.repeats()], dec = new double[o.repeats()];
+            double[] pre = new double[o.repeats()], dec = new double[o.repeats()], alloc = new double[o.repeats()];
             for (int r = 0; r < o.repeats(); r++) {
                 progress.accept("batch " + b + ": repeat " + (r + 1) + "/" + o.repeats());
                 double[] t = once(model, o, b);
                 pre[r] = t[0];
                 dec[r] = t[1];
+                alloc[r] = t[2];
             }
             double prefillSeconds = median(pre), decodeSeconds = median(dec);
             out.add(new Result(modelName, model.kernels().name(), Parallel.THREADS, b, o.emulateBatch() ? BATCH_EMULATED : o.batchInvariant() ? BATCH_BATCHED_INVARIANT : BATCH_BATCHED,
@@ -240,12 +245,12 @@ public final class EngineBenchmark {
                     (double) b * o.promptTokens() / prefillSeconds,
                     o.genTokens() / decodeSeconds,
                     (double) b * o.genTokens() / decodeSeconds,
-                    bytesPerToken, bw, loadAverage()));
+                    bytesPerToken, bw, loadAverage(), (long) median(alloc)));
         }
         return out;
     }
 
-    /** One repeat at batch {@code b}: {@code [prefill seconds, decode seconds]}. */
+    /** One repeat at batch {@code b}: {@code [prefill seconds, decode seconds, bytes allocated per decode step]}. */
     private static double[] once(Transformer model, Options o, int b) {
         return o.emulateBatch() ? onceEmulated(model, o, b) : onceBatched(model, o, b);
     }
@@ -264,19 +269,24 @@ public final class EngineBenchmark {
             if (!seqs[s].reserve(capacity)) throw new IllegalStateException("KV pool too small for " + b + " x " + capacity + " positions");
             prompts[s] = prompt(c.vocabSize(), o.promptTokens(), PROMPT_SEED + s);
         }
+        // as the scheduler runs: one workspace and one logits row per sequence, reused every step
+        Transformer.Workspace ws = model.newWorkspace();
+        float[][] logits = new float[b][c.vocabSize()];
         long t0 = System.nanoTime();
         for (int s = 0; s < b; s++) {
-            float[][] logits = model.forwardBatch(new int[][] {prompts[s]}, new PagedKVCache.Sequence[] {seqs[s]}, pool, null, invariant);
-            next[s][0] = argmax(logits[0]);
+            model.forwardBatch(new int[][] {prompts[s]}, new PagedKVCache.Sequence[] {seqs[s]}, pool, null, invariant, ws, new float[][] {logits[s]});
+            next[s][0] = argmax(logits[s]);
         }
         long t1 = System.nanoTime();
+        long a1 = allocatedBytes();
         for (int step = 0; step < o.genTokens(); step++) {
-            float[][] logits = model.forwardBatch(next, seqs, pool, null, invariant);
+            model.forwardBatch(next, seqs, pool, null, invariant, ws, logits);
             for (int s = 0; s < b; s++) next[s][0] = argmax(logits[s]);
         }
         long t2 = System.nanoTime();
+        long a2 = allocatedBytes();
         for (PagedKVCache.Sequence s : seqs) s.release();
-        return new double[] {(t1 - t0) / 1e9, (t2 - t1) / 1e9};
+        return new double[] {(t1 - t0) / 1e9, (t2 - t1) / 1e9, a1 < 0 ? -1 : (double) (a2 - a1) / o.genTokens()};
     }
 
     private static double[] onceEmulated(Transformer model, Options o, int b) {
@@ -289,15 +299,37 @@ public final class EngineBenchmark {
             caches[s] = new KVCache(c, capacity);
             prompts[s] = prompt(c.vocabSize(), o.promptTokens(), PROMPT_SEED + s);
         }
+        Transformer.Workspace ws = model.newWorkspace();
+        float[] logits = new float[c.vocabSize()];
         long t0 = System.nanoTime();
-        for (int s = 0; s < b; s++) next[s][0] = argmax(model.forwardLast(prompts[s], 0, caches[s]));
+        for (int s = 0; s < b; s++) {
+            model.forwardLast(prompts[s], 0, caches[s], ws, logits);
+            next[s][0] = argmax(logits);
+        }
         long t1 = System.nanoTime();
+        long a1 = allocatedBytes();
         for (int step = 0; step < o.genTokens(); step++) {
             int pos = o.promptTokens() + step;
-            for (int s = 0; s < b; s++) next[s][0] = argmax(model.forwardLast(next[s], pos, caches[s]));
+            for (int s = 0; s < b; s++) {
+                model.forwardLast(next[s], pos, caches[s], ws, logits);
+                next[s][0] = argmax(logits);
+            }
         }
         long t2 = System.nanoTime();
-        return new double[] {(t1 - t0) / 1e9, (t2 - t1) / 1e9};
+        long a2 = allocatedBytes();
+        return new double[] {(t1 - t0) / 1e9, (t2 - t1) / 1e9, a1 < 0 ? -1 : (double) (a2 - a1) / o.genTokens()};
+    }
+
+    /**
+     * Heap bytes allocated so far by all live threads (the caller and the kernel workers), or -1 when
+     * the JVM does not count them ({@code com.sun.management.ThreadMXBean#getTotalThreadAllocatedBytes}).
+     */
+    static long allocatedBytes() {
+        if (java.lang.management.ManagementFactory.getThreadMXBean() instanceof com.sun.management.ThreadMXBean t
+                && t.isThreadAllocatedMemorySupported() && t.isThreadAllocatedMemoryEnabled()) {
+            return t.getTotalThreadAllocatedBytes();
+        }
+        return -1;
     }
 
     /** {@code n} pseudo-random token ids in {@code [0, vocab)}. */

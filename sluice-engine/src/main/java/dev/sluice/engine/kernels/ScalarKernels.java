@@ -24,7 +24,7 @@ public final class ScalarKernels implements Kernels {
         int rows = w.rows(), cols = w.cols();
         checkMatmul(w, x, out, n);
         Parallel.forRange(rows, 16, (from, to) -> {
-            float[] row = new float[cols];
+            float[] row = Scratch.floats(Scratch.ROW, cols);
             for (int r = from; r < to; r++) {
                 Dequant.row(w, r, row, 0);
                 for (int t = 0; t < n; t++) out[t * rows + r] = dot(row, 0, x, t * cols, cols);
@@ -107,7 +107,7 @@ public final class ScalarKernels implements Kernels {
         int group = nHeads / nKvHeads, qDim = nHeads * headDim, kvDim = nKvHeads * headDim;
         float scale = (float) (1.0 / Math.sqrt(headDim));
         Parallel.forRange(nTokens * nHeads, 1, (from, to) -> {
-            float[] att = new float[startPos + nTokens];
+            float[] att = Scratch.floats(Scratch.SCORES, startPos + nTokens);
             for (int th = from; th < to; th++) {
                 int t = th / nHeads, h = th % nHeads;
                 int pos = startPos + t;

@@ -116,12 +116,12 @@ public final class VectorKernels implements Kernels {
             scratch |= needsScratch(t);
             rowStart[i + 1] = rowStart[i] + ws[i].rows();
         }
-        float[] xp = half ? deinterleave(x, 0, cols) : null;
-        float[] xsum32 = q4k && QUANT_IN_REGISTER ? groupSums(x, 0, cols, 32) : null;
-        float[] xsum16 = q6k && QUANT_IN_REGISTER ? groupSums(x, 0, cols, 16) : null;
+        float[] xp = half ? deinterleave(x, 0, cols, Scratch.floats(Scratch.DEINTERLEAVED, cols)) : null;
+        float[] xsum32 = q4k && QUANT_IN_REGISTER ? groupSums(x, 0, cols, 32, Scratch.floats(Scratch.GROUP_SUMS_32, cols / 32)) : null;
+        float[] xsum16 = q6k && QUANT_IN_REGISTER ? groupSums(x, 0, cols, 16, Scratch.floats(Scratch.GROUP_SUMS_16, cols / 16)) : null;
         boolean needScratch = scratch;
         Parallel.forRange(rowStart[ws.length], 8, (from, to) -> {
-            float[] tmp = needScratch ? new float[cols] : null;
+            float[] tmp = needScratch ? Scratch.floats(Scratch.ROW, cols) : null;
             int i = 0;
             while (rowStart[i + 1] <= from) i++;
             for (int g = from; g < to; ) {
@@ -401,7 +401,11 @@ public final class VectorKernels implements Kernels {
      * A tail shorter than {@code 2L} keeps its order.
      */
     static float[] deinterleave(float[] x, int xOff, int n) {
-        float[] p = new float[n];
+        return deinterleave(x, xOff, n, new float[n]);
+    }
+
+    /** {@link #deinterleave(float[], int, int)} into {@code p} (at least {@code n} floats); returns {@code p}. */
+    static float[] deinterleave(float[] x, int xOff, int n, float[] p) {
         int i = 0;
         for (; i <= n - 2 * L; i += 2 * L) {
             for (int j = 0; j < L; j++) {
@@ -517,8 +521,12 @@ public final class VectorKernels implements Kernels {
      * {@code dmin*m*sum(x)} (groups of 32) and the Q6_K {@code -32} term (groups of 16) need only these.
      */
     static float[] groupSums(float[] x, int xOff, int n, int group) {
-        float[] sums = new float[n / group];
-        for (int g = 0; g < sums.length; g++) {
+        return groupSums(x, xOff, n, group, new float[n / group]);
+    }
+
+    /** {@link #groupSums(float[], int, int, int)} into {@code sums} (at least {@code n / group} floats); returns {@code sums}. */
+    static float[] groupSums(float[] x, int xOff, int n, int group, float[] sums) {
+        for (int g = 0; g < n / group; g++) {
             FloatVector v = FloatVector.zero(F);
             int i = 0;
             for (; i <= group - L; i += L) v = v.add(FloatVector.fromArray(F, x, xOff + group * g + i));
@@ -593,7 +601,7 @@ public final class VectorKernels implements Kernels {
     static float dotQ6_K(MemorySegment seg, long off, float[] x, int xOff, int n, float[] xsum16) {
         FloatVector acc = FloatVector.zero(F);
         float offsets = 0f;
-        float[] ds = new float[16];
+        float[] ds = Scratch.floats(Scratch.Q6K_SCALES, 16);
         for (int b = 0; b < n / 256; b++, off += 210) {
             float d = Dequant.halfAt(seg, off + 208);
             float groupTerm = 0f;
@@ -681,7 +689,7 @@ public final class VectorKernels implements Kernels {
         FloatVector sv = FloatVector.zero(F);
         i = 0;
         for (; i <= size - L; i += L) {
-            FloatVector e = FloatVector.fromArray(F, x, off + i).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e = exp(FloatVector.fromArray(F, x, off + i).sub(max));
             e.intoArray(x, off + i);
             sv = sv.add(e);
         }
@@ -697,12 +705,45 @@ public final class VectorKernels implements Kernels {
         for (; i < size; i++) x[off + i] *= inv;
     }
 
+    /** Below this {@code exp(x)} is 0 in float (the smallest denormal is about {@code e^-103.3}); returned as 0. */
+    private static final float EXP_LO = -103.9f;
+    /** Above this {@code exp(x)} overflows; clamped here (about 3.4e38) as the polynomial's range ends. */
+    private static final float EXP_HI = 88.72f;
+
+    /**
+     * {@code e^x} per lane, within 2 ulp of {@link Math#exp} for normal results (Cephes {@code expf}, as
+     * llama.cpp's {@code ggml_v_expf}): {@code x = n ln2 + r} with {@code n = round(x / ln2)} and
+     * {@code |r| <= ln2/2} (ln2 split in two for an exact {@code r}), {@code e^r} by a degree-6
+     * polynomial, times {@code 2^n} built in the exponent bits (in two halves, so that results down to
+     * the denormals are right). Written out because {@code lanewise(EXP)} is not intrinsified on
+     * every JDK/CPU and its Java fallback allocates on every call; the scalar twin is {@link Math#exp}.
+     */
+    static FloatVector exp(FloatVector x) {
+        FloatVector xc = x.max(EXP_LO).min(EXP_HI);
+        // n = round(x * log2(e)): adding 1.5 * 2^23 rounds to an integer held in the low mantissa bits
+        FloatVector t = xc.fma(1.44269504088896341f, 12582912f);
+        FloatVector n = t.sub(12582912f);
+        FloatVector r = n.fma(FloatVector.broadcast(F, -0.693359375f), xc).add(n.mul(2.12194440e-4f));
+        FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
+        p = p.fma(r, FloatVector.broadcast(F, 8.3334519073e-3f));
+        p = p.fma(r, FloatVector.broadcast(F, 4.1665795894e-2f));
+        p = p.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
+        p = p.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
+        FloatVector er = p.mul(r).fma(r, r).add(1f);
+        // 2^n = 2^(n/2) * 2^(n - n/2): each factor a normal float for n in [-150, 128]
+        IntVector ni = t.reinterpretAsInts().sub(0x4B400000);
+        IntVector n1 = ni.lanewise(VectorOperators.ASHR, 1), n2 = ni.sub(n1);
+        FloatVector s1 = n1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector s2 = n2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        return er.mul(s1).mul(s2).blend(0f, x.compare(VectorOperators.LT, EXP_LO));
+    }
+
     @Override
     public void swiglu(float[] gate, float[] up, int size) {
         int i = 0;
         for (; i <= size - L; i += L) {
             FloatVector g = FloatVector.fromArray(F, gate, i);
-            FloatVector silu = g.div(g.neg().lanewise(VectorOperators.EXP).add(1f));
+            FloatVector silu = g.div(exp(g.neg()).add(1f));
             silu.mul(FloatVector.fromArray(F, up, i)).intoArray(gate, i);
         }
         for (; i < size; i++) {
@@ -726,7 +767,7 @@ public final class VectorKernels implements Kernels {
         int group = nHeads / nKvHeads, qDim = nHeads * headDim, kvDim = nKvHeads * headDim;
         float scale = (float) (1.0 / Math.sqrt(headDim));
         Parallel.forRange(nTokens * nHeads, 1, (from, to) -> {
-            float[] att = new float[startPos + nTokens];
+            float[] att = Scratch.floats(Scratch.SCORES, startPos + nTokens);
             for (int th = from; th < to; th++) {
                 int t = th / nHeads, h = th % nHeads;
                 int pos = startPos + t;

@@ -87,14 +87,17 @@ public final class Generator {
         int cached = Math.min(cache.length(), prompt.length - 1);
         cache.truncate(cached);
         // prefill in chunks, polling cancellation between them so a long prompt can be abandoned
-        float[] logits = null;
+        // one workspace and logits row per generation: the decode loop allocates nothing
+        Transformer.Workspace ws = model.newWorkspace();
+        float[] logits = new float[model.config().vocabSize()];
+        int[] next = new int[1];
         for (int from = cached; from < prompt.length; from += Transformer.PREFILL_CHUNK) {
             if (cancel.getAsBoolean()) {
                 return new Result(new int[0], tokenizer != null ? "" : null, FinishReason.CANCELLED,
                         new GenerationStats(from - cached, System.nanoTime() - t0, 0, 0));
             }
             int to = Math.min(prompt.length, from + Transformer.PREFILL_CHUNK);
-            logits = model.forwardLast(Arrays.copyOfRange(prompt, from, to), from, cache);
+            model.forwardLast(Arrays.copyOfRange(prompt, from, to), from, cache, ws, logits);
         }
         long t1 = System.nanoTime();
         int pos = prompt.length;
@@ -109,7 +112,8 @@ public final class Generator {
                 reason = FinishReason.CANCELLED;
                 break;
             }
-            logits = model.forwardLast(new int[] {seq.lastToken()}, pos, cache);
+            next[0] = seq.lastToken();
+            model.forwardLast(next, pos, cache, ws, logits);
             pos++;
         }
         long t2 = System.nanoTime();

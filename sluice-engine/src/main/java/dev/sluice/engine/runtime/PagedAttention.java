@@ -2,6 +2,7 @@ package dev.sluice.engine.runtime;
 
 import dev.sluice.engine.kernels.Kernels;
 import dev.sluice.engine.kernels.Parallel;
+import dev.sluice.engine.kernels.Scratch;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -40,7 +41,7 @@ final class PagedAttention {
         float scale = (float) (1.0 / Math.sqrt(headDim));
         boolean useVector = vector && headDim % L == 0;
         Parallel.forRange(n * nHeads, 1, (from, to) -> {
-            float[] att = new float[maxLen];
+            float[] att = Scratch.floats(Scratch.SCORES, maxLen);
             for (int rh = from; rh < to; rh++) {
                 int r = rh / nHeads, h = rh % nHeads;
                 PagedKVCache.Sequence s = seqs[rowSeq[r]];

@@ -21,7 +21,8 @@ import java.util.Set;
 public final class SequenceOutput {
     private final SamplingParams params;
     private final Sampler sampler;
-    private final Set<Integer> stopIds;
+    /** Stop token ids, sorted and distinct (an int array: no boxing per token). */
+    private final int[] stopIds;
     private final Generator.TextStream text;
     private final Generator.Listener out;
     private int[] generated;
@@ -36,8 +37,9 @@ public final class SequenceOutput {
     public SequenceOutput(Tokenizer tokenizer, SamplingParams params, int vocabSize, int[] prompt, Generator.Listener listener) {
         this.params = params;
         this.sampler = new Sampler(params, vocabSize, prompt);
-        this.stopIds = new HashSet<>(params.stopTokenIds());
-        if (tokenizer != null) stopIds.addAll(tokenizer.endOfGenerationIds());
+        Set<Integer> stops = new HashSet<>(params.stopTokenIds());
+        if (tokenizer != null) stops.addAll(tokenizer.endOfGenerationIds());
+        this.stopIds = stops.stream().mapToInt(Integer::intValue).sorted().toArray();
         this.text = tokenizer != null ? new Generator.TextStream(tokenizer, params) : null;
         this.out = listener != null ? listener : new Generator.Listener() {};
         this.generated = new int[Math.min(params.maxTokens(), 1024)];
@@ -53,7 +55,7 @@ public final class SequenceOutput {
         if (finished != null) throw new IllegalStateException("sequence already finished: " + finished);
         Sampler.Sampled s = sampler.sample(logits);
         int token = s.token();
-        if (stopIds.contains(token)) return finished = Generator.FinishReason.STOP;
+        if (Arrays.binarySearch(stopIds, token) >= 0) return finished = Generator.FinishReason.STOP;
         if (nGen == generated.length) generated = Arrays.copyOf(generated, Math.min(params.maxTokens(), nGen * 2));
         generated[nGen++] = token;
         out.onToken(token, s.logprob());

@@ -35,7 +35,9 @@ import java.util.Optional;
  * chunk. Chunks longer than {@link #PREFILL_CHUNK} are split to bound activation memory. Weights
  * stay in their mapped segments; only 1-D tensors (norms, biases) are copied to float arrays at
  * construction. A {@code Transformer} is immutable and may be shared by threads, each with its
- * own {@link KVCache}; activation buffers are allocated per call.
+ * own {@link KVCache}. Activation and logits buffers live in a {@link Workspace}, one per calling
+ * thread, reused from step to step: the scheduler's decode step allocates nothing (issue 3); the
+ * convenience overloads without one allocate a fresh workspace per call.
  */
 public final class Transformer {
     /** Default cap on KV cache positions (tokens): bounds cache memory for models trained on long contexts. */
@@ -50,10 +52,75 @@ public final class Transformer {
     private final Tensor tokenEmbd, output;
     private final float[] outputNorm;
     private final Layer[] layers;
+    /** {@link PagedAttention}'s vector code with the vector backend, its scalar twin with {@code cpu-scalar}. */
+    private final boolean vectorAttention;
 
     private record Layer(float[] attnNorm, Tensor wq, Tensor wk, Tensor wv, Tensor wo,
                          float[] bq, float[] bk, float[] bv, float[] qNorm, float[] kNorm,
-                         float[] ffnNorm, Tensor wGate, Tensor wUp, Tensor wDown) {}
+                         float[] ffnNorm, Tensor wGate, Tensor wUp, Tensor wDown, Tensor[] qkv, Tensor[] gateUp) {
+        Layer(float[] attnNorm, Tensor wq, Tensor wk, Tensor wv, Tensor wo,
+              float[] bq, float[] bk, float[] bv, float[] qNorm, float[] kNorm,
+              float[] ffnNorm, Tensor wGate, Tensor wUp, Tensor wDown) {
+            this(attnNorm, wq, wk, wv, wo, bq, bk, bv, qNorm, kNorm, ffnNorm, wGate, wUp, wDown,
+                    new Tensor[] {wq, wk, wv}, new Tensor[] {wGate, wUp});
+        }
+    }
+
+    /**
+     * Activation, logits and index buffers of the forward pass, reused from call to call so that a
+     * decode step allocates nothing. Grow-only: sized to the largest step seen (about
+     * {@code rows * (3 * nEmbd + 2 * nFf + 2 * qDim + 2 * kvDim)} floats plus {@code outRows * vocab}
+     * for the logits). Not thread-safe: one per calling thread (the scheduler's engine thread, a
+     * {@link Generator}); {@link #newWorkspace()} makes one.
+     */
+    public static final class Workspace {
+        private final ModelConfig c;
+        private int rows, outRows, seqs;
+        float[] x, h, tmp, q, k, v, att, gate, up, last, logits;
+        float[][] qkvOut, gateUpOut;
+        int[] rowSeq, rowPos, rowOf;
+
+        private Workspace(ModelConfig c) {
+            this.c = c;
+            ensure(0, 0, 0);
+        }
+
+        /** Room for {@code rows} activation rows, {@code outRows} rows of logits and {@code seqs} sequences. */
+        void ensure(int rows, int outRows, int seqs) {
+            if (x == null || rows > this.rows) {
+                this.rows = rows;
+                int E = c.nEmbd();
+                x = new float[rows * E];
+                h = new float[rows * E];
+                tmp = new float[rows * E];
+                last = new float[Math.max(outRows, this.outRows) * E];
+                q = new float[rows * c.qDim()];
+                att = new float[rows * c.qDim()];
+                k = new float[rows * c.kvDim()];
+                v = new float[rows * c.kvDim()];
+                gate = new float[rows * c.nFf()];
+                up = new float[rows * c.nFf()];
+                rowSeq = new int[rows];
+                rowPos = new int[rows];
+                qkvOut = new float[][] {q, k, v};
+                gateUpOut = new float[][] {gate, up};
+            }
+            if (logits == null || outRows > this.outRows) {
+                this.outRows = outRows;
+                logits = new float[outRows * c.vocabSize()];
+                if (last.length < outRows * c.nEmbd()) last = new float[outRows * c.nEmbd()];
+            }
+            if (rowOf == null || seqs > this.seqs) {
+                this.seqs = seqs;
+                rowOf = new int[seqs];
+            }
+        }
+    }
+
+    /** Buffers for {@link #forwardBatch(int[][], PagedKVCache.Sequence[], PagedKVCache, boolean[], boolean, Workspace, float[][])} and {@link #forwardLast(int[], int, KVCache, Workspace, float[])}. */
+    public Workspace newWorkspace() {
+        return new Workspace(c);
+    }
 
     /** A model with a KV cache capped at {@link #DEFAULT_MAX_CONTEXT} positions. */
     public Transformer(ModelWeights weights, Kernels kernels) {
@@ -67,6 +134,7 @@ public final class Transformer {
         if (maxContextCap <= 0) throw new IllegalArgumentException("maxContextCap must be > 0, got " + maxContextCap);
         this.c = weights.config();
         this.kernels = kernels;
+        this.vectorAttention = !"cpu-scalar".equals(kernels.name());
         this.maxContext = Math.min(maxContextCap, c.contextLength());
         this.tokenEmbd = weights.tensor(TensorNames.TOKEN_EMBD);
         this.output = c.tiedEmbeddings() ? tokenEmbd : weights.find(TensorNames.OUTPUT).orElse(tokenEmbd);
@@ -154,11 +222,23 @@ public final class Transformer {
     /** As {@link #forward} but computes and returns only the last token's logits ({@code vocabSize} floats). */
     public float[] forwardLast(int[] tokens, int startPos, KVCache cache) {
         float[] logits = new float[c.vocabSize()];
-        run(tokens, startPos, cache, logits, true);
+        forwardLast(tokens, startPos, cache, newWorkspace(), logits);
         return logits;
     }
 
+    /**
+     * As {@link #forwardLast(int[], int, KVCache)}, into {@code logits} (at least {@code vocabSize}
+     * floats) with the buffers of {@code ws}: allocates nothing once {@code ws} has grown to the chunk size.
+     */
+    public void forwardLast(int[] tokens, int startPos, KVCache cache, Workspace ws, float[] logits) {
+        run(tokens, startPos, cache, logits, true, ws);
+    }
+
     private void run(int[] tokens, int startPos, KVCache cache, float[] logits, boolean lastOnly) {
+        run(tokens, startPos, cache, logits, lastOnly, newWorkspace());
+    }
+
+    private void run(int[] tokens, int startPos, KVCache cache, float[] logits, boolean lastOnly, Workspace ws) {
         if (tokens.length == 0) throw new IllegalArgumentException("no tokens to forward");
         if (startPos < 0 || startPos > cache.length()) {
             throw new IllegalArgumentException("startPos " + startPos + " must be within [0, cache length " + cache.length() + "]");
@@ -168,42 +248,41 @@ public final class Transformer {
         for (int t : tokens) {
             if (t < 0 || t >= c.vocabSize()) throw new IllegalArgumentException("token id " + t + " outside vocabulary [0, " + c.vocabSize() + ")");
         }
+        if (logits.length < (lastOnly ? 1 : tokens.length) * c.vocabSize()) {
+            throw new IllegalArgumentException("logits hold " + logits.length + " floats, need " + (lastOnly ? 1 : tokens.length) * c.vocabSize());
+        }
         for (int from = 0; from < tokens.length; from += PREFILL_CHUNK) {
             int n = Math.min(PREFILL_CHUNK, tokens.length - from);
-            float[] x = chunk(tokens, from, n, startPos + from, cache);
+            ws.ensure(n, lastOnly ? 1 : n, 0);
+            float[] x = chunk(tokens, from, n, startPos + from, cache, ws);
             boolean last = from + n == tokens.length;
             if (lastOnly && !last) continue;
             int E = c.nEmbd(), V = c.vocabSize();
             if (lastOnly) {
-                float[] xl = new float[E];
+                float[] xl = ws.last;
                 System.arraycopy(x, (n - 1) * E, xl, 0, E);
                 kernels.rmsnorm(xl, xl, outputNorm, E, 1, c.rmsEps());
                 kernels.matmul(output, xl, logits, 1);
             } else {
                 kernels.rmsnorm(x, x, outputNorm, E, n, c.rmsEps());
-                float[] out = new float[n * V];
+                float[] out = ws.logits;
                 kernels.matmul(output, x, out, n);
                 System.arraycopy(out, 0, logits, from * V, n * V);
             }
         }
     }
 
-    /** All layers for {@code n} tokens at positions {@code pos0 ..}; returns the final hidden states {@code [n][nEmbd]}. */
-    private float[] chunk(int[] tokens, int from, int n, int pos0, KVCache cache) {
+    /** All layers for {@code n} tokens at positions {@code pos0 ..}; returns the final hidden states {@code [n][nEmbd]} ({@code ws.x}). */
+    private float[] chunk(int[] tokens, int from, int n, int pos0, KVCache cache, Workspace ws) {
         int E = c.nEmbd(), qDim = c.qDim(), kvDim = c.kvDim(), F = c.nFf(), hd = c.headDim();
         float eps = c.rmsEps();
-        float[] x = new float[n * E];
+        float[] x = ws.x, h = ws.h, q = ws.q, k = ws.k, v = ws.v, att = ws.att, gate = ws.gate, up = ws.up, tmp = ws.tmp;
         for (int t = 0; t < n; t++) Dequant.row(tokenEmbd, tokens[from + t], x, t * E);
-        float[] h = new float[n * E];
-        float[] q = new float[n * qDim], k = new float[n * kvDim], v = new float[n * kvDim];
-        float[] att = new float[n * qDim];
-        float[] gate = new float[n * F], up = new float[n * F];
-        float[] tmp = new float[n * E];
         for (int l = 0; l < layers.length; l++) {
             Layer L = layers[l];
             // attention
             kernels.rmsnorm(h, x, L.attnNorm, E, n, eps);
-            projectQkv(L, h, q, k, v, n, n);
+            projectQkv(L, h, ws.qkvOut, n, n);
             float[] kc = cache.k[l], vc = cache.v[l];
             for (int t = 0; t < n; t++) {
                 kernels.rope(q, t * qDim, c.nHeads(), pos0 + t, rope);
@@ -216,7 +295,7 @@ public final class Transformer {
             kernels.add(x, tmp, n * E);
             // feed-forward
             kernels.rmsnorm(h, x, L.ffnNorm, E, n, eps);
-            kernels.matmul(new Tensor[] {L.wGate, L.wUp}, h, new float[][] {gate, up}, n);
+            kernels.matmul(L.gateUp, h, ws.gateUpOut, n);
             kernels.swiglu(gate, up, n * F);
             kernels.matmul(L.wDown, gate, tmp, n);
             kernels.add(x, tmp, n * E);
@@ -267,10 +346,34 @@ public final class Transformer {
      * @throws ContextOverflowException when a sequence would pass {@link #maxContext()}
      */
     public float[][] forwardBatch(int[][] tokens, PagedKVCache.Sequence[] seqs, PagedKVCache pool, boolean[] wantLogits, boolean batchInvariant) {
-        int B = seqs.length;
-        if (B == 0 || tokens.length != B) throw new IllegalArgumentException("need one token chunk per sequence, got " + tokens.length + " for " + B);
-        int n = 0, maxLen = 0;
-        int[] rowOf = new int[B];
+        float[][] result = new float[seqs.length][];
+        for (int i = 0; i < result.length; i++) if (wantLogits == null || wantLogits[i]) result[i] = new float[c.vocabSize()];
+        forwardBatch(tokens, seqs, pool, wantLogits, batchInvariant, newWorkspace(), result);
+        return result;
+    }
+
+    /**
+     * As {@link #forwardBatch(int[][], PagedKVCache.Sequence[], PagedKVCache, boolean[], boolean)}, with
+     * the buffers of {@code ws} and the logits written into {@code logits[i]} (at least {@code vocabSize}
+     * floats, for each sequence that wants them; other entries are not touched and may be null).
+     * Allocates nothing once {@code ws} has grown to the step's size: this is the scheduler's hot path.
+     */
+    public void forwardBatch(int[][] tokens, PagedKVCache.Sequence[] seqs, PagedKVCache pool, boolean[] wantLogits, boolean batchInvariant,
+                             Workspace ws, float[][] logits) {
+        forwardBatch(tokens, seqs, seqs.length, pool, wantLogits, batchInvariant, ws, logits);
+    }
+
+    /**
+     * As above for the first {@code B} entries of {@code tokens}, {@code seqs}, {@code wantLogits} and
+     * {@code logits} (arrays may be longer, so that a caller can reuse them from step to step).
+     */
+    public void forwardBatch(int[][] tokens, PagedKVCache.Sequence[] seqs, int B, PagedKVCache pool, boolean[] wantLogits, boolean batchInvariant,
+                             Workspace ws, float[][] logits) {
+        if (B <= 0 || tokens.length < B || seqs.length < B || logits.length < B || (wantLogits != null && wantLogits.length < B)) {
+            throw new IllegalArgumentException("need one token chunk, sequence and logits slot per sequence for " + B + " sequences");
+        }
+        int V = c.vocabSize();
+        int n = 0, maxLen = 0, nOut = 0;
         for (int i = 0; i < B; i++) {
             int m = tokens[i].length;
             if (m == 0) throw new IllegalArgumentException("empty token chunk for sequence " + i);
@@ -280,29 +383,35 @@ public final class Transformer {
             for (int t : tokens[i]) {
                 if (t < 0 || t >= c.vocabSize()) throw new IllegalArgumentException("token id " + t + " outside vocabulary [0, " + c.vocabSize() + ")");
             }
-            rowOf[i] = n;
+            if (wantLogits == null || wantLogits[i]) {
+                if (logits[i] == null || logits[i].length < V) throw new IllegalArgumentException("logits for sequence " + i + " must hold " + V + " floats");
+                nOut++;
+            }
             n += m;
             maxLen = Math.max(maxLen, end);
         }
-        int rows = paddedRows(n, batchInvariant);
+        int rows = paddedRows(n, batchInvariant), outRows = nOut == 0 ? 0 : paddedRows(nOut, batchInvariant);
+        ws.ensure(rows, outRows, B);
         int E = c.nEmbd(), qDim = c.qDim(), kvDim = c.kvDim(), F = c.nFf(), hd = c.headDim();
         float eps = c.rmsEps();
-        float[] x = new float[rows * E], h = new float[rows * E], tmp = new float[rows * E];
-        float[] q = new float[rows * qDim], k = new float[rows * kvDim], v = new float[rows * kvDim];
-        float[] att = new float[rows * qDim];
-        float[] gate = new float[rows * F], up = new float[rows * F];
-        int[] rowSeq = new int[n], rowPos = new int[n];
-        for (int i = 0; i < B; i++) {
-            for (int t = 0; t < tokens[i].length; t++) {
-                Dequant.row(tokenEmbd, tokens[i][t], x, (rowOf[i] + t) * E);
-                rowSeq[rowOf[i] + t] = i;
-                rowPos[rowOf[i] + t] = seqs[i].length() + t;
+        float[] x = ws.x, h = ws.h, tmp = ws.tmp, q = ws.q, k = ws.k, v = ws.v, att = ws.att, gate = ws.gate, up = ws.up;
+        int[] rowSeq = ws.rowSeq, rowPos = ws.rowPos, rowOf = ws.rowOf;
+        // padding rows (batch invariance) are zero inputs: the matmuls keep them zero, the real rows never read them
+        java.util.Arrays.fill(h, n * E, rows * E, 0f);
+        java.util.Arrays.fill(att, n * qDim, rows * qDim, 0f);
+        java.util.Arrays.fill(gate, n * F, rows * F, 0f);
+        for (int i = 0, r = 0; i < B; i++) {
+            rowOf[i] = r;
+            for (int t = 0; t < tokens[i].length; t++, r++) {
+                Dequant.row(tokenEmbd, tokens[i][t], x, r * E);
+                rowSeq[r] = i;
+                rowPos[r] = seqs[i].length() + t;
             }
         }
         for (int l = 0; l < layers.length; l++) {
             Layer L = layers[l];
             kernels.rmsnorm(h, x, L.attnNorm, E, n, eps);
-            projectQkv(L, h, q, k, v, rows, n);
+            projectQkv(L, h, ws.qkvOut, rows, n);
             float[] poolK = pool.k[l], poolV = pool.v[l];
             for (int i = 0; i < B; i++) {
                 PagedKVCache.Sequence s = seqs[i];
@@ -315,33 +424,27 @@ public final class Transformer {
                 s.write(poolV, pos0, v, r0 * kvDim, m);
             }
             PagedAttention.run(q, att, n, rowSeq, rowPos, seqs, poolK, poolV, c.nHeads(), c.nKvHeads(), hd, c.slidingWindow(), maxLen,
-                    kernels, !"cpu-scalar".equals(kernels.name()));
+                    kernels, vectorAttention);
             kernels.matmul(L.wo, att, tmp, rows);
             kernels.add(x, tmp, n * E);
             kernels.rmsnorm(h, x, L.ffnNorm, E, n, eps);
-            kernels.matmul(new Tensor[] {L.wGate, L.wUp}, h, new float[][] {gate, up}, rows);
+            kernels.matmul(L.gateUp, h, ws.gateUpOut, rows);
             kernels.swiglu(gate, up, n * F);
             kernels.matmul(L.wDown, gate, tmp, rows);
             kernels.add(x, tmp, n * E);
         }
         for (int i = 0; i < B; i++) seqs[i].setLength(seqs[i].length() + tokens[i].length);
-        int nOut = 0;
-        for (int i = 0; i < B; i++) if (wantLogits == null || wantLogits[i]) nOut++;
-        float[][] result = new float[B][];
-        if (nOut == 0) return result;
-        int outRows = paddedRows(nOut, batchInvariant);
-        int V = c.vocabSize();
-        float[] last = new float[outRows * E];
+        if (nOut == 0) return;
+        float[] last = ws.last, out = ws.logits;
+        java.util.Arrays.fill(last, nOut * E, outRows * E, 0f);
         for (int i = 0, o = 0; i < B; i++) {
             if (wantLogits == null || wantLogits[i]) System.arraycopy(x, (rowOf[i] + tokens[i].length - 1) * E, last, o++ * E, E);
         }
         kernels.rmsnorm(last, last, outputNorm, E, nOut, eps);
-        float[] logits = new float[outRows * V];
-        kernels.matmul(output, last, logits, outRows);
+        kernels.matmul(output, last, out, outRows);
         for (int i = 0, o = 0; i < B; i++) {
-            if (wantLogits == null || wantLogits[i]) result[i] = java.util.Arrays.copyOfRange(logits, o * V, ++o * V);
+            if (wantLogits == null || wantLogits[i]) System.arraycopy(out, o++ * V, logits[i], 0, V);
         }
-        return result;
     }
 
     /** Rows a batched matmul of {@code n} vectors runs on: see {@link #MIN_INVARIANT_ROWS} and {@link #BATCH_ROW_MULTIPLE}. */
@@ -356,12 +459,13 @@ public final class Transformer {
      * beyond {@code n} are batch-invariance padding), then the QKV biases (Qwen2) and the per-head
      * QK-norm (Qwen3) on the {@code n} real rows.
      */
-    private void projectQkv(Layer L, float[] h, float[] q, float[] k, float[] v, int rows, int n) {
-        kernels.matmul(new Tensor[] {L.wq, L.wk, L.wv}, h, new float[][] {q, k, v}, rows);
+    private void projectQkv(Layer L, float[] h, float[][] qkv, int rows, int n) {
+        kernels.matmul(L.qkv, h, qkv, rows);
+        float[] q = qkv[0], k = qkv[1];
         if (L.bq != null) {
             addBias(q, L.bq, n);
             addBias(k, L.bk, n);
-            addBias(v, L.bv, n);
+            addBias(qkv[2], L.bv, n);
         }
         if (L.qNorm != null) {
             kernels.rmsnorm(q, q, L.qNorm, c.headDim(), n * c.nHeads(), c.rmsEps());

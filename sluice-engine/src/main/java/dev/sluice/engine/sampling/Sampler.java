@@ -68,17 +68,65 @@ public final class Sampler {
 
     /**
      * Chooses the next token from {@code logits} (at least {@code vocabSize} floats, not modified)
-     * and records it as generated for the penalties.
+     * and records it as generated for the penalties. Allocates nothing but the result unless log
+     * probabilities are asked for: the working copies live in per-thread {@link Buffers}.
      */
     public Sampled sample(float[] logits) {
         if (logits.length < vocab) throw new IllegalArgumentException("logits hold " + logits.length + " floats, vocabulary has " + vocab);
-        float[] z = Arrays.copyOf(logits, vocab);
-        process(z);
-        int token = p.greedy() ? argmax(z) : draw(z);
+        boolean adjusted = !p.logitBias().isEmpty() || p.repetitionPenalty() != 1f || p.presencePenalty() != 0f || p.frequencyPenalty() != 0f;
+        int token;
+        if (p.greedy() && !adjusted) {
+            token = argmax(logits, vocab);
+        } else {
+            Buffers b = BUFFERS.get();
+            float[] z = b.z(vocab);
+            System.arraycopy(logits, 0, z, 0, vocab);
+            process(z);
+            token = p.greedy() ? argmax(z, vocab) : draw(z, b);
+        }
         TokenLogprob lp = p.logprobs() || p.topLogprobs() > 0 ? logprobs(logits, token, p.topLogprobs(), vocab) : null;
         accept(token);
         return new Sampled(token, lp);
     }
+
+    /**
+     * Per-thread working arrays of {@link #sample} (grow-only, {@code vocab}-sized): a sampler is used
+     * by one thread at a time and the arrays never outlive a call, so samplers on the same thread (the
+     * scheduler's engine thread runs all its sequences') share them instead of each holding its own.
+     */
+    static final class Buffers {
+        private float[] z = new float[0];
+        private long[] keys = new long[0], best = new long[0];
+        private int[] ids = new int[0];
+        private double[] w = new double[0];
+
+        float[] z(int n) {
+            if (z.length < n) z = new float[n];
+            return z;
+        }
+
+        long[] keys(int n) {
+            if (keys.length < n) keys = new long[n];
+            return keys;
+        }
+
+        long[] best(int n) {
+            if (best.length < n) best = new long[n];
+            return best;
+        }
+
+        int[] ids(int n) {
+            if (ids.length < n) ids = new int[n];
+            return ids;
+        }
+
+        double[] w(int n) {
+            if (w.length < n) w = new double[n];
+            return w;
+        }
+    }
+
+    private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
 
     /** Records {@code token} as generated without sampling (e.g. a forced token). */
     public void accept(int token) {
@@ -120,16 +168,22 @@ public final class Sampler {
     }
 
     static int argmax(float[] z) {
+        return argmax(z, z.length);
+    }
+
+    /** Index of the largest of {@code z[0, n)}, the lowest on ties. */
+    static int argmax(float[] z, int n) {
         int best = 0;
-        for (int i = 1; i < z.length; i++) if (z[i] > z[best]) best = i;
+        for (int i = 1; i < n; i++) if (z[i] > z[best]) best = i;
         return best;
     }
 
-    private int draw(float[] z) {
+    private int draw(float[] z, Buffers b) {
         float invT = 1f / p.temperature();
-        for (int i = 0; i < z.length; i++) z[i] *= invT;
-        int[] cand = candidates(z);
-        return cand[pick(z, cand)];
+        for (int i = 0; i < vocab; i++) z[i] *= invT;
+        int m = candidates(z, vocab, b);
+        int[] cand = b.ids;
+        return cand[pick(z, cand, m, b)];
     }
 
     /**
@@ -137,18 +191,25 @@ public final class Sampler {
      * ids in index order when no filter is active). Package-private for tests.
      */
     int[] candidates(float[] z) {
-        int k = p.topK() > 0 ? Math.min(p.topK(), z.length) : z.length;
-        boolean filter = k < z.length || p.topP() < 1f || p.minP() > 0f;
+        Buffers b = new Buffers();
+        int m = candidates(z, z.length, b);
+        return Arrays.copyOf(b.ids, m);
+    }
+
+    /** {@link #candidates(float[])} of {@code z[0, n)} into {@code b.ids}; returns how many. */
+    private int candidates(float[] z, int n, Buffers b) {
+        int k = p.topK() > 0 ? Math.min(p.topK(), n) : n;
+        boolean filter = k < n || p.topP() < 1f || p.minP() > 0f;
         if (!filter) {
-            int[] all = new int[z.length];
-            for (int i = 0; i < all.length; i++) all[i] = i;
-            return all;
+            int[] all = b.ids(n);
+            for (int i = 0; i < n; i++) all[i] = i;
+            return n;
         }
-        int[] sorted = topIndices(z, k);
-        int m = sorted.length;
+        int m = topIndices(z, n, k, b);
+        int[] sorted = b.ids;
         // softmax over the top-k survivors
         double max = z[sorted[0]];
-        double[] prob = new double[m];
+        double[] prob = b.w(m);
         double sum = 0;
         for (int i = 0; i < m; i++) sum += prob[i] = Math.exp(z[sorted[i]] - max);
         if (p.topP() < 1f) {
@@ -169,41 +230,49 @@ public final class Sampler {
             while (keep < m && prob[keep] >= threshold) keep++;
             m = keep;
         }
-        return Arrays.copyOf(sorted, m);
+        return m;
     }
 
-    /** Draws an index into {@code cand} with probability proportional to {@code exp(z[cand[i]])}. */
-    private int pick(float[] z, int[] cand) {
+    /** Draws an index into {@code cand[0, m)} with probability proportional to {@code exp(z[cand[i]])}. */
+    private int pick(float[] z, int[] cand, int m, Buffers b) {
         double max = Double.NEGATIVE_INFINITY;
-        for (int id : cand) max = Math.max(max, z[id]);
-        double[] w = new double[cand.length];
+        for (int i = 0; i < m; i++) max = Math.max(max, z[cand[i]]);
+        double[] w = b.w(m);
         double sum = 0;
-        for (int i = 0; i < cand.length; i++) sum += w[i] = Math.exp(z[cand[i]] - max);
+        for (int i = 0; i < m; i++) sum += w[i] = Math.exp(z[cand[i]] - max);
         double u = rng.nextDouble() * sum;
-        for (int i = 0; i < cand.length; i++) {
+        for (int i = 0; i < m; i++) {
             u -= w[i];
             if (u < 0) return i;
         }
         // rounding left u >= 0: the last token with non-zero weight
-        for (int i = cand.length - 1; i >= 0; i--) if (w[i] > 0) return i;
+        for (int i = m - 1; i >= 0; i--) if (w[i] > 0) return i;
         return 0;
     }
 
     /** The ids of the {@code k} largest values, largest first, lowest id first on ties. */
     static int[] topIndices(float[] z, int k) {
-        int n = z.length;
-        long[] keys = new long[n];
+        Buffers b = new Buffers();
+        int m = topIndices(z, z.length, k, b);
+        return Arrays.copyOf(b.ids, m);
+    }
+
+    /** {@link #topIndices(float[], int)} over {@code z[0, n)} into {@code b.ids}; returns how many ({@code min(k, n)}). */
+    private static int topIndices(float[] z, int n, int k, Buffers b) {
+        long[] keys = b.keys(n);
         for (int i = 0; i < n; i++) keys[i] = ((long) ~sortable(z[i]) << 32) | i;
+        int m;
         if (k < n / 8) {
             // partial selection: a bounded max-heap would be neater; a full sort of a prefix filter is simpler
-            long[] best = new long[k];
+            long[] best = b.best(k);
             int size = 0;
-            for (long key : keys) {
+            for (int j = 0; j < n; j++) {
+                long key = keys[j];
                 if (size < k) {
                     best[size++] = key;
-                    if (size == k) Arrays.sort(best);
+                    if (size == k) Arrays.sort(best, 0, k);
                 } else if (key < best[k - 1]) {
-                    int pos = Arrays.binarySearch(best, key);
+                    int pos = Arrays.binarySearch(best, 0, k, key);
                     if (pos < 0) pos = -pos - 1;
                     System.arraycopy(best, pos, best, pos + 1, k - 1 - pos);
                     best[pos] = key;
@@ -211,12 +280,14 @@ public final class Sampler {
             }
             if (size < k) Arrays.sort(best, 0, size);
             keys = best;
+            m = Math.min(k, size);
         } else {
-            Arrays.sort(keys);
+            Arrays.sort(keys, 0, n);
+            m = Math.min(k, n);
         }
-        int[] out = new int[Math.min(k, keys.length)];
-        for (int i = 0; i < out.length; i++) out[i] = (int) keys[i];
-        return out;
+        int[] out = b.ids(m);
+        for (int i = 0; i < m; i++) out[i] = (int) keys[i];
+        return m;
     }
 
     /** An int whose signed order is the float's order (NaN aside). */

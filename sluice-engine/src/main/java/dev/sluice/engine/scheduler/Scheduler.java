@@ -12,6 +12,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
@@ -68,6 +69,15 @@ public final class Scheduler implements AutoCloseable {
     private final Condition wake = lock.newCondition();
     private final PriorityQueue<Seq> waiting = new PriorityQueue<>(ORDER);
     private final List<Seq> running = new ArrayList<>();
+    // engine-thread buffers reused from step to step, so that a decode step allocates nothing
+    private final List<Seq> step = new ArrayList<>(), order = new ArrayList<>(), aborted = new ArrayList<>();
+    private final List<int[]> chunks = new ArrayList<>();
+    private PagedKVCache.Sequence[] kvs = new PagedKVCache.Sequence[0];
+    private boolean[] want = new boolean[0];
+    private int[][] chunkArray = new int[0][];
+    /** Per step slot, the logits of the sequence in that slot ({@code vocabSize} floats, allocated on first use). */
+    private float[][] logits = new float[0][];
+    private Transformer.Workspace workspace;
     private final Thread engine;
     private long nextId;
     private boolean closed;
@@ -83,6 +93,7 @@ public final class Scheduler implements AutoCloseable {
      */
     public Scheduler(Transformer model, Tokenizer tokenizer, SchedulerConfig config) {
         this.model = model;
+        this.workspace = model.newWorkspace();
         this.tokenizer = tokenizer;
         this.config = config;
         // never more than every running sequence at full context needs
@@ -179,8 +190,8 @@ public final class Scheduler implements AutoCloseable {
         try {
             while (true) {
                 if (!admit()) break;
-                List<Seq> step = new ArrayList<>();
-                List<int[]> chunks = new ArrayList<>();
+                step.clear();
+                chunks.clear();
                 buildStep(step, chunks);
                 if (step.isEmpty()) continue;
                 forward(step, chunks);
@@ -202,7 +213,8 @@ public final class Scheduler implements AutoCloseable {
                 end(s, r);
             }
         }
-        List<Seq> aborted = new ArrayList<>();
+        List<Seq> aborted = this.aborted;
+        aborted.clear();
         lock.lock();
         try {
             while (true) {
@@ -240,11 +252,14 @@ public final class Scheduler implements AutoCloseable {
         } finally {
             lock.unlock();
             for (Seq s : aborted) end(s, s.abortReason());
+            aborted.clear();
         }
     }
 
     private void buildStep(List<Seq> step, List<int[]> chunks) {
-        List<Seq> order = new ArrayList<>(running);
+        List<Seq> order = this.order;
+        order.clear();
+        order.addAll(running);
         order.sort(ORDER);
         int budget = config.stepTokenBudget();
         // decode first: one token each, preempting when the pool is out of blocks
@@ -309,18 +324,24 @@ public final class Scheduler implements AutoCloseable {
 
     private void forward(List<Seq> step, List<int[]> chunks) {
         int B = step.size();
-        PagedKVCache.Sequence[] kvs = new PagedKVCache.Sequence[B];
-        boolean[] want = new boolean[B];
+        if (kvs.length < B) {
+            int m = Math.max(B, 2 * kvs.length);
+            kvs = new PagedKVCache.Sequence[m];
+            want = new boolean[m];
+            chunkArray = new int[m][];
+            logits = Arrays.copyOf(logits, m);
+        }
         int tokens = 0;
         for (int i = 0; i < B; i++) {
             Seq s = step.get(i);
             kvs[i] = s.kv;
+            chunkArray[i] = chunks.get(i);
             want[i] = s.kv.length() + chunks.get(i).length == s.total();
+            if (want[i] && logits[i] == null) logits[i] = new float[model.config().vocabSize()];
             tokens += chunks.get(i).length;
         }
-        float[][] logits;
         try {
-            logits = model.forwardBatch(chunks.toArray(new int[0][]), kvs, pool, want, config.batchInvariant());
+            model.forwardBatch(chunkArray, kvs, B, pool, want, config.batchInvariant(), workspace, logits);
         } catch (RuntimeException e) {
             log.error("batched forward failed; failing its {} sequences", B, e);
             for (Seq s : step) {
@@ -350,6 +371,8 @@ public final class Scheduler implements AutoCloseable {
             }
         }
         runningCount = running.size();
+        Arrays.fill(kvs, 0, B, null);
+        Arrays.fill(chunkArray, 0, B, null);
     }
 
     /** Frees the sequence's blocks, flushes its text and completes it. */
@@ -436,8 +459,11 @@ public final class Scheduler implements AutoCloseable {
             return total() - kv.length();
         }
 
+        /** The one-token chunk of a decode step, reused from step to step. */
+        private final int[] next = new int[1];
+
         int[] tokens(int from, int n) {
-            int[] t = new int[n];
+            int[] t = n == 1 ? next : new int[n];
             for (int i = 0; i < n; i++) {
                 int p = from + i;
                 t[i] = p < prompt.length ? prompt[p] : out.token(p - prompt.length);

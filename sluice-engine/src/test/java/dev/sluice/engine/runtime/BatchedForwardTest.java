@@ -190,4 +190,37 @@ class BatchedForwardTest {
             }
         }
     }
+
+    /**
+     * A {@link Transformer.Workspace} reused across steps of different shapes (a wide prefill step,
+     * then lone padded decode steps whose padding rows held the earlier step's activations) gives
+     * the logits of a fresh workspace per call.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"cpu-scalar", "cpu-vector"})
+    void reusedWorkspaceGivesTheLogitsOfFreshOnes(String backend) {
+        Transformer m = new Transformer(weights("qwen2"), Kernels.create(backend), 128);
+        boolean exact = backend.equals("cpu-scalar");
+        int vocab = m.config().vocabSize();
+        PagedKVCache pool = new PagedKVCache(m.config(), 4, 200);
+        int[][] prompts = {prompt(11, 9, vocab), prompt(12, 5, vocab), prompt(13, 7, vocab)};
+        PagedKVCache.Sequence[] reused = new PagedKVCache.Sequence[3], fresh = new PagedKVCache.Sequence[3];
+        for (int i = 0; i < 3; i++) {
+            reused[i] = pool.newSequence();
+            fresh[i] = pool.newSequence();
+            assertThat(reused[i].reserve(20)).isTrue();
+            assertThat(fresh[i].reserve(20)).isTrue();
+        }
+        Transformer.Workspace ws = m.newWorkspace();
+        float[][] out = new float[3][vocab];
+        m.forwardBatch(prompts, reused, pool, null, true, ws, out);
+        float[][] expected = m.forwardBatch(prompts, fresh, pool, null, true);
+        for (int i = 0; i < 3; i++) same(out[i], expected[i], exact, "prefill " + i);
+        for (int step = 0; step < 4; step++) {
+            int[][] tok = {{argmax(out[0])}};
+            m.forwardBatch(tok, new PagedKVCache.Sequence[] {reused[0]}, pool, null, true, ws, out);
+            float[] e = m.forwardBatch(tok, new PagedKVCache.Sequence[] {fresh[0]}, pool, null, true)[0];
+            same(out[0], e, exact, "decode step " + step);
+        }
+    }
 }

@@ -1,0 +1,40 @@
+package dev.sluice.engine.kernels;
+
+/**
+ * Per-thread reusable buffers of the CPU kernels, so that a forward step allocates nothing
+ * (issue 3: no allocation on the hot path).
+ *
+ * <p>Design note: each thread (the caller and every {@link Parallel} worker) owns a few numbered
+ * slots; a slot grows to the largest size asked of it and is then reused. A slot's contents are
+ * valid only until its next use on the same thread, so a kernel takes a slot for the duration of
+ * one call and never across a call that may take the same slot: the slots in use are listed below,
+ * one owner each. Memory held: the largest request per slot per thread (e.g. a score row of the
+ * longest context attended, a 4-row k-block tile).
+ */
+public final class Scratch {
+    private Scratch() {}
+
+    /** {@link VectorKernels} single-vector matmul: the activation deinterleaved for F16/BF16 (caller thread). */
+    public static final int DEINTERLEAVED = 0;
+    /** Attention score row, one (token, head) pair at a time ({@link VectorKernels#attention}, {@code PagedAttention}). */
+    public static final int SCORES = 1;
+    /** A row dequantized to floats (types without an in-register dot). */
+    public static final int ROW = 2;
+    /** Q4_K: sums of the activation per 32 (caller thread). */
+    public static final int GROUP_SUMS_32 = 3;
+    /** Q6_K: sums of the activation per 16 (caller thread). */
+    public static final int GROUP_SUMS_16 = 4;
+    /** Q6_K: the 16 group scales of one block. */
+    public static final int Q6K_SCALES = 5;
+    private static final int SLOTS = 6;
+
+    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[SLOTS][]);
+
+    /** At least {@code n} floats of this thread's {@code slot}; contents are left from the last use. */
+    public static float[] floats(int slot, int n) {
+        float[][] b = BUFFERS.get();
+        float[] a = b[slot];
+        if (a == null || a.length < n) b[slot] = a = new float[Math.max(n, a == null ? 0 : a.length + (a.length >> 1))];
+        return a;
+    }
+}
