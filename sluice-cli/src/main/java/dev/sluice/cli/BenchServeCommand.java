@@ -57,6 +57,10 @@ final class BenchServeCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Seed of the synthetic prompts (default: ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--ignore-eos", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Send ignore_eos (vLLM's extension, honoured by Sluice) so every request generates exactly --max-tokens tokens (default: ${DEFAULT-VALUE}; --no-ignore-eos lets the model stop early).")
+    boolean ignoreEos;
+
     @Option(names = "--json", description = "One JSON object per concurrency level instead of a table.")
     boolean json;
 
@@ -68,7 +72,7 @@ final class BenchServeCommand implements Callable<Integer> {
         ServeBenchConfig config;
         try {
             config = new ServeBenchConfig(URI.create(url), model, concurrency, promptTokens, maxTokens, requests, endpoint.equals("chat"),
-                    Duration.ofSeconds(timeoutSeconds), seed);
+                    Duration.ofSeconds(timeoutSeconds), seed, ignoreEos);
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }

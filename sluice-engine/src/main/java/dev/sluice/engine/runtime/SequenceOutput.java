@@ -13,8 +13,8 @@ import java.util.Set;
  * into the listener's stream, deciding when the sequence stops. Shared by {@link Generator} (one
  * sequence) and the continuous-batching scheduler (many), so both stop and stream identically.
  *
- * <p>After each sampled token, in order: stop token ids (the request's and the tokenizer's
- * end-of-generation ids; the stop token is neither kept nor emitted), stop strings on the decoded
+ * <p>After each sampled token, in order: stop token ids (the request's and, unless
+ * {@link SamplingParams#ignoreEos()}, the tokenizer's end-of-generation ids; the stop token is neither kept nor emitted), stop strings on the decoded
  * text (see {@link Generator.TextStream}), then {@code maxTokens}. Context limits and cancellation
  * are the caller's. Not thread-safe: one sequence, one thread at a time.
  */
@@ -38,7 +38,7 @@ public final class SequenceOutput {
         this.params = params;
         this.sampler = new Sampler(params, vocabSize, prompt);
         Set<Integer> stops = new HashSet<>(params.stopTokenIds());
-        if (tokenizer != null) stops.addAll(tokenizer.endOfGenerationIds());
+        if (tokenizer != null && !params.ignoreEos()) stops.addAll(tokenizer.endOfGenerationIds());
         this.stopIds = stops.stream().mapToInt(Integer::intValue).sorted().toArray();
         this.text = tokenizer != null ? new Generator.TextStream(tokenizer, params) : null;
         this.out = listener != null ? listener : new Generator.Listener() {};

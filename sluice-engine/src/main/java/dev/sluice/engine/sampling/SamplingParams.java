@@ -23,6 +23,9 @@ import java.util.Set;
  * @param stopStrings       texts that end generation; the text up to (not including) the first match is returned. At most {@value #MAX_STOP_STRINGS}, each non-empty
  * @param logprobs          report the log probability of each chosen token
  * @param topLogprobs       also report this many most likely alternatives per position. Range [0, {@value #MAX_TOP_LOGPROBS}]
+ * @param ignoreEos         vLLM's {@code ignore_eos}: the model's end-of-generation ids do not stop generation (they are
+ *                          kept and emitted like any token), so a generation runs to {@code maxTokens} unless a stop
+ *                          string or one of {@code stopTokenIds} ends it; benchmarks use it to fix output lengths
  */
 public record SamplingParams(
         float temperature,
@@ -38,7 +41,16 @@ public record SamplingParams(
         Set<Integer> stopTokenIds,
         List<String> stopStrings,
         boolean logprobs,
-        int topLogprobs) {
+        int topLogprobs,
+        boolean ignoreEos) {
+
+    /** Without {@code ignoreEos} (false). */
+    public SamplingParams(float temperature, int topK, float topP, float minP, float repetitionPenalty, float presencePenalty,
+                          float frequencyPenalty, Map<Integer, Float> logitBias, Long seed, int maxTokens, Set<Integer> stopTokenIds,
+                          List<String> stopStrings, boolean logprobs, int topLogprobs) {
+        this(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, logitBias, seed, maxTokens,
+                stopTokenIds, stopStrings, logprobs, topLogprobs, false);
+    }
 
     /** OpenAI's temperature ceiling; higher values are noise. */
     public static final float MAX_TEMPERATURE = 2f;
@@ -110,7 +122,7 @@ public record SamplingParams(
         b.temperature = temperature; b.topK = topK; b.topP = topP; b.minP = minP;
         b.repetitionPenalty = repetitionPenalty; b.presencePenalty = presencePenalty; b.frequencyPenalty = frequencyPenalty;
         b.logitBias = logitBias; b.seed = seed; b.maxTokens = maxTokens; b.stopTokenIds = stopTokenIds;
-        b.stopStrings = stopStrings; b.logprobs = logprobs; b.topLogprobs = topLogprobs;
+        b.stopStrings = stopStrings; b.logprobs = logprobs; b.topLogprobs = topLogprobs; b.ignoreEos = ignoreEos;
         return b;
     }
 
@@ -130,6 +142,7 @@ public record SamplingParams(
         private List<String> stopStrings = List.of();
         private boolean logprobs = false;
         private int topLogprobs = 0;
+        private boolean ignoreEos = false;
 
         public Builder temperature(float v) { temperature = v; return this; }
         public Builder topK(int v) { topK = v; return this; }
@@ -145,10 +158,11 @@ public record SamplingParams(
         public Builder stopStrings(List<String> v) { stopStrings = v; return this; }
         public Builder logprobs(boolean v) { logprobs = v; return this; }
         public Builder topLogprobs(int v) { topLogprobs = v; return this; }
+        public Builder ignoreEos(boolean v) { ignoreEos = v; return this; }
 
         public SamplingParams build() {
             return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty,
-                    logitBias, seed, maxTokens, stopTokenIds, stopStrings, logprobs, topLogprobs);
+                    logitBias, seed, maxTokens, stopTokenIds, stopStrings, logprobs, topLogprobs, ignoreEos);
         }
     }
 }

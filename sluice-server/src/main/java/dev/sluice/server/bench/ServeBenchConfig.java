@@ -12,14 +12,16 @@ import java.util.List;
  * @param concurrency  concurrency levels to run, one after another (requests in flight at once)
  * @param promptTokens target prompt length in tokens; prompts are synthetic, calibrated with the
  *                     server's {@code /tokenize} when it has one (else about one token per word)
- * @param maxTokens    {@code max_tokens} of every request ({@code ignore_eos} is also sent, for servers that honour it)
+ * @param maxTokens    {@code max_tokens} of every request
  * @param requests     requests per level; 0 means {@link #DEFAULT_REQUESTS_PER_SLOT} per concurrent slot, at least {@link #MIN_REQUESTS}
  * @param chat         true for {@code /v1/chat/completions}, false for {@code /v1/completions}
  * @param timeout      longest one request may take; a slower one counts as failed
  * @param seed         seed of the synthetic prompts (the same seed gives the same prompts)
+ * @param ignoreEos    send vLLM's {@code ignore_eos: true} (Sluice and vLLM honour it) so that every request generates
+ *                     exactly {@code maxTokens} tokens and levels compare the same work; default true
  */
 public record ServeBenchConfig(URI url, String model, List<Integer> concurrency, int promptTokens, int maxTokens, int requests,
-                               boolean chat, Duration timeout, long seed) {
+                               boolean chat, Duration timeout, long seed, boolean ignoreEos) {
     /** Default concurrency levels: 1, 4 and 16, as the serving goal compares 16 with 1. */
     public static final List<Integer> DEFAULT_CONCURRENCY = List.of(1, 4, 16);
     /** Default prompt length: 128 tokens. */
@@ -50,8 +52,14 @@ public record ServeBenchConfig(URI url, String model, List<Integer> concurrency,
         if (timeout == null || timeout.isNegative() || timeout.isZero()) throw new IllegalArgumentException("timeout must be > 0, got " + timeout);
     }
 
+    /** With {@code ignore_eos} sent (the default). */
+    public ServeBenchConfig(URI url, String model, List<Integer> concurrency, int promptTokens, int maxTokens, int requests,
+                            boolean chat, Duration timeout, long seed) {
+        this(url, model, concurrency, promptTokens, maxTokens, requests, chat, timeout, seed, true);
+    }
+
     public static ServeBenchConfig of(URI url) {
-        return new ServeBenchConfig(url, null, DEFAULT_CONCURRENCY, DEFAULT_PROMPT_TOKENS, DEFAULT_MAX_TOKENS, 0, true, DEFAULT_TIMEOUT, 0);
+        return new ServeBenchConfig(url, null, DEFAULT_CONCURRENCY, DEFAULT_PROMPT_TOKENS, DEFAULT_MAX_TOKENS, 0, true, DEFAULT_TIMEOUT, 0, true);
     }
 
     /** Requests to send at concurrency {@code c}. */

@@ -175,7 +175,8 @@ public final class ServeBenchmark {
 
     private Sample one(String model, String prompt) {
         ObjectNode body = JSON.createObjectNode().put("model", model).put("stream", true).put("max_tokens", config.maxTokens())
-                .put("temperature", 0.0).put("ignore_eos", true);
+                .put("temperature", 0.0);
+        if (config.ignoreEos()) body.put("ignore_eos", true);
         body.putObject("stream_options").put("include_usage", true);
         if (config.chat()) body.putArray("messages").addObject().put("role", "user").put("content", prompt);
         else body.put("prompt", prompt);

@@ -102,7 +102,7 @@ public final class EngineInferenceModel implements InferenceModel, AutoCloseable
             params = SamplingParams.builder().temperature(o.temperature()).topK(Math.max(0, o.topK())).topP(o.topP()).minP(o.minP())
                     .repetitionPenalty(o.repetitionPenalty()).presencePenalty(o.presencePenalty()).frequencyPenalty(o.frequencyPenalty())
                     .logitBias(o.logitBias()).seed(o.seed()).maxTokens(o.maxTokens()).stopTokenIds(Set.of()).stopStrings(o.stop())
-                    .logprobs(o.logprobs()).topLogprobs(o.topLogprobs()).build();
+                    .logprobs(o.logprobs()).topLogprobs(o.topLogprobs()).ignoreEos(o.ignoreEos()).build();
         } catch (RuntimeException e) {
             throw OpenAiException.invalid(null, e.getMessage());
         }

@@ -143,8 +143,10 @@ public record ChatRequest(
             if (logprobs) topLogprobs = intIn(body, "logprobs", 0, 0, 5);
         }
         if (present(body, "user") && !body.get("user").isTextual()) throw OpenAiException.invalid("user", "'user' must be a string");
+        // vLLM extension: keep generating past the model's end-of-sequence token (benchmarks fix output lengths with it)
+        boolean ignoreEos = bool(body, "ignore_eos", false);
         GenerationOptions options = new GenerationOptions(maxTokens == null ? 0 : maxTokens, temperature, topP, topK, minP,
-                presence, frequency, repetition, Map.copyOf(bias), seed, List.copyOf(stop), logprobs, topLogprobs);
+                presence, frequency, repetition, Map.copyOf(bias), seed, List.copyOf(stop), logprobs, topLogprobs, ignoreEos);
         return new ChatRequest(model, messages, prompt, tools, templateVars, n, maxTokens, stream, includeUsage, options, maxTokensParam);
     }
 

@@ -471,9 +471,7 @@ public final class OpenAiService {
                 return;
             }
             GenerationOptions o = r.options();
-            GenerationOptions opts = new GenerationOptions(maxTokens, o.temperature(), o.topP(), o.topK(), o.minP(), o.presencePenalty(),
-                    o.frequencyPenalty(), o.repetitionPenalty(), o.logitBias(), o.seed() == null ? null : o.seed() + index, o.stop(),
-                    o.logprobs(), o.topLogprobs());
+            GenerationOptions opts = o.withMaxTokensAndSeed(maxTokens, o.seed() == null ? null : o.seed() + index);
             Choice c = new Choice(index);
             current.set(c);
             if (sink != null && chat) {

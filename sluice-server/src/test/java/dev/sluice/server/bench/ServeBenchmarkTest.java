@@ -32,6 +32,8 @@ class ServeBenchmarkTest {
         final AtomicInteger maxConcurrent = new AtomicInteger();
         final AtomicInteger running = new AtomicInteger();
         final List<Integer> promptLengths = java.util.Collections.synchronizedList(new ArrayList<>());
+        /** {@code ignore_eos} of each request, as the server parsed it. */
+        final List<Boolean> ignoreEos = java.util.Collections.synchronizedList(new ArrayList<>());
 
         WordModel(String id, boolean flaky) {
             this.id = id;
@@ -61,6 +63,7 @@ class ServeBenchmarkTest {
         @Override
         public Generation generate(int[] prompt, GenerationOptions options, GenerationListener listener) {
             if (!flaky) promptLengths.add(prompt.length);
+            ignoreEos.add(options.ignoreEos());
             boolean fail = flaky && generations.incrementAndGet() % 2 == 0;
             AtomicBoolean cancelled = new AtomicBoolean();
             Thread.ofVirtual().start(() -> {
@@ -144,6 +147,19 @@ class ServeBenchmarkTest {
         // four slots on a model that runs requests side by side: clearly more throughput than one
         assertThat(results.get(1).outputThroughput()).isGreaterThan(results.get(0).outputThroughput() * 1.5);
         assertThat(MODEL.promptLengths).allMatch(n -> n == 50);
+    }
+
+    @Test
+    void sendsIgnoreEosUnlessTurnedOff() {
+        ServeBenchConfig on = config(List.of(2), 2, "words", true);
+        MODEL.ignoreEos.clear();
+        new ServeBenchmark(on).run(r -> {});
+        assertThat(MODEL.ignoreEos).hasSize(3).containsOnly(true); // warm-up and the level's two requests
+
+        ServeBenchConfig off = new ServeBenchConfig(on.url(), "words", List.of(2), 50, 10, 2, false, Duration.ofSeconds(20), 1, false);
+        MODEL.ignoreEos.clear();
+        new ServeBenchmark(off).run(r -> {});
+        assertThat(MODEL.ignoreEos).hasSize(3).containsOnly(false);
     }
 
     @Test

@@ -74,4 +74,26 @@ class DemoModelServeTest {
         assertThat(c.at("/choices/0/message/reasoning_content").asText()).isNotBlank().doesNotContain("<think>").doesNotContain("</think>");
         assertThat(c.at("/choices/0/message/content").asText()).contains("42").doesNotContain("</think>");
     }
+
+    private static JsonNode post(String body) throws Exception {
+        return new ObjectMapper().readTree(http.execute(HttpRequest.of(HttpMethod.POST, "/v1/chat/completions", MediaType.JSON_UTF_8, body))
+                .aggregate().join().contentUtf8());
+    }
+
+    /** vLLM's {@code ignore_eos}: the answer's end-of-sequence token no longer ends it, so the output runs to {@code max_tokens}. */
+    @Test
+    void ignoreEosRunsToMaxTokens() throws Exception {
+        String ask = "\"temperature\":0,\"max_tokens\":24,\"messages\":[{\"role\":\"user\",\"content\":\"What is 12 + 30?\"}]";
+        JsonNode normal = post("{\"model\":\"demo\"," + ask + "}");
+        assertThat(normal.at("/choices/0/finish_reason").asText()).isEqualTo("stop");
+        assertThat(normal.at("/usage/completion_tokens").asInt()).isLessThan(24);
+
+        JsonNode ignoring = post("{\"model\":\"demo\",\"ignore_eos\":true," + ask + "}");
+        assertThat(ignoring.at("/choices/0/finish_reason").asText()).isEqualTo("length");
+        assertThat(ignoring.at("/usage/completion_tokens").asInt()).isEqualTo(24);
+        assertThat(ignoring.at("/choices/0/message/content").asText()).startsWith(normal.at("/choices/0/message/content").asText());
+
+        JsonNode bad = post("{\"model\":\"demo\",\"ignore_eos\":\"yes\"," + ask + "}");
+        assertThat(bad.at("/error/param").asText()).isEqualTo("ignore_eos");
+    }
 }
