@@ -26,7 +26,9 @@ public final class Scratch {
     public static final int GROUP_SUMS_16 = 4;
     /** Q6_K: the 16 group scales of one block. */
     public static final int Q6K_SCALES = 5;
-    private static final int SLOTS = 6;
+    /** {@link VectorKernels} batched matmul: one row tile dequantized to floats (4 rows x the row length). */
+    public static final int GEMM_TILE = 6;
+    private static final int SLOTS = 7;
 
     private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[SLOTS][]);
 

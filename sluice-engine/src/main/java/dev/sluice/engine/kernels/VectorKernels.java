@@ -33,13 +33,13 @@ import java.nio.ByteOrder;
  *       rebuilds unsigned 6-bit quants from {@code ql}/{@code qh} on int lanes, scales by
  *       {@code d*scales[is]}, and takes the {@code -32} offset from per-activation sums of 16. No integer dot products: activations stay float, so results differ
  *       from the scalar twin only by float reassociation.</li>
- *   <li><b>Batched matmul</b> (prefill, batched decode) is a cache-blocked GEMM ({@link #gemm(Tensor[], float[], float[][], int, int)}):
- *       columns in k-blocks of {@link #K_BLOCK}, so one k-block of every input vector stays in L2
- *       while a task walks its row tiles; each tile of 4 rows x one k-block is dequantized once
- *       (vector code for F32, F16, Q8_0, Q4_0) into an L1-sized per-thread scratch and multiplied
- *       with 4 input vectors per register tile (16 accumulators; each weight load and each
- *       activation load feeds 4 FMAs). Dequantization is amortized over the batch, and results
- *       are batch-invariant (see {@link #gemm(Tensor[], float[], float[][], int, int)}).</li>
+ *   <li><b>Batched matmul</b> (prefill, batched decode) is a GEMM ({@link #gemm(Tensor[], float[], float[][], int, int)}):
+ *       each tile of 4 whole rows is dequantized once per block of tokens (vector code for F32, F16,
+ *       Q8_0, Q4_0) into a per-thread scratch and multiplied with 4 input vectors per register tile
+ *       (16 accumulators; each weight load and each activation load feeds 4 FMAs), each dot product
+ *       accumulated over the whole row and lane-reduced once. Token blocks keep the activations in
+ *       L2. Dequantization is amortized over the batch, and results are batch-invariant (see
+ *       {@link #gemm(Tensor[], float[], float[][], int, int)}).</li>
  *   <li>Rows are split over {@link Parallel}; attention is split over (token, head) pairs.</li>
  *   <li>Quantized in-register paths need 8 or 16 float lanes; other shapes use the scratch path.</li>
  * </ul>
@@ -149,32 +149,34 @@ public final class VectorKernels implements Kernels {
 
     /** Rows per tile of the batched matmul. */
     static final int ROW_TILE = 4;
-    /** Columns per k-block of the batched matmul: a 4-row weight tile of {@code K_BLOCK} floats (8 KiB) stays in L1, the activations' k-block ({@code n * K_BLOCK} floats, 256 KiB at n = 128) in L2. A multiple of every block size. */
-    static final int K_BLOCK = 512;
     /** Input vectors per register tile of the batched matmul: 4 rows x 4 vectors = 16 accumulators, each weight load feeds 4 FMAs and each activation load 4. */
     static final int T_TILE = 4;
 
+    /** Activation bytes of one token block of {@link #gemmFullK}: it stays in L2 (1 MiB per core here) beside the dequantized row tile. */
+    static final int T_BLOCK_BYTES = 512 * 1024;
+
     /**
-     * The batched matmul ({@code n >= 2}): a cache-blocked GEMM. Rows are split over threads in
-     * tiles of {@link #ROW_TILE}; each task walks the columns in blocks of {@link #K_BLOCK}, and for
-     * each block dequantizes each of its row tiles once (into an L1-sized scratch) and multiplies it
-     * with every input vector's slice of that block, {@link #T_TILE} vectors at a time, adding the
-     * partial dot products into {@code out}. The activations' k-block is reused across all row tiles
-     * of the task (it stays in L2), which is what the unblocked loop lacked.
+     * The batched matmul ({@code n >= 2}), with whole-row register accumulation: each task walks its row tiles once per
+     * block of tokens; a row tile ({@link #ROW_TILE} rows x all {@code cols}) is dequantized once per
+     * token block into a per-thread scratch (L2), and each (row, token) dot product is accumulated over
+     * the whole row in one register, lane-reduced once at the end. An earlier version walked the
+     * columns in k-blocks of 512 (an L1-sized weight tile) and reduced and stored a partial sum per
+     * k-block; one reduction per output instead was 20-40% faster at 4, 16 and 128 vectors (Q8_0, Q4_0,
+     * F16; single thread, this 2-core Zen 4, docs/engine.md). Token blocks ({@link #T_BLOCK_BYTES} of activations) keep a long prefill's activations in
+     * L2 while the tiles are walked.
      *
-     * <p>Batch invariance: an output element is the sum over k-blocks, in order, of one accumulator's
-     * lane-reduced partial, computed by the same operation sequence in {@link #tile4} whatever
-     * {@code nt} is; k-blocks and row tiles depend only on {@code cols} and the row index. So the
-     * value does not depend on {@code n} or on the other input vectors.
+     * <p>Batch invariance: an output element is computed by the same operations in the same order
+     * (one accumulator over the row, in {@link #tile4}) whatever {@code n}, the token block or the
+     * other input vectors are.
      */
     private static void gemm(Tensor[] ws, float[] x, float[][] outs, int n, int cols) {
         int[] tileStart = new int[ws.length + 1];
         for (int i = 0; i < ws.length; i++) tileStart[i + 1] = tileStart[i] + (ws[i].rows() + ROW_TILE - 1) / ROW_TILE;
+        int tBlock = Math.max(T_TILE, T_BLOCK_BYTES / (4 * cols) / T_TILE * T_TILE);
         Parallel.forRange(tileStart[ws.length], 1, (from, to) -> {
-            float[] w4 = SCRATCH.get();
-            for (int k0 = 0; k0 < cols; k0 += K_BLOCK) {
-                int kc = Math.min(K_BLOCK, cols - k0);
-                boolean first = k0 == 0;
+            float[] w4 = Scratch.floats(Scratch.GEMM_TILE, ROW_TILE * cols);
+            for (int t0 = 0; t0 < n; t0 += tBlock) {
+                int tEnd = Math.min(n, t0 + tBlock);
                 int i = 0;
                 while (tileStart[i + 1] <= from) i++;
                 for (int g = from; g < to; ) {
@@ -184,14 +186,13 @@ public final class VectorKernels implements Kernels {
                     long rowBytes = w.rowBytes();
                     int rows = w.rows();
                     float[] out = outs[i];
-                    long kOff = (long) (k0 / type.blockSize) * (rowBytes / (cols / type.blockSize));
                     int end = Math.min(to, tileStart[i + 1]);
                     for (; g < end; g++) {
                         int r0 = (g - tileStart[i]) * ROW_TILE, nr = Math.min(ROW_TILE, rows - r0);
-                        for (int j = 0; j < nr; j++) dequantRow(type, seg, (r0 + j) * rowBytes + kOff, w4, j * kc, kc);
-                        for (int j = nr; j < ROW_TILE; j++) java.util.Arrays.fill(w4, j * kc, (j + 1) * kc, 0f);
-                        for (int t = 0; t < n; t += T_TILE) {
-                            tile4(w4, kc, x, t * cols + k0, cols, Math.min(T_TILE, n - t), out, t * rows + r0, rows, nr, first);
+                        for (int j = 0; j < nr; j++) dequantRow(type, seg, (r0 + j) * rowBytes, w4, j * cols, cols);
+                        for (int j = nr; j < ROW_TILE; j++) java.util.Arrays.fill(w4, j * cols, (j + 1) * cols, 0f);
+                        for (int t = t0; t < tEnd; t += T_TILE) {
+                            tile4(w4, cols, x, t * cols, cols, Math.min(T_TILE, tEnd - t), out, t * rows + r0, rows, nr, true);
                         }
                     }
                     i++;
@@ -200,8 +201,6 @@ public final class VectorKernels implements Kernels {
         });
     }
 
-    /** Per-thread scratch of the batched matmul: one row tile of one k-block. */
-    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[ROW_TILE * K_BLOCK]);
 
     /**
      * Register tile: for {@code nt <= 4} input vectors (at {@code xOff + t * xStride}) and the 4 rows of

@@ -97,11 +97,11 @@ class KernelsTest {
         }
     }
 
-    /** The GEMM over several k-blocks, full and partial register tiles of vectors, and a partial row tile. */
+    /** The GEMM over long rows, full and partial register tiles of vectors, and a partial row tile. */
     @ParameterizedTest
     @EnumSource(value = GGMLType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"})
     void blockedMatmulMatchesScalar(GGMLType type) {
-        int cols = 2 * VectorKernels.K_BLOCK + 256, rows = 10, n = 7;
+        int cols = 1280, rows = 10, n = 7;
         Tensor w = RandomTensors.random("w", type, cols, rows, 0.1f, rnd);
         float[] x = RandomTensors.gaussArray(n * cols, 1f, rnd);
         float[] outS = new float[n * rows], outV = new float[n * rows];
@@ -145,7 +145,7 @@ class KernelsTest {
     @ParameterizedTest
     @ValueSource(ints = {1, 2, 5})
     void multiMatrixMatmulEqualsSingleCalls(int n) {
-        int cols = VectorKernels.K_BLOCK + 256;
+        int cols = 768;
         Tensor[] ws = {
                 RandomTensors.random("a", GGMLType.Q8_0, cols, 13, 0.1f, rnd),
                 RandomTensors.random("b", GGMLType.F16, cols, 6, 0.1f, rnd),
@@ -166,7 +166,7 @@ class KernelsTest {
     @ParameterizedTest
     @EnumSource(value = GGMLType.class, names = {"F32", "F16", "Q8_0", "Q4_0", "Q4_K"})
     void batchedMatmulIsBatchInvariant(GGMLType type) {
-        int cols = VectorKernels.K_BLOCK + 256, rows = 9, n = 6;
+        int cols = 768, rows = 9, n = 6;
         Tensor w = RandomTensors.random("w", type, cols, rows, 0.1f, rnd);
         float[] x = RandomTensors.gaussArray(n * cols, 1f, rnd);
         float[] all = new float[n * rows];
@@ -179,6 +179,29 @@ class KernelsTest {
             vector.matmul(w, pair, out, 2);
             assertThat(java.util.Arrays.copyOf(out, rows)).as("%s vector %d alone vs in a batch of %d, %s", type, t, n, seed())
                     .containsExactly(java.util.Arrays.copyOfRange(all, t * rows, (t + 1) * rows));
+        }
+    }
+
+    /** A batch longer than the GEMM's token block (here 32 vectors of 4096 columns) is still batch-invariant, and matches the scalar twin. */
+    @Test
+    void batchInvariantAcrossTokenBlocks() {
+        int cols = 4096, rows = 5, n = 37;
+        assertThat(VectorKernels.T_BLOCK_BYTES / (4 * cols)).isLessThan(n);
+        Tensor w = RandomTensors.random("w", GGMLType.Q8_0, cols, rows, 0.1f, rnd);
+        float[] x = RandomTensors.gaussArray(n * cols, 1f, rnd);
+        float[] all = new float[n * rows], ref = new float[n * rows];
+        vector.matmul(w, x, all, n);
+        scalar.matmul(w, x, ref, n);
+        for (int t = 0; t < n; t++) {
+            float[] pair = new float[2 * cols];
+            System.arraycopy(x, t * cols, pair, 0, cols);
+            float[] out = new float[2 * rows];
+            vector.matmul(w, pair, out, 2);
+            assertThat(java.util.Arrays.copyOf(out, rows)).as("vector %d alone vs in a batch of %d, %s", t, n, seed())
+                    .containsExactly(java.util.Arrays.copyOfRange(all, t * rows, (t + 1) * rows));
+            for (int r = 0; r < rows; r++) {
+                assertThat((double) all[t * rows + r]).isCloseTo(ref[t * rows + r], within(dotTolerance(w, r, x, t * cols)));
+            }
         }
     }
 
