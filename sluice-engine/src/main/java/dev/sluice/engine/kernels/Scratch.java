@@ -28,7 +28,9 @@ public final class Scratch {
     public static final int Q6K_SCALES = 5;
     /** {@link VectorKernels} batched matmul: one row tile dequantized to floats (4 rows x the row length). */
     public static final int GEMM_TILE = 6;
-    private static final int SLOTS = 7;
+    /** {@link VectorKernels#swiglu}: {@code exp(-gate)} of one chunk. */
+    public static final int EXP = 7;
+    private static final int SLOTS = 8;
 
     private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[SLOTS][]);
 

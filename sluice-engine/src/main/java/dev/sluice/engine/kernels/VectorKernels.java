@@ -685,19 +685,7 @@ public final class VectorKernels implements Kernels {
         for (; i <= size - L; i += L) mv = mv.max(FloatVector.fromArray(F, x, off + i));
         float max = mv.reduceLanes(VectorOperators.MAX);
         for (; i < size; i++) max = Math.max(max, x[off + i]);
-        FloatVector sv = FloatVector.zero(F);
-        i = 0;
-        for (; i <= size - L; i += L) {
-            FloatVector e = exp(FloatVector.fromArray(F, x, off + i).sub(max));
-            e.intoArray(x, off + i);
-            sv = sv.add(e);
-        }
-        float sum = sv.reduceLanes(VectorOperators.ADD);
-        for (; i < size; i++) {
-            float e = (float) Math.exp(x[off + i] - max);
-            x[off + i] = e;
-            sum += e;
-        }
+        float sum = exp(x, off, size, 1f, max, x, off);
         float inv = 1f / sum;
         i = 0;
         for (; i <= size - L; i += L) FloatVector.fromArray(F, x, off + i).mul(inv).intoArray(x, off + i);
@@ -710,44 +698,61 @@ public final class VectorKernels implements Kernels {
     private static final float EXP_HI = 88.72f;
 
     /**
-     * {@code e^x} per lane, within 2 ulp of {@link Math#exp} for normal results (Cephes {@code expf}, as
-     * llama.cpp's {@code ggml_v_expf}): {@code x = n ln2 + r} with {@code n = round(x / ln2)} and
-     * {@code |r| <= ln2/2} (ln2 split in two for an exact {@code r}), {@code e^r} by a degree-6
-     * polynomial, times {@code 2^n} built in the exponent bits (in two halves, so that results down to
-     * the denormals are right). Written out because {@code lanewise(EXP)} is not intrinsified on
-     * every JDK/CPU and its Java fallback allocates on every call; the scalar twin is {@link Math#exp}.
+     * {@code dst[dstOff + i] = e^(scale * x[off + i] - shift)} for {@code i < n}; returns their sum.
+     * Within 2 ulp of {@link Math#exp} for normal results (Cephes {@code expf}, as llama.cpp's
+     * {@code ggml_v_expf}): {@code y = k ln2 + r} with {@code k = round(y / ln2)} and {@code |r| <= ln2/2}
+     * (ln2 split in two for an exact {@code r}), {@code e^r} by a degree-6 polynomial, times {@code 2^k}
+     * built in the exponent bits (in two halves, so that results down to the denormals are right); the
+     * tail uses {@link Math#exp}, the scalar twin. Written out instead of {@code lanewise(EXP)}, whose
+     * Java fallback allocates, and over arrays rather than as a vector-to-vector helper: C2 declined to
+     * inline such a helper (too large, 263 bytecodes) and, compiled on its own, its vectors lost their
+     * exact type and ran the allocating fallback (seen in JFR on the decode path).
      */
-    static FloatVector exp(FloatVector x) {
-        FloatVector xc = x.max(EXP_LO).min(EXP_HI);
-        // n = round(x * log2(e)): adding 1.5 * 2^23 rounds to an integer held in the low mantissa bits
-        FloatVector t = xc.fma(1.44269504088896341f, 12582912f);
-        FloatVector n = t.sub(12582912f);
-        FloatVector r = n.fma(FloatVector.broadcast(F, -0.693359375f), xc).add(n.mul(2.12194440e-4f));
-        FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
-        p = p.fma(r, FloatVector.broadcast(F, 8.3334519073e-3f));
-        p = p.fma(r, FloatVector.broadcast(F, 4.1665795894e-2f));
-        p = p.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
-        p = p.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
-        FloatVector er = p.mul(r).fma(r, r).add(1f);
-        // 2^n = 2^(n/2) * 2^(n - n/2): each factor a normal float for n in [-150, 128]
-        IntVector ni = t.reinterpretAsInts().sub(0x4B400000);
-        IntVector n1 = ni.lanewise(VectorOperators.ASHR, 1), n2 = ni.sub(n1);
-        FloatVector s1 = n1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-        FloatVector s2 = n2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-        return er.mul(s1).mul(s2).blend(0f, x.compare(VectorOperators.LT, EXP_LO));
+    static float exp(float[] x, int off, int n, float scale, float shift, float[] dst, int dstOff) {
+        FloatVector sum = FloatVector.zero(F);
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector y = FloatVector.fromArray(F, x, off + i).mul(scale).sub(shift);
+            FloatVector yc = y.max(EXP_LO).min(EXP_HI);
+            // k = round(y * log2(e)): adding 1.5 * 2^23 rounds to an integer held in the low mantissa bits
+            FloatVector t = yc.fma(1.44269504088896341f, 12582912f);
+            FloatVector k = t.sub(12582912f);
+            FloatVector r = k.fma(FloatVector.broadcast(F, -0.693359375f), yc).add(k.mul(2.12194440e-4f));
+            FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
+            p = p.fma(r, FloatVector.broadcast(F, 8.3334519073e-3f));
+            p = p.fma(r, FloatVector.broadcast(F, 4.1665795894e-2f));
+            p = p.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
+            p = p.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
+            FloatVector er = p.mul(r).fma(r, r).add(1f);
+            // 2^k = 2^(k/2) * 2^(k - k/2): each factor a normal float for k in [-150, 128]
+            IntVector ki = t.reinterpretAsInts().sub(0x4B400000);
+            IntVector k1 = ki.lanewise(VectorOperators.ASHR, 1), k2 = ki.sub(k1);
+            FloatVector s1 = k1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+            FloatVector s2 = k2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+            FloatVector e = er.mul(s1).mul(s2).blend(0f, y.compare(VectorOperators.LT, EXP_LO));
+            e.intoArray(dst, dstOff + i);
+            sum = sum.add(e);
+        }
+        float total = sum.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) total += dst[dstOff + i] = (float) Math.exp(scale * x[off + i] - shift);
+        return total;
     }
+
+    /** Elements of {@link #swiglu} per {@code exp} pass: an L1-sized scratch of {@code exp(-gate)}. */
+    private static final int SWIGLU_CHUNK = 1024;
 
     @Override
     public void swiglu(float[] gate, float[] up, int size) {
-        int i = 0;
-        for (; i <= size - L; i += L) {
-            FloatVector g = FloatVector.fromArray(F, gate, i);
-            FloatVector silu = g.div(exp(g.neg()).add(1f));
-            silu.mul(FloatVector.fromArray(F, up, i)).intoArray(gate, i);
-        }
-        for (; i < size; i++) {
-            float g = gate[i];
-            gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
+        float[] e = Scratch.floats(Scratch.EXP, SWIGLU_CHUNK);
+        for (int c = 0; c < size; c += SWIGLU_CHUNK) {
+            int len = Math.min(SWIGLU_CHUNK, size - c);
+            exp(gate, c, len, -1f, 0f, e, 0);     // e = exp(-g)
+            int i = 0;
+            for (; i <= len - L; i += L) {
+                FloatVector g = FloatVector.fromArray(F, gate, c + i);
+                g.div(FloatVector.fromArray(F, e, i).add(1f)).mul(FloatVector.fromArray(F, up, c + i)).intoArray(gate, c + i);
+            }
+            for (; i < len; i++) gate[c + i] = gate[c + i] / (1f + e[i]) * up[c + i];
         }
     }
 
