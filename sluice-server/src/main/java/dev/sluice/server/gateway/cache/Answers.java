@@ -50,13 +50,18 @@ public final class Answers {
             boolean hasLogprobs = logprobs != null && !logprobs.isNull();
             if (chat) {
                 JsonNode m = c.path("message");
-                out.add(chunk(answer, true, id, created, index, F.objectNode().put("role", m.path("role").asText("assistant")).put("content", ""), null, null));
+                boolean text = m.path("content").isTextual(); // null content (tool calls only) stays null
+                ObjectNode role = F.objectNode().put("role", m.path("role").asText("assistant"));
+                if (text) role.put("content", "");
+                else role.putNull("content");
+                out.add(chunk(answer, true, id, created, index, role, null, null));
                 String reasoning = m.path("reasoning_content").asText("");
                 if (!reasoning.isEmpty()) out.add(chunk(answer, true, id, created, index, F.objectNode().put("reasoning_content", reasoning), null, null));
-                String content = m.path("content").isTextual() ? m.path("content").asText() : "";
+                String content = text ? m.path("content").asText() : "";
                 JsonNode tools = m.get("tool_calls");
                 if (!content.isEmpty() || hasLogprobs || (tools != null && tools.isArray() && !tools.isEmpty())) {
-                    ObjectNode delta = F.objectNode().put("content", content);
+                    ObjectNode delta = F.objectNode();
+                    if (text) delta.put("content", content);
                     if (tools != null && tools.isArray() && !tools.isEmpty()) {
                         ArrayNode tc = delta.putArray("tool_calls");
                         for (int i = 0; i < tools.size(); i++) tc.add(((ObjectNode) tools.get(i).deepCopy()).put("index", i));

@@ -1,0 +1,46 @@
+package dev.sluice.server.gateway;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class SseParserTest {
+    static final String STREAM = "data: {\"a\":\"wörld 🙂\"}\n\n: comment\n\nevent: x\ndata: line1\ndata: line2\n\r\ndata:[DONE]\n\n";
+    static final List<String> EVENTS = List.of("{\"a\":\"wörld 🙂\"}", "line1\nline2", "[DONE]");
+
+    @Test
+    void eventsCutAtEveryByteStillDecodeWhole() {
+        byte[] b = STREAM.getBytes(StandardCharsets.UTF_8);
+        for (int cut = 0; cut <= b.length; cut++) {
+            SseParser p = new SseParser();
+            List<String> out = new ArrayList<>(p.push(java.util.Arrays.copyOfRange(b, 0, cut)));
+            out.addAll(p.push(java.util.Arrays.copyOfRange(b, cut, b.length)));
+            out.addAll(p.finish());
+            assertThat(out).as("cut at %d", cut).isEqualTo(EVENTS);
+        }
+    }
+
+    @Test
+    void randomPiecesAndAnUnterminatedLastEvent() {
+        byte[] b = (STREAM + "data: tail").getBytes(StandardCharsets.UTF_8);
+        Random r = new Random(42);
+        for (int trial = 0; trial < 200; trial++) {
+            SseParser p = new SseParser();
+            List<String> out = new ArrayList<>();
+            int i = 0;
+            while (i < b.length) {
+                int n = 1 + r.nextInt(7);
+                out.addAll(p.push(java.util.Arrays.copyOfRange(b, i, Math.min(b.length, i + n))));
+                i += n;
+            }
+            out.addAll(p.finish());
+            assertThat(out).hasSize(4).endsWith("tail");
+            assertThat(out.subList(0, 3)).isEqualTo(EVENTS);
+        }
+    }
+}
