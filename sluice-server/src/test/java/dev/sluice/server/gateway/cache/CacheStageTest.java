@@ -472,4 +472,67 @@ class CacheStageTest {
         assertThat(h.chat(tooLong).statusCode()).isEqualTo(400);
         assertThat(h.counter("sluice.cache.writes")).isZero();
     }
+
+    static CompletableFuture<HttpResponse<String>> async(Harness h, String body) {
+        return Harness.HTTP.sendAsync(java.net.http.HttpRequest.newBuilder(java.net.URI.create(h.base() + "/v1/chat/completions"))
+                .header("content-type", "application/json").POST(java.net.http.HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void whenTheSharedGenerationFailsEveryClientGetsTheErrorAndNothingIsCached() throws Exception {
+        h = withCache(config(true, null, null), null, Ticker.systemTicker(), model);
+        model.fail = true;
+        model.hold();
+        String plain = chatBody("fake", "doomed", GREEDY), stream = chatBody("fake", "doomed", GREEDY + ",\"stream\":true");
+        var leader = async(h, plain);
+        await().atMost(5, TimeUnit.SECONDS).until(() -> model.generations.get() == 1);
+        var plainFollower = async(h, plain);
+        var streamFollower = async(h, stream);
+        await().atMost(5, TimeUnit.SECONDS).until(() -> h.counter("sluice.cache.requests", "result", "coalesced") == 2);
+        model.open();
+        for (var f : List.of(leader, plainFollower)) {
+            HttpResponse<String> r = f.get(30, TimeUnit.SECONDS);
+            assertThat(r.statusCode()).isEqualTo(500);
+            assertThat(json(r.body()).path("error").path("message").asText()).contains("engine failure");
+        }
+        HttpResponse<String> s = streamFollower.get(30, TimeUnit.SECONDS);
+        assertThat(s.statusCode()).as("the stream's headers were not sent before the failure").isEqualTo(500);
+        assertThat(model.generations.get()).isEqualTo(1);
+        // a failed stream: live followers get the error event, never a silent truncation
+        model.hold();
+        var streamLeader = async(h, chatBody("fake", "doomed stream", GREEDY + ",\"stream\":true"));
+        await().atMost(5, TimeUnit.SECONDS).until(() -> model.generations.get() == 2);
+        var live = async(h, chatBody("fake", "doomed stream", GREEDY + ",\"stream\":true"));
+        await().atMost(5, TimeUnit.SECONDS).until(() -> h.counter("sluice.cache.requests", "result", "coalesced") == 3);
+        model.open();
+        for (var f : List.of(streamLeader, live)) {
+            List<String> ev = events(f.get(30, TimeUnit.SECONDS).body());
+            assertThat(ev.getLast()).contains("\"error\"").contains("engine failure");
+            assertThat(ev).doesNotContain("[DONE]");
+        }
+        model.fail = false;
+        assertThat(cacheHeader(h.chat(plain))).isEqualTo("miss");
+        assertThat(h.counter("sluice.cache.writes")).isEqualTo(1);
+    }
+
+    @Test
+    void whenTheLeadersClientLeavesAPlainFollowerIsServedByItsOwnGeneration() throws Exception {
+        h = withCache(config(true, null, null), null, Ticker.systemTicker(), model);
+        WebClient web = WebClient.of(h.base());
+        String body = chatBody("fake", "leader leaves", GREEDY);
+        model.hold();
+        var leader = web.execute(RequestHeaders.of(HttpMethod.POST, "/v1/chat/completions", "content-type", MediaType.JSON_UTF_8), body);
+        await().atMost(5, TimeUnit.SECONDS).until(() -> model.generations.get() == 1);
+        var follower = async(h, body);
+        await().atMost(5, TimeUnit.SECONDS).until(() -> h.counter("sluice.cache.requests", "result", "coalesced") == 1);
+        leader.abort(); // cancels the generation, which runs on the leader's request
+        Thread.sleep(200);
+        model.open();
+        HttpResponse<String> r = follower.get(30, TimeUnit.SECONDS);
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(model.cancelled.get()).isEqualTo(1);
+        assertThat(model.generations.get()).as("the follower's own, after the leader's was cancelled").isEqualTo(2);
+        assertThat(json(r.body()).path("choices").get(0).path("message").path("content").asText()).isEqualTo(REPLY);
+    }
 }

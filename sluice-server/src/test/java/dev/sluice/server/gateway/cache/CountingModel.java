@@ -21,6 +21,8 @@ final class CountingModel implements InferenceModel {
     final AtomicInteger generations = new AtomicInteger();
     final AtomicInteger cancelled = new AtomicInteger();
     volatile CountDownLatch gate = new CountDownLatch(0);
+    /** When set, each generation streams two characters and then fails (an engine error). */
+    volatile boolean fail;
 
     CountingModel(String id, String reply) {
         this.fake = new FakeModel(id, reply, "", 4096);
@@ -56,12 +58,27 @@ final class CountingModel implements InferenceModel {
         AtomicBoolean stop = new AtomicBoolean();
         Generation[] inner = new Generation[1];
         GenerationListener counting = new GenerationListener() {
-            @Override public void onToken(int tokenId, String token, float logprob, List<TopLogprob> top) { listener.onToken(tokenId, token, logprob, top); }
-            @Override public void onText(String text) { listener.onText(text); }
+            @Override
+            public void onToken(int tokenId, String token, float logprob, List<TopLogprob> top) {
+                if (!failed.get()) listener.onToken(tokenId, token, logprob, top);
+            }
+            final AtomicInteger texts = new AtomicInteger();
+            final AtomicBoolean failed = new AtomicBoolean();
+
+            @Override
+            public void onText(String text) {
+                if (failed.get()) return;
+                listener.onText(text);
+                if (fail && texts.incrementAndGet() == 2) {
+                    failed.set(true);
+                    listener.onError(new IllegalStateException("engine failure"));
+                }
+            }
             @Override public void onError(Throwable error) { listener.onError(error); }
 
             @Override
             public void onComplete(String finishReason, int promptTokens, int completionTokens) {
+                if (failed.get()) return; // already ended with an error
                 if (finishReason.equals("cancelled")) cancelled.incrementAndGet();
                 listener.onComplete(finishReason, promptTokens, completionTokens);
             }
