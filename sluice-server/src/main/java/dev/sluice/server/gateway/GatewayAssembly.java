@@ -8,6 +8,8 @@ import dev.sluice.server.config.SluiceConfig;
 import dev.sluice.server.gateway.auth.AuthDecorator;
 import dev.sluice.server.gateway.auth.Authenticator;
 import dev.sluice.server.gateway.auth.IdentityAdmin;
+import dev.sluice.server.gateway.limits.Limits;
+import dev.sluice.server.redis.Redis;
 import dev.sluice.server.gateway.route.RegistryRouter;
 import dev.sluice.server.gateway.upstream.Backends;
 import dev.sluice.server.grpc.GrpcBackend;
@@ -85,6 +87,19 @@ public final class GatewayAssembly implements AutoCloseable {
             Authenticator auth = Authenticator.start(config.auth(), store, server.host(), noAuth);
             customizers.add(sb -> sb.decorator(new AuthDecorator(auth)));
             customizers.add(new IdentityAdmin(auth)::register);
+            // the one Redis of every concern (limits, cache), when redis.uri is set; closed after the concerns using it
+            Redis redis = null;
+            if (config.redis().enabled()) {
+                redis = new Redis(config.redis());
+                resources.add(redis);
+            }
+            // stages, in DESIGN.md's order: admission (rate limits, budgets, usage records: docs/limits.md), then the cache
+            if (config.limits().enabled()) {
+                Limits limits = Limits.open(config.limits(), redis, store, metrics.registry());
+                resources.add(limits);
+                stages.add(limits.stage());
+                customizers.add(limits::register);
+            }
             Router router = router(config.routing(), config.grpc(), configFile, metrics, worker, customizers, resources);
             // one Redis client for every concern (limits, cache), when redis.uri is set; it connects on first use
             Redis redis = config.redis().enabled() ? new Redis(config.redis()) : null;
