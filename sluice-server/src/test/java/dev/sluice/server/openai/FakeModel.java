@@ -29,6 +29,12 @@ public final class FakeModel implements InferenceModel {
         this.context = context;
     }
 
+    /** Generations started so far. */
+    public int generations() { return generations.get(); }
+
+    /** While true, admission fails as an engine with a full queue does (503). */
+    public void full(boolean f) { full = f; }
+
     @Override public String id() { return id; }
     @Override public long created() { return 1_700_000_000L; }
     @Override public int contextLength() { return context; }
