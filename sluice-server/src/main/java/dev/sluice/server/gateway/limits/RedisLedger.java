@@ -34,18 +34,19 @@ final class RedisLedger implements Ledger {
               if ml >= 0 and mu + mr + m > ml then return i end
             end
             for i, k in ipairs(KEYS) do
-              redis.call('HINCRBY', k, 'tr', t)
-              redis.call('HINCRBY', k, 'mr', m)
+              redis.call('HINCRBY', k, 'tr', ARGV[1])
+              redis.call('HINCRBY', k, 'mr', ARGV[2])
               redis.call('PEXPIREAT', k, tonumber(ARGV[2 + 3 * i]))
             end
             return 0
             """;
+    /** Integers are passed as the strings Java formats (a Lua number such as -0 is not an integer to Redis). */
     static final String SETTLE = """
             for i, k in ipairs(KEYS) do
-              redis.call('HINCRBY', k, 'tr', -tonumber(ARGV[1]))
-              redis.call('HINCRBY', k, 'tu', tonumber(ARGV[2]))
-              redis.call('HINCRBY', k, 'mr', -tonumber(ARGV[3]))
-              redis.call('HINCRBY', k, 'mu', tonumber(ARGV[4]))
+              redis.call('HINCRBY', k, 'tr', ARGV[1])
+              redis.call('HINCRBY', k, 'tu', ARGV[2])
+              redis.call('HINCRBY', k, 'mr', ARGV[3])
+              redis.call('HINCRBY', k, 'mu', ARGV[4])
             end
             return 0
             """;
@@ -87,7 +88,7 @@ final class RedisLedger implements Ledger {
     public CompletableFuture<Void> settle(Reservation r, long tokens, long micros) {
         if (r.slots().isEmpty()) return CompletableFuture.completedFuture(null);
         String[] keys = r.slots().stream().map(s -> key(s.budget(), s.periodKey())).toArray(String[]::new);
-        return link.eval(SETTLE, ScriptOutputType.INTEGER, keys, Long.toString(r.tokens()), Long.toString(tokens), Long.toString(r.micros()),
+        return link.eval(SETTLE, ScriptOutputType.INTEGER, keys, Long.toString(-r.tokens()), Long.toString(tokens), Long.toString(-r.micros()),
                 Long.toString(micros)).thenApply(x -> null);
     }
 
