@@ -17,7 +17,8 @@ import java.sql.SQLException;
  * <p>Design note: one schema, written once in SQL that both PostgreSQL and H2's PostgreSQL mode
  * accept. Migration versions are owned by concern, so that they never collide: V1 identity
  * (tenants, projects, users, keys), V2 limits, prices, budgets and usage, V3 stored completions,
- * V4 routing; a concern's later changes take V{n}_1, V{n}_2, ... Thread-safe.
+ * V4 routing; a concern's later changes take V{n}_1, V{n}_2, ... Concerns land in any order, so
+ * migrations run out of order (a V2 that arrives after V3 is applied, not refused). Thread-safe.
  */
 public final class Store implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Store.class);
@@ -47,7 +48,10 @@ public final class Store implements AutoCloseable {
             throw new StoreException("cannot open the store at " + redacted(config.url()) + ": " + rootMessage(e), e);
         }
         try {
-            var result = Flyway.configure().dataSource(ds).locations("classpath:db/migration").load().migrate();
+            var result = Flyway.configure().dataSource(ds).locations("classpath:db/migration")
+                    // versions are reserved per concern (V1 identity, V2 limits, V3 completions, V4 routing) and land in
+                    // any order: a database already at V3 must still take a V2 that arrives later, not refuse to start
+                    .outOfOrder(true).load().migrate();
             log.info("store {}: schema at version {} ({} migration(s) applied)", config.postgres() ? "postgresql" : "h2",
                     result.targetSchemaVersion, result.migrationsExecuted);
         } catch (RuntimeException e) {

@@ -1,7 +1,7 @@
 package dev.sluice.server.gateway.limits;
 
 import dev.sluice.server.gateway.Principal;
-import dev.sluice.server.store.Store;
+import dev.sluice.server.store.LazyStore;
 import dev.sluice.server.store.StoreException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -63,11 +63,11 @@ final class Catalog {
     private record Snapshot(Map<String, Price> prices, Map<String, BudgetLimit> stored) {}
 
     private final LimitsConfig config;
-    private final Store store;
+    private final LazyStore store;
     private final Map<String, Price> configPrices = new HashMap<>();
     private volatile Snapshot snapshot = new Snapshot(Map.of(), Map.of());
 
-    Catalog(LimitsConfig config, Store store) {
+    Catalog(LimitsConfig config, LazyStore store) {
         this.config = config;
         this.store = store;
         config.prices().forEach((m, p) -> configPrices.put(m, Price.of(p)));
@@ -143,8 +143,9 @@ final class Catalog {
 
     /** Re-reads the stored prices and budgets; keeps the last snapshot when the store cannot be read. */
     void refresh() {
-        if (store == null) return;
-        try (Connection c = store.connection()) {
+        // never create the store just to find it empty: read it once it is open or already exists
+        if (store == null || (store.opened() == null && !store.mayHoldData())) return;
+        try (Connection c = store.get().connection()) {
             Map<String, Price> prices = new HashMap<>();
             try (ResultSet r = c.createStatement().executeQuery("SELECT model, input_micros_per_1k, output_micros_per_1k FROM prices")) {
                 while (r.next()) prices.put(r.getString(1), new Price(r.getLong(2), r.getLong(3)));
@@ -194,7 +195,7 @@ final class Catalog {
     private int update(String h2, String pg, Object... args) {
         if (store == null) throw new StoreException("limits: no store configured", null);
         String sql = store.config().postgres() && pg != null ? pg : h2;
-        try (Connection c = store.connection(); PreparedStatement ps = c.prepareStatement(sql)) {
+        try (Connection c = store.get().connection(); PreparedStatement ps = c.prepareStatement(sql)) {
             for (int i = 0; i < args.length; i++) {
                 if (args[i] == null) ps.setNull(i + 1, java.sql.Types.BIGINT);
                 else ps.setObject(i + 1, args[i]);

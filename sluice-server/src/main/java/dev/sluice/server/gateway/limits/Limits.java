@@ -4,7 +4,7 @@ import com.linecorp.armeria.common.CommonPools;
 import com.linecorp.armeria.server.ServerBuilder;
 import dev.sluice.server.gateway.GatewayStage;
 import dev.sluice.server.redis.Redis;
-import dev.sluice.server.store.Store;
+import dev.sluice.server.store.LazyStore;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,7 +35,7 @@ public final class Limits implements AutoCloseable {
     private final AdmissionStage stage;
     private final ScheduledExecutorService refresher;
 
-    private Limits(LimitsConfig config, Redis redis, Store store, MeterRegistry metrics) {
+    private Limits(LimitsConfig config, Redis redis, LazyStore store, MeterRegistry metrics) {
         this.config = config;
         boolean redisMode = config.redisMode(redis != null);
         boolean redisQuota = config.redisQuota(redis != null);
@@ -48,7 +48,7 @@ public final class Limits implements AutoCloseable {
         if (redisQuota) ledger = new RedisLedger(link, config.keyPrefix());
         else if (store != null) ledger = new SqlLedger(store, CommonPools.blockingTaskExecutor());
         else ledger = null;
-        this.usage = store != null && config.usageRecords() ? new UsageStore(store, metrics) : null;
+        this.usage = store != null && config.usageRecordsOn(store.mayHoldData()) ? new UsageStore(store, metrics) : null;
         this.stage = new AdmissionStage(config, limiter, catalog, ledger, redisQuota, usage, metrics);
         if (store != null) {
             refresher = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("sluice-limits-refresh").daemon(true).factory());
@@ -59,14 +59,15 @@ public final class Limits implements AutoCloseable {
         log.info("limits: {} rule(s), rate limits {}{}, budgets {}, usage records {}", config.rules().size(),
                 redisMode ? "in redis (shared by replicas; fallback " + config.fallback() + ")" : "in-process",
                 redisMode && config.fallback().equals("local") ? " [local fallback: limits / " + config.replicas() + "]" : "",
-                redisQuota ? "in redis" : ledger != null ? "in the store" : "off (no store)", usage != null ? "on" : "off");
+                redisQuota ? "in redis" : ledger != null ? "in the store" : "off (no store)",
+                usage != null ? "on" : "off (limits.usageRecords, or no store yet)");
     }
 
     /**
      * Builds the limits concern; {@code redis} and {@code store} may be null (no Redis configured;
-     * no store: no budgets, no usage records).
+     * no store: no budgets, no usage records). The store is opened only when first needed.
      */
-    public static Limits open(LimitsConfig config, Redis redis, Store store, MeterRegistry metrics) {
+    public static Limits open(LimitsConfig config, Redis redis, LazyStore store, MeterRegistry metrics) {
         return new Limits(config, redis, store, metrics);
     }
 

@@ -5,17 +5,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.linecorp.armeria.common.HttpMethod;
-import com.linecorp.armeria.common.HttpRequest;
-import com.linecorp.armeria.common.HttpResponse;
-import com.linecorp.armeria.common.HttpStatus;
 import com.linecorp.armeria.common.QueryParams;
 import com.linecorp.armeria.server.ServerBuilder;
-import com.linecorp.armeria.server.ServiceRequestContext;
-import dev.sluice.server.gateway.Gateway;
 import dev.sluice.server.gateway.Principal;
+import dev.sluice.server.gateway.auth.AdminRoutes;
 import dev.sluice.server.openai.OpenAiException;
-import dev.sluice.server.openai.OpenAiService;
-import dev.sluice.server.store.StoreException;
 
 import java.math.BigDecimal;
 import java.time.LocalDate;
@@ -24,7 +18,6 @@ import java.time.format.DateTimeParseException;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 
 /**
  * Admin routes of the limits concern, under {@code /admin/v1/} (the auth decorator requires an
@@ -38,12 +31,11 @@ import java.util.concurrent.CompletableFuture;
  *   <li>{@code GET /admin/v1/usage?group_by=key|tenant|model|day|user&from=YYYY-MM-DD&to=YYYY-MM-DD&tenant=}</li>
  *   <li>{@code GET /v1/usage?group_by=...&from=&to=}: the same, within the caller's tenant</li>
  * </ul>
- * Store work runs on the blocking pool; every failure is an OpenAI error body.
+ * Built on the admin API's shared mechanism ({@link AdminRoutes#json}: blocking pool, OpenAI error
+ * bodies); every path here is operator-only, as the auth decorator enforces for {@code /admin/*}.
  */
 final class LimitsAdmin {
     private static final ObjectMapper JSON = new ObjectMapper();
-    /** Largest admin request body: 64 KiB. */
-    static final int MAX_BODY = 64 << 10;
     /** Days a usage query spans when {@code from} is not given: 30. */
     static final int DEFAULT_USAGE_DAYS = 30;
 
@@ -53,100 +45,70 @@ final class LimitsAdmin {
         this.limits = limits;
     }
 
-    @FunctionalInterface
-    private interface Handler {
-        Object handle(ServiceRequestContext ctx, HttpRequest req, JsonNode body) throws Exception;
-    }
-
-    private static HttpResponse blocking(ServiceRequestContext ctx, HttpRequest req, Handler h) {
-        CompletableFuture<HttpResponse> f = req.aggregate().thenApplyAsync(agg -> {
-            try {
-                if (agg.content().length() > MAX_BODY) throw OpenAiException.invalid(null, "request body over " + MAX_BODY + " bytes");
-                JsonNode body = agg.content().isEmpty() ? JSON.createObjectNode() : OpenAiService.parseJson(agg.contentUtf8());
-                Object out = h.handle(ctx, req, body);
-                if (out instanceof HttpResponse r) return r;
-                return HttpResponse.ofJson(out);
-            } catch (OpenAiException e) {
-                return OpenAiService.error(e);
-            } catch (IllegalArgumentException e) {
-                return OpenAiService.error(OpenAiException.invalid(null, e.getMessage()));
-            } catch (StoreException e) {
-                return OpenAiService.error(new OpenAiException(HttpStatus.SERVICE_UNAVAILABLE, "server_error", null, "store_unavailable", e.getMessage()));
-            } catch (Exception e) {
-                return OpenAiService.error(new OpenAiException(HttpStatus.INTERNAL_SERVER_ERROR, "server_error", null, null,
-                        "Internal error: " + e.getClass().getSimpleName()));
-            }
-        }, ctx.blockingTaskExecutor());
-        return HttpResponse.of(f);
-    }
-
-    private static OpenAiException notAllowed(HttpMethod m) {
-        return new OpenAiException(HttpStatus.METHOD_NOT_ALLOWED, "invalid_request_error", null, null, "Method " + m + " is not allowed here");
-    }
-
     void register(ServerBuilder sb) {
-        sb.service("/admin/v1/limits", (ctx, req) -> blocking(ctx, req, (c, r, b) -> {
-            if (r.method() != HttpMethod.GET) throw notAllowed(r.method());
+        sb.service(AdminRoutes.PREFIX + "/limits", AdminRoutes.json(r -> {
+            if (r.method() != HttpMethod.GET) throw AdminRoutes.methodNotAllowed(r.method());
             return limitsView();
         }));
-        sb.service("/admin/v1/prices", (ctx, req) -> blocking(ctx, req, (c, r, b) -> {
-            if (r.method() != HttpMethod.GET) throw notAllowed(r.method());
+        sb.service(AdminRoutes.PREFIX + "/prices", AdminRoutes.json(r -> {
+            if (r.method() != HttpMethod.GET) throw AdminRoutes.methodNotAllowed(r.method());
             return pricesView();
         }));
-        sb.service("/admin/v1/prices/{model}", (ctx, req) -> blocking(ctx, req, (c, r, b) -> {
-            String model = c.pathParam("model");
+        sb.service(AdminRoutes.PREFIX + "/prices/{model}", AdminRoutes.json(r -> {
+            String model = r.path("model");
             return switch (r.method()) {
                 case PUT -> {
-                    LimitsConfig.Price p = new LimitsConfig.Price(decimal(b, "input"), decimal(b, "output"));
+                    r.onlyFields("input", "output");
+                    LimitsConfig.Price p = new LimitsConfig.Price(decimal(r.body(), "input"), decimal(r.body(), "output"));
                     limits.catalog().putPrice(model, Catalog.Price.of(p));
                     yield priceView(model, limits.catalog().price(model));
                 }
                 case DELETE -> {
-                    if (!limits.catalog().deletePrice(model)) throw notFound("no stored price for model '" + model + "'");
+                    if (!limits.catalog().deletePrice(model)) throw AdminRoutes.notFound("no stored price for model '" + model + "'");
                     yield JSON.createObjectNode().put("model", model).put("deleted", true);
                 }
                 case GET -> priceView(model, limits.catalog().price(model));
-                default -> throw notAllowed(r.method());
+                default -> throw AdminRoutes.methodNotAllowed(r.method());
             };
         }));
-        sb.service("/admin/v1/budgets", (ctx, req) -> blocking(ctx, req, (c, r, b) -> {
-            if (r.method() != HttpMethod.GET) throw notAllowed(r.method());
+        sb.service(AdminRoutes.PREFIX + "/budgets", AdminRoutes.json(r -> {
+            if (r.method() != HttpMethod.GET) throw AdminRoutes.methodNotAllowed(r.method());
             return budgetsView();
         }));
-        sb.service("/admin/v1/budgets/{scope}/{subject}", (ctx, req) -> blocking(ctx, req, (c, r, b) -> {
-            String scope = LimitsConfig.oneOf("scope", c.pathParam("scope"), null, "key", "tenant");
-            String subject = c.pathParam("subject");
+        sb.service(AdminRoutes.PREFIX + "/budgets/{scope}/{subject}", AdminRoutes.json(r -> {
+            String scope = LimitsConfig.oneOf("scope", r.path("scope"), null, "key", "tenant");
+            String subject = r.path("subject");
             return switch (r.method()) {
                 case PUT -> {
-                    LimitsConfig.Budget cfg = new LimitsConfig.Budget(scope, subject, text(b, "period"),
+                    r.onlyFields("period", "tokens", "money");
+                    JsonNode b = r.body();
+                    if (b.hasNonNull("tokens") && !b.get("tokens").isIntegralNumber()) throw OpenAiException.invalid("tokens", "'tokens' must be an integer");
+                    LimitsConfig.Budget cfg = new LimitsConfig.Budget(scope, subject, r.text("period", false),
                             b.hasNonNull("tokens") ? b.get("tokens").asLong() : null, decimal(b, "money"));
                     limits.catalog().putBudget(new Catalog.BudgetLimit(scope, subject, cfg.period(), cfg.tokens(),
                             cfg.money() == null ? null : Catalog.micros(cfg.money())));
                     yield balances(scope, subject);
                 }
                 case DELETE -> {
-                    String period = LimitsConfig.oneOf("period", QueryParams.fromQueryString(c.query()).get("period"), "month", "day", "month");
-                    if (!limits.catalog().deleteBudget(scope, subject, period)) throw notFound("no stored " + period + " budget for " + scope + " '" + subject + "'");
+                    String period = LimitsConfig.oneOf("period", r.query().get("period"), "month", "day", "month");
+                    if (!limits.catalog().deleteBudget(scope, subject, period)) {
+                        throw AdminRoutes.notFound("no stored " + period + " budget for " + scope + " '" + subject + "'");
+                    }
                     yield JSON.createObjectNode().put("scope", scope).put("subject", subject).put("period", period).put("deleted", true);
                 }
                 case GET -> balances(scope, subject);
-                default -> throw notAllowed(r.method());
+                default -> throw AdminRoutes.methodNotAllowed(r.method());
             };
         }));
-        sb.service("/admin/v1/usage", (ctx, req) -> blocking(ctx, req, (c, r, b) -> {
-            if (r.method() != HttpMethod.GET) throw notAllowed(r.method());
-            QueryParams q = QueryParams.fromQueryString(c.query());
-            return usage(q, q.get("tenant"));
+        sb.service(AdminRoutes.PREFIX + "/usage", AdminRoutes.json(r -> {
+            if (r.method() != HttpMethod.GET) throw AdminRoutes.methodNotAllowed(r.method());
+            return usage(r.query(), r.query().get("tenant"));
         }));
-        sb.service("/v1/usage", (ctx, req) -> blocking(ctx, req, (c, r, b) -> {
-            if (r.method() != HttpMethod.GET) throw notAllowed(r.method());
-            Principal p = Gateway.principal(c);
-            return usage(QueryParams.fromQueryString(c.query()), p.tenant());
+        // the caller's own tenant, whoever it is (any valid credential; the auth decorator guards /v1/*)
+        sb.service("/v1/usage", AdminRoutes.json(r -> {
+            if (r.method() != HttpMethod.GET) throw AdminRoutes.methodNotAllowed(r.method());
+            return usage(r.query(), r.principal().tenant());
         }));
-    }
-
-    private static OpenAiException notFound(String message) {
-        return new OpenAiException(HttpStatus.NOT_FOUND, "invalid_request_error", null, "not_found", message);
     }
 
     private static BigDecimal decimal(JsonNode b, String field) {
@@ -154,11 +116,6 @@ final class LimitsAdmin {
         if (n == null || n.isNull()) return null;
         if (!n.isNumber()) throw OpenAiException.invalid(field, "'" + field + "' must be a number");
         return n.decimalValue();
-    }
-
-    private static String text(JsonNode b, String field) {
-        JsonNode n = b.get(field);
-        return n == null || n.isNull() ? null : n.asText();
     }
 
     private ObjectNode limitsView() {
@@ -219,7 +176,7 @@ final class LimitsAdmin {
     }
 
     private ObjectNode usage(QueryParams q, String tenant) {
-        if (limits.usage() == null) throw new OpenAiException(HttpStatus.NOT_FOUND, "invalid_request_error", null, "not_found", "usage records are off");
+        if (limits.usage() == null) throw AdminRoutes.notFound("usage records are off (limits.usageRecords)");
         String groupBy = q.get("group_by", "model");
         if (!UsageStore.GROUPS.containsKey(groupBy)) throw OpenAiException.invalid("group_by", "group_by must be one of key, tenant, model, day, user");
         LocalDate to = date(q.get("to"), "to", LocalDate.now(ZoneOffset.UTC));

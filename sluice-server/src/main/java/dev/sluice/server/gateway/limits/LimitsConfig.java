@@ -31,7 +31,9 @@ import java.util.regex.Pattern;
  *                         {@code store} (one atomic SQL update per reservation) or {@code redis} (one Lua script)
  * @param defaultMaxTokens completion tokens reserved against a budget for a request that sets no {@code max_tokens}
  *                         (default {@value #DEFAULT_MAX_TOKENS}); the reservation is settled with the actual usage
- * @param usageRecords     write one usage record per request to the store (default true)
+ * @param usageRecords     write one usage record per request to the store; default (unset): on when the store
+ *                         already exists (PostgreSQL, or an H2 file that identity or an earlier run created), off on a
+ *                         bare {@code sluice serve}, which then never touches the disk
  */
 public record LimitsConfig(Boolean enabled, String mode, String fallback, Integer replicas, String regionHeader, String keyPrefix,
                            String refill, List<Rule> rules, Map<String, Price> prices, List<Budget> budgets, String quotaBackend,
@@ -74,7 +76,6 @@ public record LimitsConfig(Boolean enabled, String mode, String fallback, Intege
         quotaBackend = oneOf("limits.quotaBackend", quotaBackend, "auto", "auto", "store", "redis");
         defaultMaxTokens = defaultMaxTokens == null ? DEFAULT_MAX_TOKENS : defaultMaxTokens;
         if (defaultMaxTokens < 1) throw new IllegalArgumentException("limits.defaultMaxTokens must be >= 1, got " + defaultMaxTokens);
-        usageRecords = usageRecords == null || usageRecords;
     }
 
     public static LimitsConfig defaults() {
@@ -89,6 +90,11 @@ public record LimitsConfig(Boolean enabled, String mode, String fallback, Intege
     /** True when budget counters live in Redis. */
     public boolean redisQuota(boolean redisConfigured) {
         return quotaBackend.equals("redis") || (quotaBackend.equals("auto") && redisMode(redisConfigured));
+    }
+
+    /** Whether usage records are written, given whether the store exists already. */
+    public boolean usageRecordsOn(boolean storeExists) {
+        return usageRecords == null ? storeExists : usageRecords;
     }
 
     public boolean failClosed() {

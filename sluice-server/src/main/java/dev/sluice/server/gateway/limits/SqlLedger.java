@@ -1,6 +1,6 @@
 package dev.sluice.server.gateway.limits;
 
-import dev.sluice.server.store.Store;
+import dev.sluice.server.store.LazyStore;
 import dev.sluice.server.store.StoreException;
 
 import java.sql.Connection;
@@ -27,10 +27,10 @@ final class SqlLedger implements Ledger {
     /** Stand-in for "no limit" in the conditional update: far above any real budget, far below overflow. */
     static final long UNLIMITED = Long.MAX_VALUE / 4;
 
-    private final Store store;
+    private final LazyStore store;
     private final Executor executor;
 
-    SqlLedger(Store store, Executor executor) {
+    SqlLedger(LazyStore store, Executor executor) {
         this.store = store;
         this.executor = executor;
     }
@@ -43,7 +43,7 @@ final class SqlLedger implements Ledger {
 
     private Reservation reserveNow(List<Catalog.BudgetLimit> budgets, long tokens, long micros) {
         List<Slot> slots = Ledger.slots(budgets);
-        try (Connection c = store.connection()) {
+        try (Connection c = store.get().connection()) {
             c.setAutoCommit(false);
             try (PreparedStatement ins = c.prepareStatement("INSERT INTO budget_usage (budget_scope, subject, period_key, tokens_used, tokens_reserved, "
                     + "money_micros_used, money_micros_reserved) VALUES (?, ?, ?, 0, 0, 0, 0) ON CONFLICT DO NOTHING");
@@ -85,7 +85,7 @@ final class SqlLedger implements Ledger {
     public CompletableFuture<Void> settle(Reservation r, long tokens, long micros) {
         if (r.slots().isEmpty()) return CompletableFuture.completedFuture(null);
         return CompletableFuture.runAsync(() -> {
-            try (Connection c = store.connection(); PreparedStatement upd = c.prepareStatement("UPDATE budget_usage SET "
+            try (Connection c = store.get().connection(); PreparedStatement upd = c.prepareStatement("UPDATE budget_usage SET "
                     + "tokens_reserved = tokens_reserved - ?, tokens_used = tokens_used + ?, money_micros_reserved = money_micros_reserved - ?, "
                     + "money_micros_used = money_micros_used + ? WHERE budget_scope = ? AND subject = ? AND period_key = ?")) {
                 for (Slot s : r.slots()) {
@@ -108,7 +108,7 @@ final class SqlLedger implements Ledger {
     @Override
     public CompletableFuture<Balance> balance(Catalog.BudgetLimit b) {
         return CompletableFuture.supplyAsync(() -> {
-            try (Connection c = store.connection(); PreparedStatement q = c.prepareStatement("SELECT tokens_used, tokens_reserved, money_micros_used, "
+            try (Connection c = store.get().connection(); PreparedStatement q = c.prepareStatement("SELECT tokens_used, tokens_reserved, money_micros_used, "
                     + "money_micros_reserved FROM budget_usage WHERE budget_scope = ? AND subject = ? AND period_key = ?")) {
                 q.setString(1, b.scope());
                 q.setString(2, b.subject());

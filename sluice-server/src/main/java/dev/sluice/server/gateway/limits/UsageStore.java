@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.server.store.BatchWriter;
-import dev.sluice.server.store.Store;
+import dev.sluice.server.store.LazyStore;
 import dev.sluice.server.store.StoreException;
 import io.micrometer.core.instrument.MeterRegistry;
 
@@ -38,10 +38,10 @@ final class UsageStore implements AutoCloseable {
     /** Grouping names of the usage API and their columns. */
     static final Map<String, String> GROUPS = Map.of("key", "key_id", "tenant", "tenant", "model", "model", "day", "usage_day", "user", "user_id");
 
-    private final Store store;
+    private final LazyStore store;
     private final BatchWriter<UsageRecord> writer;
 
-    UsageStore(Store store, MeterRegistry metrics) {
+    UsageStore(LazyStore store, MeterRegistry metrics) {
         this.store = store;
         this.writer = new BatchWriter<>("usage", this::write, metrics);
     }
@@ -56,7 +56,7 @@ final class UsageStore implements AutoCloseable {
     }
 
     private void write(List<UsageRecord> batch) throws SQLException {
-        try (Connection c = store.connection(); PreparedStatement ps = c.prepareStatement("INSERT INTO usage_records (created_at, usage_day, tenant, "
+        try (Connection c = store.get().connection(); PreparedStatement ps = c.prepareStatement("INSERT INTO usage_records (created_at, usage_day, tenant, "
                 + "project, key_id, user_id, model, model_version, route, prompt_tokens, completion_tokens, latency_ms, status, cost_micros) "
                 + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
             for (UsageRecord r : batch) {
@@ -98,7 +98,7 @@ final class UsageStore implements AutoCloseable {
         ObjectNode out = JSON.createObjectNode().put("object", "list").put("group_by", groupBy).put("from", from.toString()).put("to", to.toString());
         if (tenant != null) out.put("tenant", tenant);
         ArrayNode data = out.putArray("data");
-        try (Connection c = store.connection(); PreparedStatement ps = c.prepareStatement(sql)) {
+        try (Connection c = store.get().connection(); PreparedStatement ps = c.prepareStatement(sql)) {
             ps.setDate(1, Date.valueOf(from));
             ps.setDate(2, Date.valueOf(to));
             if (tenant != null) ps.setString(3, tenant);

@@ -76,7 +76,7 @@ final class LimitsHarness implements AutoCloseable {
     LimitsHarness start(LimitsConfig config, StoreConfig storeConfig, RedisConfig redisConfig) {
         store = storeConfig == null ? null : Store.open(storeConfig);
         redis = redisConfig == null || !redisConfig.enabled() ? null : new Redis(redisConfig);
-        limits = Limits.open(config, redis, store, metrics.registry());
+        limits = Limits.open(config, redis, store == null ? null : dev.sluice.server.store.LazyStore.of(store), metrics.registry());
         ServerConfig cfg = ServerConfig.defaults().withPort(0);
         List<Consumer<ServerBuilder>> customizers = new ArrayList<>();
         customizers.add(sb -> sb.decorator((delegate, ctx, req) -> {
