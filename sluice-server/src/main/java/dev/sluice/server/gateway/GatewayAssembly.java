@@ -87,24 +87,18 @@ public final class GatewayAssembly implements AutoCloseable {
             Authenticator auth = Authenticator.start(config.auth(), store, server.host(), noAuth);
             customizers.add(sb -> sb.decorator(new AuthDecorator(auth)));
             customizers.add(new IdentityAdmin(auth)::register);
-            // the one Redis of every concern (limits, cache), when redis.uri is set; closed after the concerns using it
-            Redis redis = null;
-            if (config.redis().enabled()) {
-                redis = new Redis(config.redis());
-                resources.add(redis);
-            }
-            // stages, in DESIGN.md's order: admission (rate limits, budgets, usage records: docs/limits.md), then the cache
+            Router router = router(config.routing(), config.grpc(), configFile, metrics, worker, customizers, resources);
+            // one Redis client for every concern (limits, cache), when redis.uri is set; it connects on first use
+            Redis redis = config.redis().enabled() ? new Redis(config.redis()) : null;
+            if (redis != null) resources.add(redis);
+            // stages, in DESIGN.md's order: admission first (rate limits, budgets, usage records: docs/limits.md),
+            // closed (usage queue drained) after the server has stopped and before Redis and the store
             if (config.limits().enabled()) {
                 Limits limits = Limits.open(config.limits(), redis, store, metrics.registry());
                 resources.add(limits);
                 stages.add(limits.stage());
                 customizers.add(limits::register);
             }
-            Router router = router(config.routing(), config.grpc(), configFile, metrics, worker, customizers, resources);
-            // one Redis client for every concern (limits, cache), when redis.uri is set; it connects on first use
-            Redis redis = config.redis().enabled() ? new Redis(config.redis()) : null;
-            if (redis != null) resources.add(redis);
-            // (admission stages go here, before the cache)
             // response cache and stored completions (docs/cache.md). Stored completions see what the client
             // gets (cached or not), so they sit just before the cache.
             CacheConfig cache = config.cache();

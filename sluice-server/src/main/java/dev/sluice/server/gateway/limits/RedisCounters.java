@@ -1,7 +1,10 @@
 package dev.sluice.server.gateway.limits;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import io.github.bucket4j.ConsumptionProbe;
 import io.github.bucket4j.distributed.AsyncBucketProxy;
+import io.github.bucket4j.distributed.proxy.optimization.Optimizations;
 import io.lettuce.core.ScriptOutputType;
 
 import java.util.concurrent.CompletableFuture;
@@ -10,7 +13,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * Rate-limit state in Redis, shared by every gateway replica: Bucket4j's Lettuce proxy manager
  * (compare-and-swap, done by Bucket4j in a Lua script, so concurrent replicas never lose an
- * update) for the buckets, and a sorted set of leases per concurrency key.
+ * update) for the buckets, and a sorted set of leases per concurrency key. Requests on the same
+ * bucket in one replica are batched into one compare-and-swap (Bucket4j's batching optimization,
+ * exact), so a hot bucket costs one round trip per batch instead of retries under contention.
  *
  * <p>Design note, concurrency slots: a slot is a member of a sorted set scored by its expiry;
  * {@link #ACQUIRE} drops expired members, then adds the lease only when fewer than {@code max}
@@ -37,6 +42,10 @@ final class RedisCounters implements Counters {
 
     private final RedisLink link;
     private final String prefix;
+    /** Bucket proxies by Redis key, for the connection they were made on; idle ones are dropped after {@link LocalCounters#IDLE_EXPIRY}. */
+    private final Cache<String, AsyncBucketProxy> proxies = Caffeine.newBuilder().expireAfterAccess(LocalCounters.IDLE_EXPIRY)
+            .maximumSize(LocalCounters.MAX_BUCKETS).build();
+    private volatile RedisLink.Handle proxiesOf;
 
     RedisCounters(RedisLink link, String prefix) {
         this.link = link;
@@ -45,7 +54,15 @@ final class RedisCounters implements Counters {
 
     private CompletableFuture<AsyncBucketProxy> bucket(String key, Limit limit) {
         String k = prefix + "rl:" + key + ":" + limit.tag();
-        return link.handle().thenApply(h -> h.buckets().builder().build(k, () -> CompletableFuture.completedFuture(limit.bucket())));
+        return link.handle().thenApply(h -> {
+            if (proxiesOf != h) {
+                proxies.invalidateAll();
+                proxiesOf = h;
+            }
+            // one proxy per bucket, kept, so that the batching optimization can merge concurrent requests
+            return proxies.get(k, x -> h.buckets().builder().withOptimization(Optimizations.batching())
+                    .build(x, () -> CompletableFuture.completedFuture(limit.bucket())));
+        });
     }
 
     private <T> CompletableFuture<T> bounded(CompletableFuture<T> f) {
