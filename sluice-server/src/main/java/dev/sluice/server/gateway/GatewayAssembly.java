@@ -133,7 +133,7 @@ public final class GatewayAssembly implements AutoCloseable {
             throw new IllegalArgumentException("routing.models: the gateway role needs at least one model (there is no in-process engine to serve)");
         }
         Supplier<RoutingConfig> source = configFile == null ? null : () -> SluiceConfig.load(configFile).routing();
-        RegistryRouter registry = new RegistryRouter(routing, worker, remoteBackends(grpc), metrics.registry(), Ticker.systemTicker(), source);
+        RegistryRouter registry = new RegistryRouter(routing, worker, backends(worker, grpc), metrics.registry(), Ticker.systemTicker(), source);
         resources.add(registry);
         registry.startTicking();
         RoutingAdmin admin = new RoutingAdmin(registry);
@@ -141,10 +141,9 @@ public final class GatewayAssembly implements AutoCloseable {
         return registry;
     }
 
-    /** Backends other than {@code local}: HTTP upstreams ({@code openai}) and remote workers ({@code grpc}). */
-    private static RegistryRouter.BackendFactory remoteBackends(GrpcConfig grpc) {
-        // local backends are the registry's own; grpc: a remote Sluice worker, mTLS from the grpc section
-        Backends.Context context = Backends.Context.of(null).withGrpc((name, bc) -> new GrpcBackend(name, bc.endpoints(), grpc));
+    /** The routing backends: the in-process engine ({@code local}), HTTP upstreams ({@code openai}) and remote workers ({@code grpc}, mTLS from the grpc section). */
+    private static RegistryRouter.BackendFactory backends(OpenAiService worker, GrpcConfig grpc) {
+        Backends.Context context = Backends.Context.of(worker).withGrpc((name, bc) -> new GrpcBackend(name, bc.endpoints(), grpc));
         return (name, bc) -> Backends.create(name, bc, context);
     }
 

@@ -78,7 +78,7 @@ public final class RegistryRouter implements Router, AutoCloseable {
 
     private static final AttributeKey<Resolution> RESOLUTION = AttributeKey.valueOf(RegistryRouter.class, "resolution");
 
-    /** Builds a backend of a type other than {@code local} ({@code openai}, {@code grpc}) from its config. */
+    /** Builds a backend from its config ({@code upstream.Backends.create} in the server: local, openai, grpc). */
     @FunctionalInterface
     public interface BackendFactory {
         Backend create(String name, BackendConfig config);
@@ -101,8 +101,9 @@ public final class RegistryRouter implements Router, AutoCloseable {
 
     /**
      * @param config  the routing section (validated)
-     * @param worker  the in-process worker that {@code type: local} backends call (role {@code all}), or null (role {@code gateway})
-     * @param factory builds the other backend types
+     * @param worker  the in-process worker (role {@code all}: its models are served under their own ids when routing names
+     *                no models), or null (role {@code gateway})
+     * @param factory builds the backends
      * @param metrics where the {@code sluice_route_*} meters go
      * @param ticker  time source of canary windows, latencies and request rates
      * @param source  re-reads the routing section for {@link #reload()} (e.g. from the config file), or null when there is no file
@@ -198,13 +199,6 @@ public final class RegistryRouter implements Router, AutoCloseable {
     }
 
     private Backend create(String name, BackendConfig bc) {
-        if ("local".equals(bc.type())) {
-            if (worker == null) {
-                throw new IllegalArgumentException("routing.backends." + name + ": type 'local' needs the in-process engine (role all); "
-                        + "the gateway role routes to openai or grpc backends only");
-            }
-            return new LocalBackend(name, worker);
-        }
         Backend b = factory.create(name, bc);
         if (b == null) throw new IllegalArgumentException("routing.backends." + name + ": no backend for type '" + bc.type() + "'");
         return b;
@@ -299,9 +293,9 @@ public final class RegistryRouter implements Router, AutoCloseable {
     private record Attempt(ModelRoute model, ModelRoute.VersionRoute version) {}
 
     /**
-     * Sends the request to attempt {@code i}; while later attempts remain, a failure before the response headers
-     * (an exception, or a 5xx status) is recorded for that version and the next attempt runs. The last attempt's
-     * response goes to the client whatever it is.
+     * Sends the request to attempt {@code i}; while later attempts remain, a failure before the first byte (an
+     * exception, or response headers with 429 or 5xx, the rule of {@code upstream.FallbackBackend}) is recorded for
+     * that version and the next attempt runs, on the request's event loop. The last attempt's answer is the client's.
      */
     private HttpResponse attempt(ServiceRequestContext ctx, GatewayRequest req, List<Attempt> attempts, int i) {
         Attempt a = attempts.get(i);
@@ -312,21 +306,34 @@ public final class RegistryRouter implements Router, AutoCloseable {
         try {
             res = a.version().backend().execute(ctx, req);
         } catch (Exception e) {
-            record(a, 0, true, start);
-            if (!last) return fallback(ctx, req, attempts, i, e.toString());
+            OpenAiException oe = e instanceof OpenAiException x ? x : null;
+            record(a, oe != null ? oe.status().code() : 0, oe == null || oe.status().code() >= 500, start);
+            if (!last && (oe == null || fallBack(oe.status().code()))) return fallback(ctx, req, attempts, i, e.toString());
+            if (oe != null) return OpenAiService.error(oe);
             log.warn("backend '{}' of model '{}' failed: {}", a.version().backendName(), a.model().alias, e.toString());
             return OpenAiService.error(new OpenAiException(HttpStatus.BAD_GATEWAY, "server_error", null, "upstream_unavailable",
                     "The backend of model '" + a.model().alias + "' is unavailable"));
         }
         if (last) return observe(res, a, start);
         SplitHttpResponse split = res.split();
-        CompletableFuture<HttpResponse> out = split.headers().handle((h, e) -> {
-            if (e == null && h.status().code() < 500) return observe(split.unsplit(), a, start);
-            split.body().abort();
-            record(a, e == null ? h.status().code() : 0, true, start);
-            return fallback(ctx, req, attempts, i, e != null ? e.toString() : "status " + h.status().code());
+        CompletableFuture<HttpResponse> out = new CompletableFuture<>();
+        split.headers().handle((h, e) -> {
+            if (e == null && !fallBack(h.status().code())) {
+                out.complete(observe(split.unsplit(), a, start));
+            } else {
+                split.body().abort();
+                record(a, e == null ? h.status().code() : 0, true, start);
+                String why = e != null ? e.toString() : "status " + h.status().code();
+                ctx.eventLoop().execute(() -> out.complete(fallback(ctx, req, attempts, i, why)));
+            }
+            return null;
         });
         return HttpResponse.of(out);
+    }
+
+    /** True for an answer the next fallback should get a chance to replace: 429 or 5xx. */
+    static boolean fallBack(int status) {
+        return status == 429 || status >= 500;
     }
 
     private HttpResponse fallback(ServiceRequestContext ctx, GatewayRequest req, List<Attempt> attempts, int i, String why) {
@@ -335,7 +342,13 @@ public final class RegistryRouter implements Router, AutoCloseable {
                 to.model().alias);
         counter("sluice.route.fallbacks", "Requests sent to a fallback model after a failure before the first byte",
                 "model", from.model().alias, "to", to.model().alias).increment();
-        return attempt(ctx, req, attempts, i + 1);
+        try {
+            return attempt(ctx, req, attempts, i + 1);
+        } catch (RuntimeException e) {
+            log.error("fallback failed", e);
+            return OpenAiService.error(new OpenAiException(HttpStatus.INTERNAL_SERVER_ERROR, "server_error", null, null,
+                    "Internal error: " + e.getClass().getSimpleName()));
+        }
     }
 
     /** Adds the served-model headers and records the outcome once the response ends. */

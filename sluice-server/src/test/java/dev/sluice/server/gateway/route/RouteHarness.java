@@ -38,12 +38,12 @@ final class RouteHarness implements AutoCloseable {
         for (FakeBackend f : fakes.values()) f.ticker = ticker;
         router = new RegistryRouter(cfg, null, (name, bc) -> fakes.get(name), metrics.registry(), ticker, source);
         ServerConfig sc = ServerConfig.defaults().withPort(0);
-        ServerBuilder sb = Server.builder().http(0).errorHandler(new OpenAiErrors());
+        ServerBuilder sb = Server.builder().http(0).requestTimeout(java.time.Duration.ZERO).errorHandler(new OpenAiErrors()); // no timeouts: held streams wait for the test
         new Gateway(router, List.of(), sc).register(sb);
         new RoutingAdmin(router).register(sb);
         server = sb.build();
         server.start().join();
-        http = WebClient.of("h1c://127.0.0.1:" + server.activeLocalPort());
+        http = WebClient.builder("h1c://127.0.0.1:" + server.activeLocalPort()).responseTimeout(java.time.Duration.ZERO).build();
     }
 
     static RoutingConfig parse(String routingYaml) {
