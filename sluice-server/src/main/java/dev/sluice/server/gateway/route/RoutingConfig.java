@@ -39,9 +39,15 @@ public record RoutingConfig(Map<String, BackendConfig> backends, Map<String, Mod
             if (e.getKey().isBlank()) throw new IllegalArgumentException("routing.models: a model alias must not be blank");
             if (m == null) throw new IllegalArgumentException(at + ": a model needs 'versions'");
             for (Map.Entry<String, Version> v : m.versions().entrySet()) {
-                if (!backends.containsKey(v.getValue().backend())) {
+                BackendConfig b = backends.get(v.getValue().backend());
+                if (b == null) {
                     throw new IllegalArgumentException(at + ".versions." + v.getKey() + ".backend: unknown backend '" + v.getValue().backend()
                             + "' (routing.backends has " + backends.keySet() + ")");
+                }
+                if (v.getValue().model() != null && b.model() != null && !BackendConfig.LOCAL.equals(b.type()) && !b.model().equals(v.getValue().model())) {
+                    // a remote backend with its own 'model' always sends that one: the version's would be silently ignored
+                    throw new IllegalArgumentException(at + ".versions." + v.getKey() + ".model: backend '" + v.getValue().backend()
+                            + "' sends its own model '" + b.model() + "'; name the model on the version or on the backend, not both");
                 }
             }
             for (String f : m.fallbacks()) {

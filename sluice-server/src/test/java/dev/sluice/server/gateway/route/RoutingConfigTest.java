@@ -84,7 +84,9 @@ class RoutingConfigTest {
                 Map.entry(base.formatted("", "", "  overlaod: {}\n"), "overlaod"),
                 Map.entry("routing:\n  backends: {x: {type: local}}\n  models: {m: {versions: {a: {backend: x, weight: -1}}}}\n", "weight must be in"),
                 Map.entry("routing:\n  backends: {x: {type: local}}\n  models: {m: {versions: {a: {backend: x, weight: 0}}}}\n", "must not all be 0"),
-                Map.entry("routing:\n  backends: {x: {type: local}}\n  models: {m: {versions: {}}}\n", "at least one version"));
+                Map.entry("routing:\n  backends: {x: {type: local}}\n  models: {m: {versions: {}}}\n", "at least one version"),
+                Map.entry("routing:\n  backends: {x: {type: openai, endpoints: ['http://127.0.0.1:1/v1'], model: q}}\n"
+                        + "  models: {m: {versions: {a: {backend: x, model: r}}}}\n", "routing.models.m.versions.a.model: backend 'x' sends its own model 'q'"));
         for (Map.Entry<String, String> b : bad.entrySet()) {
             assertThatThrownBy(() -> parse(b.getKey())).as(b.getKey()).isInstanceOf(ConfigException.class).hasMessageContaining(b.getValue());
         }
