@@ -46,6 +46,8 @@ public record LimitsConfig(Boolean enabled, String mode, String fallback, Intege
     public static final String DEFAULT_KEY_PREFIX = "sluice:";
     /** Completion tokens reserved when a request sets no {@code max_tokens}: 4096, a typical context's reply bound. */
     public static final int DEFAULT_MAX_TOKENS = 4096;
+    /** Largest per-minute limit: 10^10 (Bucket4j refills at most one token per nanosecond, 6 x 10^10 a minute). */
+    public static final long MAX_PER_MINUTE = 10_000_000_000L;
     /** Most rules: 64 (each matching rule costs a bucket operation per request). */
     public static final int MAX_RULES = 64;
 
@@ -163,8 +165,12 @@ public record LimitsConfig(Boolean enabled, String mode, String fallback, Intege
     /** A rule's three limits; a null one does not limit. */
     public record TierLimits(Long requestsPerMinute, Long tokensPerMinute, Integer maxConcurrent) {
         void check(String at) {
-            if (requestsPerMinute != null && requestsPerMinute < 1) throw new IllegalArgumentException(at + ".requestsPerMinute must be >= 1, got " + requestsPerMinute);
-            if (tokensPerMinute != null && tokensPerMinute < 1) throw new IllegalArgumentException(at + ".tokensPerMinute must be >= 1, got " + tokensPerMinute);
+            if (requestsPerMinute != null && (requestsPerMinute < 1 || requestsPerMinute > MAX_PER_MINUTE)) {
+                throw new IllegalArgumentException(at + ".requestsPerMinute must be in [1, " + MAX_PER_MINUTE + "], got " + requestsPerMinute);
+            }
+            if (tokensPerMinute != null && (tokensPerMinute < 1 || tokensPerMinute > MAX_PER_MINUTE)) {
+                throw new IllegalArgumentException(at + ".tokensPerMinute must be in [1, " + MAX_PER_MINUTE + "], got " + tokensPerMinute);
+            }
             if (maxConcurrent != null && maxConcurrent < 1) throw new IllegalArgumentException(at + ".maxConcurrent must be >= 1, got " + maxConcurrent);
         }
 

@@ -78,6 +78,8 @@ class LimitsConfigTest {
         assertThatThrownBy(() -> SluiceConfig.parse("limits:\n  rules:\n    - {name: a, requestsPerMinute: 0}\n", Map.of(), "t.yaml"))
                 .hasMessageContaining("limits.rules[a].requestsPerMinute");
         assertThatThrownBy(() -> SluiceConfig.parse("limits:\n  rules:\n    - {name: a}\n", Map.of(), "t.yaml")).hasMessageContaining("at least one");
+        assertThatThrownBy(() -> SluiceConfig.parse("limits:\n  rules:\n    - {name: a, tokensPerMinute: 1000000000000}\n", Map.of(), "t.yaml"))
+                .hasMessageContaining("limits.rules[a].tokensPerMinute must be in [1, 10000000000]");
         assertThatThrownBy(() -> SluiceConfig.parse("limits:\n  rules:\n    - {name: a, maxConcurrent: 1}\n    - {name: a, maxConcurrent: 2}\n", Map.of(), "t.yaml"))
                 .hasMessageContaining("used twice");
         assertThatThrownBy(() -> SluiceConfig.parse("limits:\n  budgets:\n    - {scope: project, tokens: 1}\n", Map.of(), "t.yaml"))

@@ -1,4 +1,4 @@
-package dev.sluice.bench.gateway;
+package dev.sluice.bench.serving;
 
 import com.linecorp.armeria.client.WebClient;
 import com.linecorp.armeria.common.AggregatedHttpResponse;
@@ -35,7 +35,7 @@ import java.util.UUID;
  * one request at a time from one client over loopback; p50/p90/p99 of each and their difference.
  *
  * <pre>
- * java -cp sluice-bench/target/benchmarks.jar dev.sluice.bench.gateway.GatewayOverhead [--requests 5000] [--warmup 2000] [--redis redis://127.0.0.1:6379]
+ * java -cp sluice-bench/target/benchmarks.jar dev.sluice.bench.serving.GatewayOverhead [--requests 5000] [--warmup 2000] [--redis redis://127.0.0.1:6379]
  * </pre>
  */
 public final class GatewayOverhead {
@@ -111,7 +111,7 @@ public final class GatewayOverhead {
                   keyPrefix: "sluice-bench:%s:"
                   usageRecords: true
                   rules:
-                    - {name: per-key, dimensions: [key], requestsPerMinute: 100000000, tokensPerMinute: 1000000000000, maxConcurrent: 1000}
+                    - {name: per-key, dimensions: [key], requestsPerMinute: 100000000, tokensPerMinute: 10000000000, maxConcurrent: 1000}
                     - {name: per-tenant-model, dimensions: [tenant, model], requestsPerMinute: 100000000}
                   prices:
                     instant: {input: 0.1, output: 0.2}
