@@ -143,7 +143,7 @@ public final class GatewayAssembly implements AutoCloseable {
 
     /** The routing backends: the in-process engine ({@code local}), HTTP upstreams ({@code openai}) and remote workers ({@code grpc}, mTLS from the grpc section). */
     private static RegistryRouter.BackendFactory backends(OpenAiService worker, GrpcConfig grpc) {
-        Backends.Context context = Backends.Context.of(worker).withGrpc((name, bc) -> new GrpcBackend(name, bc.endpoints(), grpc));
+        Backends.Context context = Backends.Context.of(worker).withGrpc((name, bc) -> GrpcBackend.create(name, bc, grpc));
         return (name, bc) -> Backends.create(name, bc, context);
     }
 

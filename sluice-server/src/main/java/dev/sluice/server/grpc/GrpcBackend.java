@@ -64,6 +64,7 @@ public final class GrpcBackend implements Backend, AutoCloseable {
 
     private final String name;
     private final ClientFactory factory;
+    private final EndpointGroup group;
     private final InferenceGrpc.InferenceStub stub;
 
     /**
@@ -72,6 +73,14 @@ public final class GrpcBackend implements Backend, AutoCloseable {
      * @throws ConfigException for no endpoints, a bad endpoint, or plaintext that is not allowed
      */
     public GrpcBackend(String name, List<String> endpoints, GrpcConfig grpc) {
+        this(name, endpoints, grpc, null);
+    }
+
+    /**
+     * @param healthInterval how often each endpoint's {@code grpc.health.v1} is checked (an endpoint that is not
+     *                       {@code SERVING} leaves the rotation until it is), or null for no active checks
+     */
+    public GrpcBackend(String name, List<String> endpoints, GrpcConfig grpc, Duration healthInterval) {
         this.name = name;
         if (endpoints == null || endpoints.isEmpty()) throw new ConfigException("backend '" + name + "' (type grpc): at least one endpoint (host:port) is required");
         List<Endpoint> eps = new ArrayList<>();
@@ -94,11 +103,29 @@ public final class GrpcBackend implements Backend, AutoCloseable {
             });
         }
         this.factory = fb.build();
-        this.stub = GrpcClients.builder(grpc.clientTls() ? SessionProtocol.HTTPS : SessionProtocol.HTTP, EndpointGroup.of(eps))
+        SessionProtocol protocol = grpc.clientTls() ? SessionProtocol.HTTPS : SessionProtocol.HTTP;
+        this.group = healthInterval == null ? EndpointGroup.of(eps) : new GrpcHealthEndpoints(name, eps, protocol, factory, healthInterval);
+        this.stub = GrpcClients.builder(protocol, group)
                 .factory(factory)
                 .responseTimeout(Duration.ZERO) // the call's deadline bounds it
                 .maxResponseMessageLength(MAX_RESPONSE_MESSAGE_BYTES)
                 .build(InferenceGrpc.InferenceStub.class);
+    }
+
+    /** The {@code healthCheck.path} that turns on gRPC health checks for a {@code type: grpc} backend. */
+    public static final String HEALTH_PATH = "/grpc.health.v1.Health/Check";
+
+    /** A backend of {@code routing.backends.<name>}: endpoints, and {@code healthCheck} ({@link #HEALTH_PATH}, interval). */
+    public static GrpcBackend create(String name, dev.sluice.server.gateway.upstream.BackendConfig bc, GrpcConfig grpc) {
+        Duration health = null;
+        if (bc.healthCheck().enabled()) {
+            if (!HEALTH_PATH.equals(bc.healthCheck().path())) {
+                throw new ConfigException("routing.backends." + name + ".healthCheck.path: a grpc backend is checked with the standard gRPC health service; "
+                        + "use '" + HEALTH_PATH + "', got '" + bc.healthCheck().path() + "'");
+            }
+            health = bc.healthCheck().interval();
+        }
+        return new GrpcBackend(name, bc.endpoints(), grpc, health);
     }
 
     /** The config error for a gRPC backend that would be reached in plaintext. */
@@ -128,6 +155,7 @@ public final class GrpcBackend implements Backend, AutoCloseable {
 
     @Override
     public void close() {
+        group.close();
         factory.close();
     }
 

@@ -58,7 +58,7 @@ class GrpcBackendFailureTest {
     @Test
     void aWorkerFailingMidStreamEndsTheClientsStreamWithAnErrorEvent() {
         worker = new SluiceServer(ServerConfig.defaults().withPort(0).withDrainTimeout(Duration.ofMillis(100)),
-                List.of(new FakeModel("slow", "x".repeat(200), "", 4096)), () -> true, new ServerMetrics(), null)
+                List.of(new FakeModel("slow", "x".repeat(400), "", 4096)), () -> true, new ServerMetrics(), null)
                 .withGrpc(new GrpcConfig(null, null, null), 0).start();
         WebClient client = gateway(worker.grpcPort());
         CompletableFuture<AggregatedHttpResponse> f = client.execute(HttpRequest.of(HttpMethod.POST, "/v1/chat/completions", MediaType.JSON_UTF_8, BODY)).aggregate();
