@@ -28,7 +28,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 
 /**
- * The worker's HTTP server: the OpenAI routes, the WebSocket endpoint {@code /v1/ws},
+ * The worker's HTTP server (and, with {@link #withGrpc}, its gRPC port): the OpenAI routes, the WebSocket endpoint {@code /v1/ws},
  * {@code /health/live}, {@code /health/ready} and {@code /metrics}. Readiness is supplied by
  * the caller (true once the model is loaded and warmed up).
  *
