@@ -17,14 +17,14 @@ import java.util.concurrent.Callable;
 
 /** {@code sluice bench}: benchmark tools. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmark tools.",
-        subcommands = {BenchCommand.MakeModel.class, BenchEngineCommand.class, BenchServeCommand.class})
+        subcommands = {BenchCommand.MakeModel.class, BenchEngineCommand.class, BenchServeCommand.class, BenchGatewayCommand.class})
 public final class BenchCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing subcommand (make-model, engine, serve)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing subcommand (make-model, engine, serve, gateway)");
     }
 
     /**
