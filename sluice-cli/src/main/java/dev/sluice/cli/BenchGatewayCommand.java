@@ -56,11 +56,30 @@ final class BenchGatewayCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "NAME", description = "Model name sent to --upstream (default: bench).")
     String model;
 
+    @Option(names = "--gateway", paramLabel = "URL", description = {"Measure this running gateway (e.g. http://127.0.0.1:8080) instead of starting one; "
+            + "it must route --gateway-model to --upstream, which is then required."})
+    URI gateway;
+
+    @Option(names = "--gateway-model", paramLabel = "NAME", description = "Public model name requested from the gateway (default: bench).")
+    String gatewayModel;
+
+    @Option(names = "--serve-upstream", paramLabel = "PORT",
+            description = "Only serve the fast fake upstream on 127.0.0.1:PORT (base URL http://127.0.0.1:PORT/v1) until killed; for runs in separate processes.")
+    Integer serveUpstream;
+
     @Option(names = "--json", description = "One JSON object per run instead of a table.")
     boolean json;
 
     @Override
-    public Integer call() {
+    public Integer call() throws InterruptedException {
+        if (serveUpstream != null) {
+            var server = GatewayBenchmark.fastUpstream(chunks, serveUpstream);
+            spec.commandLine().getErr().printf(Locale.ROOT, "fast fake upstream at http://127.0.0.1:%d/v1 (%d chunks); Ctrl-C to stop%n",
+                    server.activeLocalPort(), chunks);
+            spec.commandLine().getErr().flush();
+            server.blockUntilShutdown();
+            return 0;
+        }
         List<Boolean> modes = switch (mode) {
             case "both" -> List.of(false, true);
             case "plain" -> List.of(false);
@@ -69,7 +88,7 @@ final class BenchGatewayCommand implements Callable<Integer> {
         };
         GatewayBenchConfig config;
         try {
-            config = new GatewayBenchConfig(rates, seconds(duration), concurrency, seconds(throughputDuration), seconds(warmup), modes, chunks, upstream, model);
+            config = new GatewayBenchConfig(rates, seconds(duration), concurrency, seconds(throughputDuration), seconds(warmup), modes, chunks, upstream, model, gateway, gatewayModel);
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }

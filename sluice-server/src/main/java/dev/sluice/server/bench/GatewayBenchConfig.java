@@ -17,9 +17,12 @@ import java.util.List;
  * @param upstream           an upstream's OpenAI base URL (e.g. {@code http://127.0.0.1:8000/v1}) to put the gateway
  *                           in front of, or null to start the fast fake one
  * @param model              the model name sent to the upstream
+ * @param gateway            a running gateway's base URL (e.g. {@code http://127.0.0.1:8080}) to measure instead of starting one
+ *                           here; it must route {@code gatewayModel} to {@code upstream}, which is then required
+ * @param gatewayModel       the public model name requested from the gateway
  */
 public record GatewayBenchConfig(List<Integer> rates, Duration duration, int concurrency, Duration throughputDuration, Duration warmup,
-                                 List<Boolean> modes, int chunks, URI upstream, String model) {
+                                 List<Boolean> modes, int chunks, URI upstream, String model, URI gateway, String gatewayModel) {
     /** Default rates: 100, 500 and 1,000 req/s (the target is stated at 1,000). */
     public static final List<Integer> DEFAULT_RATES = List.of(100, 500, 1000);
     /** Default latency run: 10 s (10,000 samples at 1,000 req/s, so p99 rests on 100 of them). */
@@ -51,9 +54,14 @@ public record GatewayBenchConfig(List<Integer> rates, Duration duration, int con
             throw new IllegalArgumentException("--upstream must be an http:// URL such as http://127.0.0.1:8000/v1, got " + upstream);
         }
         model = model == null || model.isBlank() ? "bench" : model;
+        if (gateway != null && upstream == null) throw new IllegalArgumentException("--gateway needs --upstream (the same upstream the gateway routes to, for the direct path)");
+        if (gateway != null && (gateway.getScheme() == null || !gateway.getScheme().startsWith("http") || gateway.getHost() == null)) {
+            throw new IllegalArgumentException("--gateway must be an http:// URL such as http://127.0.0.1:8080, got " + gateway);
+        }
+        gatewayModel = gatewayModel == null || gatewayModel.isBlank() ? "bench" : gatewayModel;
     }
 
     public static GatewayBenchConfig defaults() {
-        return new GatewayBenchConfig(null, null, DEFAULT_CONCURRENCY, null, null, null, DEFAULT_CHUNKS, null, null);
+        return new GatewayBenchConfig(null, null, DEFAULT_CONCURRENCY, null, null, null, DEFAULT_CHUNKS, null, null, null, null);
     }
 }

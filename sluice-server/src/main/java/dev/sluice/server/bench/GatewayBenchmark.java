@@ -51,8 +51,10 @@ import java.util.function.Consumer;
  * Both plain and streamed ({@code stream: true}, {@link GatewayBenchConfig#chunks} chunks and
  * usage). A request counts as failed on a non-200 status or a stream without {@code [DONE]}.
  *
- * <p>Design note: the load generator, the gateway and the upstream share this JVM and its CPUs, so
- * the throughput figure is a lower bound of what the gateway alone would do on them. The
+ * <p>Design note: by default the load generator, the gateway and the upstream share this JVM and
+ * its CPUs, so the throughput figure is a lower bound of what the gateway alone would do on them.
+ * To give the gateway its own cores, run the three as processes ({@code --serve-upstream},
+ * {@code sluice serve --role gateway}, {@code --gateway}) pinned with {@code taskset}. The
  * machine's load average is reported with the results.
  */
 public final class GatewayBenchmark implements AutoCloseable {
@@ -78,28 +80,40 @@ public final class GatewayBenchmark implements AutoCloseable {
             String u = config.upstream().toString();
             upstreamUrl = u.endsWith("/") ? u.substring(0, u.length() - 1) : u;
         }
-        SluiceConfig cfg = SluiceConfig.parse("""
-                routing:
-                  backends:
-                    up: {type: openai, endpoints: ["%s"], model: %s}
-                  models:
-                    bench:
-                      versions:
-                        v1: {backend: up, weight: 100}
-                """.formatted(upstreamUrl, config.model()), Map.of(), "bench gateway config");
-        ServerConfig sc = ServerConfig.defaults().withPort(0);
-        ServerMetrics metrics = new ServerMetrics();
-        gateway = new SluiceServer(sc, List.of(), () -> true, metrics, w -> GatewayAssembly.build(cfg, null, sc, metrics, w, true)).start();
+        String gatewayUrl;
+        if (config.gateway() == null) {
+            SluiceConfig cfg = SluiceConfig.parse("""
+                    routing:
+                      backends:
+                        up: {type: openai, endpoints: ["%s"], model: %s}
+                      models:
+                        %s:
+                          versions:
+                            v1: {backend: up, weight: 100}
+                    """.formatted(upstreamUrl, config.model(), config.gatewayModel()), Map.of(), "bench gateway config");
+            ServerConfig sc = ServerConfig.defaults().withPort(0);
+            ServerMetrics metrics = new ServerMetrics();
+            gateway = new SluiceServer(sc, List.of(), () -> true, metrics, w -> GatewayAssembly.build(cfg, null, sc, metrics, null, true)).start();
+            gatewayUrl = "http://127.0.0.1:" + gateway.port();
+        } else {
+            gateway = null;
+            gatewayUrl = config.gateway().getScheme() + "://" + config.gateway().getRawAuthority();
+        }
         factory = ClientFactory.builder().maxNumEventLoopsPerEndpoint(4).build();
         java.net.URI base = java.net.URI.create(upstreamUrl);
         direct = WebClient.builder(base.getScheme() + "://" + base.getRawAuthority()).factory(factory)
                 .responseTimeout(Duration.ofSeconds(30)).maxResponseLength(0).build();
-        viaGateway = WebClient.builder("http://127.0.0.1:" + gateway.port()).factory(factory).responseTimeout(Duration.ofSeconds(30)).maxResponseLength(0).build();
+        viaGateway = WebClient.builder(gatewayUrl).factory(factory).responseTimeout(Duration.ofSeconds(30)).maxResponseLength(0).build();
         upstreamPath = java.net.URI.create(upstreamUrl).getPath();
     }
 
     /** The answers of the fast upstream: precomputed bytes, written at once. */
     static Server fastUpstream(int chunks) {
+        return fastUpstream(chunks, 0);
+    }
+
+    /** The fast fake upstream on {@code 127.0.0.1:port} (0: a free port), started; {@code sluice bench gateway --serve-upstream}. */
+    public static Server fastUpstream(int chunks, int port) {
         StringBuilder text = new StringBuilder();
         StringBuilder sse = new StringBuilder();
         for (int i = 0; i < chunks; i++) {
@@ -126,7 +140,7 @@ public final class GatewayBenchmark implements AutoCloseable {
         byte[] noUsageBytes = sseNoUsage.getBytes(java.nio.charset.StandardCharsets.UTF_8);
         ResponseHeaders json = ResponseHeaders.builder(HttpStatus.OK).contentType(MediaType.JSON_UTF_8).build();
         ResponseHeaders events = ResponseHeaders.builder(HttpStatus.OK).contentType(MediaType.EVENT_STREAM).add(HttpHeaderNames.CACHE_CONTROL, "no-cache").build();
-        Server s = Server.builder().http(new InetSocketAddress("127.0.0.1", 0))
+        Server s = Server.builder().http(new InetSocketAddress("127.0.0.1", port))
                 .service("/v1/chat/completions", (ctx, req) -> HttpResponse.of(req.aggregate().thenApply(agg -> {
                     String body = agg.contentUtf8();
                     if (!body.contains("\"stream\":true")) return HttpResponse.of(json, HttpData.wrap(plainBytes));
@@ -141,7 +155,7 @@ public final class GatewayBenchmark implements AutoCloseable {
 
     private HttpRequest request(boolean toGateway, boolean stream) {
         String path = toGateway ? "/v1/chat/completions" : upstreamPath + "/chat/completions";
-        ObjectNode body = JSON.createObjectNode().put("model", toGateway ? "bench" : config.model()).put("max_tokens", config.chunks());
+        ObjectNode body = JSON.createObjectNode().put("model", toGateway ? config.gatewayModel() : config.model()).put("max_tokens", config.chunks());
         body.putArray("messages").addObject().put("role", "user").put("content", "Write one short sentence about a fox.");
         if (stream) body.put("stream", true);
         return HttpRequest.of(RequestHeaders.builder(HttpMethod.POST, path).contentType(MediaType.JSON_UTF_8).build(), HttpData.ofUtf8(body.toString()));
@@ -262,7 +276,7 @@ public final class GatewayBenchmark implements AutoCloseable {
 
     @Override
     public void close() {
-        gateway.close();
+        if (gateway != null) gateway.close();
         if (upstream != null) upstream.stop();
         factory.close();
     }

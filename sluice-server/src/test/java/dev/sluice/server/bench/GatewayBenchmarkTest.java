@@ -13,7 +13,7 @@ class GatewayBenchmarkTest {
     @Test
     void aTinyRunMeasuresBothPathsInBothModesWithoutFailures() {
         GatewayBenchConfig c = new GatewayBenchConfig(List.of(50), Duration.ofMillis(300), 4, Duration.ofMillis(300), Duration.ofMillis(200),
-                List.of(false, true), 4, null, null);
+                List.of(false, true), 4, null, null, null, null);
         List<GatewayBenchResult> results;
         try (GatewayBenchmark b = new GatewayBenchmark(c)) {
             results = b.run(null);
@@ -35,8 +35,10 @@ class GatewayBenchmarkTest {
 
     @Test
     void badSettingsAreRefusedNamingTheOption() {
-        assertThatThrownBy(() -> new GatewayBenchConfig(List.of(0), null, 1, null, null, null, 4, null, null)).hasMessageContaining("--rates");
-        assertThatThrownBy(() -> new GatewayBenchConfig(null, null, 0, null, null, null, 4, null, null)).hasMessageContaining("--concurrency");
-        assertThatThrownBy(() -> new GatewayBenchConfig(null, null, 1, null, null, null, 4, java.net.URI.create("ftp://x"), null)).hasMessageContaining("--upstream");
+        assertThatThrownBy(() -> new GatewayBenchConfig(List.of(0), null, 1, null, null, null, 4, null, null, null, null)).hasMessageContaining("--rates");
+        assertThatThrownBy(() -> new GatewayBenchConfig(null, null, 0, null, null, null, 4, null, null, null, null)).hasMessageContaining("--concurrency");
+        assertThatThrownBy(() -> new GatewayBenchConfig(null, null, 1, null, null, null, 4, java.net.URI.create("ftp://x"), null, null, null)).hasMessageContaining("--upstream");
+        assertThatThrownBy(() -> new GatewayBenchConfig(null, null, 1, null, null, null, 4, null, null, java.net.URI.create("http://127.0.0.1:1"), null))
+                .hasMessageContaining("--gateway needs --upstream");
     }
 }
