@@ -167,7 +167,9 @@ final class ResponseCache implements AutoCloseable {
     private synchronized CompletableFuture<StatefulRedisConnection<String, byte[]>> connect() {
         if (connecting != null) return connecting;
         RedisURI uri = RedisURI.create(redis.config().uri());
-        uri.setTimeout(timeout);
+        // the handshake gets the connect timeout (4x the command timeout): on a busy start-up 250 ms is too tight;
+        // commands keep the client's fixed command timeout (TimeoutOptions) and the backstop here
+        uri.setTimeout(timeout.multipliedBy(4));
         CompletableFuture<StatefulRedisConnection<String, byte[]>> f;
         try {
             f = redis.client().connectAsync(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE), uri).toCompletableFuture();
