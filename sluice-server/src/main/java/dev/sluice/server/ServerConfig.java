@@ -6,7 +6,8 @@ import java.time.Duration;
  * Typed, validated configuration of the HTTP server. Every limit has a safe default here, in one
  * place, with its unit and reason; each parameter's doc says what happens when it is hit.
  *
- * @param host            address to bind; loopback by default (no auth exists yet, so nothing is exposed)
+ * @param host            address to bind; loopback by default. Beyond loopback the gateway needs credentials
+ *                        (API keys, JWT) or {@code --no-auth} (docs/auth.md)
  * @param port            TCP port; 0 picks a free one
  * @param maxRequestBytes largest accepted request body (and WebSocket message); a larger one gets
  *                        413 with an OpenAI error body ({@code code: request_too_large}); on a
