@@ -449,13 +449,14 @@ public final class RegistryRouter implements Router, AutoCloseable {
                 throw OpenAiException.invalid("weights", "weights." + e.getKey() + " must be an integer in [0, " + RoutingConfig.Version.MAX_WEIGHT + "], got " + w);
             }
         }
+        Map<String, Integer> next = m.weights();
+        next.putAll(weights);
+        if (next.values().stream().mapToLong(Integer::longValue).sum() <= 0) {
+            throw OpenAiException.invalid("weights", "The weights of model '" + alias + "' must not all be 0");
+        }
+        // pause first, outside the model's lock: a tick holds the controller's lock and then takes the model's
+        if (m.canary != null) m.canary.pause();
         synchronized (m) {
-            Map<String, Integer> next = m.weights();
-            next.putAll(weights);
-            if (next.values().stream().mapToLong(Integer::longValue).sum() <= 0) {
-                throw OpenAiException.invalid("weights", "The weights of model '" + alias + "' must not all be 0");
-            }
-            if (m.canary != null) m.canary.pause();
             Map<String, Integer> before = m.setWeights(weights);
             weightChanged(m, before, m.weights(), "admin", "set through the admin API");
         }

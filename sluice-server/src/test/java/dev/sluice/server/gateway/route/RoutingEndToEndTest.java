@@ -125,6 +125,33 @@ class RoutingEndToEndTest {
     }
 
     @Test
+    void aRefusedConnectionFallsBackToARemoteWorkerThroughTheOpenAiUpstream() {
+        FakeModel w = new FakeModel("fake-w", "from the worker", "", 4096);
+        try (SluiceServer worker = new SluiceServer(ServerConfig.defaults().withPort(0), List.<InferenceModel>of(w), () -> true).start()) {
+            start("""
+                    routing:
+                      backends:
+                        engine: {type: local}
+                        dead: {type: openai, endpoints: ["http://127.0.0.1:1/v1"]}
+                        remote: {type: openai, endpoints: ["http://127.0.0.1:%d/v1"], model: fake-w}
+                      models:
+                        chat: {versions: {v1: {backend: dead}}, fallbacks: [chat-remote, chat-local]}
+                        chat-remote: {versions: {v1: {backend: remote}}}
+                        chat-local: {versions: {v1: {backend: engine, model: fake-a}}}
+                    """.formatted(worker.port()));
+            OpenAIClient sdk = sdk();
+            assertThat(sdk.chat().completions().create(params().build()).choices().get(0).message().content()).contains("from the worker");
+            StringBuilder streamed = new StringBuilder();
+            try (StreamResponse<ChatCompletionChunk> s = sdk.chat().completions().createStreaming(params().build())) {
+                s.stream().forEach(ch -> ch.choices().forEach(x -> x.delta().content().ifPresent(streamed::append)));
+            }
+            assertThat(streamed.toString()).isEqualTo("from the worker");
+            worker.close(); // now the remote worker is gone too: the in-process engine is the last fallback
+            assertThat(sdk.chat().completions().create(params().build()).choices().get(0).message().content()).contains("from A");
+        }
+    }
+
+    @Test
     void configErrorsNameTheKey() {
         assertThatThrownBy(() -> GatewayAssembly.build(SluiceConfig.parse(YAML, Map.of(), "t.yaml"), ServerConfig.defaults(), new ServerMetrics(), null))
                 .hasMessageContaining("routing.backends.engine").hasMessageContaining("role all");
