@@ -13,7 +13,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** The store opens and migrates on the embedded H2 file and on the real PostgreSQL of this machine. */
 class StoreTest {
     /** The PostgreSQL that integration tests use: this machine's, trust auth, database {@code test}. */
-    public static final String PG_URL = System.getProperty("sluice.test.pg", "jdbc:postgresql://127.0.0.1:5432/test");
+    public static final String PG_URL = PgTestSchema.PG_URL;
 
     @Test
     void h2FileInPostgresModeOpensAndMigrates(@TempDir Path dir) throws Exception {
@@ -27,10 +27,12 @@ class StoreTest {
 
     @Test
     void realPostgresOpensAndMigrates() throws Exception {
-        try (Store s = Store.open(new StoreConfig(PG_URL, "postgres", null, 2, null)); Connection c = s.connection()) {
+        try (PgTestSchema schema = new PgTestSchema("store");
+             Store s = Store.open(schema.config(2)); Connection c = s.connection()) {
             assertThat(s.config().postgres()).isTrue();
-            try (ResultSet r = c.createStatement().executeQuery("select 1")) {
+            try (ResultSet r = c.createStatement().executeQuery("select count(*) from flyway_schema_history where success")) {
                 assertThat(r.next()).isTrue();
+                assertThat(r.getInt(1)).isGreaterThanOrEqualTo(3); // V1 identity, V2 limits, V3 stored completions
             }
         }
     }
