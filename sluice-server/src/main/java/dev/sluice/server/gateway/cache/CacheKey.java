@@ -22,8 +22,9 @@ import java.util.Set;
  *
  * <p>Design note: the normalized form is canonical JSON (object keys sorted at every depth,
  * numbers as decimals without trailing zeros, so {@code 0}, {@code 0.0} and {@code 0e0} are
- * one value) of {@code {"kind", "model", "version", "scope", "request"}}: the route (chat or
- * legacy completion), the public model and the version the router resolved, the scope (the
+ * one value) of {@code {"kind", "model", "version", "upstream", "scope", "request"}}: the route (chat or
+ * legacy completion), the public model and the version the router resolved, the model it resolved
+ * the request to (the body's {@code model} after routing), the scope (the
  * tenant, or {@code *} when the model's cache is shared), and the client's original body without
  * the fields that do not change the answer ({@link #IGNORED}). Everything else (messages or
  * prompt, every sampling parameter, {@code n}, tools, logprobs, unknown fields) is in the key,
@@ -43,6 +44,9 @@ public final class CacheKey {
     public static String of(GatewayRequest req, String scope) {
         ObjectNode o = JsonNodeFactory.instance.objectNode();
         o.put("kind", req.kind().route).put("model", req.model()).put("version", req.version()).put("scope", scope);
+        // the model the router resolved the request to (it rewrites body.model: the version's upstream model, or a
+        // lighter model under overload), so a re-pointed version or a degraded answer never shares the normal entry
+        o.put("upstream", req.body().path("model").asText());
         ObjectNode body = req.originalBody().deepCopy();
         body.remove(IGNORED);
         body.remove("model");

@@ -53,6 +53,16 @@ class CacheKeyTest {
     }
 
     @Test
+    void theModelTheRouterResolvedToIsInTheKey() throws Exception {
+        GatewayRequest r = new GatewayRequest(GatewayRequest.Kind.CHAT, RequestHeaders.of(HttpMethod.POST, "/v1/chat/completions"),
+                (ObjectNode) JSON.readTree(BASE + "}"), Principal.anonymous(), 0);
+        r.version("v1");
+        String before = CacheKey.of(r, "t");
+        r.body().put("model", "lighter-model"); // e.g. degraded under overload
+        assertThat(CacheKey.of(r, "t")).isNotEqualTo(before);
+    }
+
+    @Test
     void aTenantNameCannotForgeAnotherScope() throws Exception {
         assertThat(key(BASE + "}", "v1", "a\",\"scope\":\"b")).isNotEqualTo(key(BASE + "}", "v1", "b"));
     }
