@@ -60,6 +60,9 @@ interface Counters extends AutoCloseable {
     /** Frees the slot held by {@code lease}; freeing twice is harmless. */
     CompletableFuture<Void> release(String key, String lease);
 
+    /** Tokens in a bucket now (negative while in debt), for tests and the admin view. */
+    CompletableFuture<Long> available(String key, Limit limit);
+
     /** Slots held now (for tests and the admin view). */
     CompletableFuture<Long> inFlight(String key);
 

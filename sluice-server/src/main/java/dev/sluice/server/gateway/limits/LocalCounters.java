@@ -50,6 +50,11 @@ final class LocalCounters implements Counters {
     }
 
     @Override
+    public CompletableFuture<Long> available(String key, Limit limit) {
+        return CompletableFuture.completedFuture(bucket(key, limit).getAvailableTokens());
+    }
+
+    @Override
     public CompletableFuture<Boolean> acquire(String key, int max, String lease) {
         boolean[] ok = {false};
         slots.compute(key, (k, held) -> {

@@ -306,6 +306,12 @@ final class RateLimiter implements AutoCloseable {
         return m > 0 ? m + "m" + s + "s" : s + "s";
     }
 
+    /** Tokens now in the bucket {@code key} (a match key plus {@code :req} or {@code :tok}) of {@code perMinute}, on the current backend (tests). */
+    CompletableFuture<Long> available(String key, long perMinute) {
+        Counters c = redis == null ? local : redisUp ? redis : fallbackLocal;
+        return c.available(key, limit(perMinute, false));
+    }
+
     /** Slots held now under {@code key} on the current backend (tests, admin). */
     CompletableFuture<Long> inFlight(String key) {
         Counters c = redis == null ? local : redisUp ? redis : fallbackLocal;

@@ -87,6 +87,11 @@ final class RedisCounters implements Counters {
         return bounded(bucket(key, limit).thenCompose(b -> b.addTokens(n)));
     }
 
+    @Override
+    public CompletableFuture<Long> available(String key, Limit limit) {
+        return bounded(bucket(key, limit).thenCompose(AsyncBucketProxy::getAvailableTokens));
+    }
+
     private String slotKey(String key) {
         return prefix + "cc:" + key;
     }

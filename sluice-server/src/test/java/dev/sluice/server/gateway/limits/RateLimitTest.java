@@ -23,6 +23,24 @@ import static org.awaitility.Awaitility.await;
 
 /** In-process rate limits through the gateway: RPM, TPM and concurrency per dimension, OpenAI's headers, the SDK's view. */
 class RateLimitTest {
+    /** The same tests with the buckets and slots in the real Redis. */
+    static class InRedis extends RateLimitTest {
+        @Override
+        LimitsHarness start(LimitsConfig c, FakeModel m) {
+            h = new LimitsHarness(m);
+            LimitsConfig redis = new LimitsConfig(c.enabled(), "redis", "closed", c.replicas(), null, h.prefix(), c.refill(), c.rules(), null, null, "store",
+                    null, false);
+            h.start(redis, null, new dev.sluice.server.redis.RedisConfig(LimitsHarness.REDIS, java.time.Duration.ofSeconds(2)));
+            assertThat(h.limits.limiter().redisMode()).isTrue();
+            return h;
+        }
+
+        @AfterEach
+        void clean() {
+            if (h != null) RedisCleanup.deletePrefix(h.prefix());
+        }
+    }
+
     static final ObjectMapper JSON = new ObjectMapper();
     /** "user: hi\nassistant:" in the fake model's one-token-per-character template. */
     static final int PROMPT_HI = "user: hi\nassistant:".length();
@@ -121,6 +139,8 @@ class RateLimitTest {
         assertThat(first.headers().get("x-ratelimit-limit-tokens")).isEqualTo("50");
         assertThat(first.headers().get("x-ratelimit-remaining-tokens")).isEqualTo(Integer.toString(50 - PROMPT_HI));
         assertThat(first.headers().get("x-ratelimit-limit-requests")).isNull();
+        // the 13 completion tokens are settled when the response ends (asynchronously: wait for it)
+        await().atMost(java.time.Duration.ofSeconds(10)).until(() -> h.limits.limiter().available("tpm:key=k1:tok", 50).join() == 50 - PROMPT_HI - 13);
         AggregatedHttpResponse second = h.chat("t1,k1", body);
         assertThat(second.status().code()).isEqualTo(429);
         assertThat(error(second).path("type").asText()).isEqualTo("tokens");
