@@ -39,7 +39,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * with the actual usage, and a {@link UsageRecord} queued. That happens exactly once per
  * request; a backstop on the request log frees what is held should the tap never fire.
  * Bucket and budget calls are asynchronous (Redis) or on the blocking pool (JDBC); the rest of
- * the pipeline resumes on the request's event loop.
+ * the pipeline resumes on the request's event loop. With budgets in Redis the reservation runs
+ * alongside the bucket operations (one round trip less) and is undone if a bucket refuses; with
+ * budgets in the store it runs only once the buckets have admitted the request, so a flood of
+ * rate-limited requests never reaches the database.
  */
 public final class AdmissionStage implements GatewayStage {
     private static final Logger log = LoggerFactory.getLogger(AdmissionStage.class);
@@ -79,13 +82,29 @@ public final class AdmissionStage implements GatewayStage {
         } catch (OpenAiException e) {
             rate = CompletableFuture.failedFuture(e);
         }
-        CompletableFuture<Ticket> ticket = rate.thenCompose(adm -> reserve(req, budgets).handle((res, t) -> {
-            if (t != null) {
-                adm.release(0);
-                throw new CompletionException(t);
-            }
-            return new Ticket(req, adm, res, t0);
-        }));
+        CompletableFuture<Ticket> ticket;
+        if (ledgerInRedis) {
+            // both at once (one Redis round trip saved); whichever refuses, the other is undone
+            CompletableFuture<RateLimiter.Admission> r = rate;
+            CompletableFuture<Ledger.Reservation> q = reserve(req, budgets);
+            ticket = CompletableFuture.allOf(r, q).handle((v, t) -> {
+                RateLimiter.Admission adm = r.isCompletedExceptionally() ? null : r.join();
+                Ledger.Reservation res = q.isCompletedExceptionally() ? null : q.join();
+                if (adm != null && res != null) return new Ticket(req, adm, res, t0);
+                if (adm != null) adm.release(0);
+                if (res != null) settleQuietly(res, 0, 0);
+                throw new CompletionException(r.isCompletedExceptionally() ? r.exceptionNow() : q.exceptionNow());
+            });
+        } else {
+            // the store's reservation is a transaction: only for requests the rate limits admitted
+            ticket = rate.thenCompose(adm -> reserve(req, budgets).handle((res, t) -> {
+                if (t != null) {
+                    adm.release(0);
+                    throw new CompletionException(t);
+                }
+                return new Ticket(req, adm, res, t0);
+            }));
+        }
         return HttpResponse.of(ticket.handleAsync((t, failure) -> {
             if (failure != null) {
                 OpenAiException e = toOpenAi(unwrap(failure));
@@ -128,6 +147,14 @@ public final class AdmissionStage implements GatewayStage {
             log.warn("budgets: cannot reserve, refusing the request: {}", cause.toString());
             throw new CompletionException(new OpenAiException(HttpStatus.SERVICE_UNAVAILABLE, "server_error", null, "quota_unavailable",
                     "Budgets cannot be checked now; try again shortly").header("retry-after", "1"));
+        });
+    }
+
+    private void settleQuietly(Ledger.Reservation r, long tokens, long micros) {
+        if (r.slots().isEmpty()) return;
+        ledger.settle(r, tokens, micros).exceptionally(e -> {
+            log.warn("budgets: settlement failed (the reservation stays counted until the period ends): {}", e.toString());
+            return null;
         });
     }
 
@@ -198,12 +225,7 @@ public final class AdmissionStage implements GatewayStage {
             } catch (RuntimeException e) {
                 log.warn("admission: releasing rate limits failed: {}", e.toString());
             }
-            if (!reservation.slots().isEmpty()) {
-                ledger.settle(reservation, (long) prompt + completion, cost).exceptionally(e -> {
-                    log.warn("budgets: settlement failed (the reservation stays counted until the period ends): {}", e.toString());
-                    return null;
-                });
-            }
+            settleQuietly(reservation, (long) prompt + completion, cost);
             record(status, prompt, completion, cost);
         }
 

@@ -105,6 +105,23 @@ class BudgetTest {
     }
 
     @Test
+    void withBudgetsInRedisAReservationMadeAlongsideARefusingBucketIsUndone(@TempDir Path dir) throws Exception {
+        h = new LimitsHarness(new FakeModel("fake", "Hello, world!", "", 4096));
+        String tenant = "t-" + h.run;
+        LimitsConfig c = new LimitsConfig(true, "local", null, null, null, h.prefix(), "interval",
+                List.of(new LimitsConfig.Rule("one", List.of("tenant"), null, null, 1L, null, null, null)), null,
+                List.of(new LimitsConfig.Budget("tenant", null, "day", 1_000_000L, null)), "redis", null, false);
+        h.start(c, LimitsHarness.h2(dir), new RedisConfig(LimitsHarness.REDIS, null));
+        assertThat(h.chat(tenant + ",k", LimitsHarness.chatBody("fake", "hi", 5, false)).status().code()).isEqualTo(200);
+        AggregatedHttpResponse refused = h.chat(tenant + ",k", LimitsHarness.chatBody("fake", "hi", 5, false));
+        assertThat(refused.status().code()).isEqualTo(429);
+        assertThat(JSON.readTree(refused.contentUtf8()).path("error").path("code").asText()).isEqualTo("rate_limit_exceeded");
+        Catalog.BudgetLimit b = new Catalog.BudgetLimit("tenant", tenant, "day", 1_000_000L, null);
+        await().atMost(Duration.ofSeconds(10)).until(() -> h.limits.ledger().balance(b).join().tokensReserved() == 0);
+        assertThat(h.limits.ledger().balance(b).join().tokensUsed()).isEqualTo(PER_REQUEST);
+    }
+
+    @Test
     void theH2LedgerIsAtomicTooAndMoneyBudgetsCountAtTheModelsPrices(@TempDir Path dir) throws Exception {
         h = new LimitsHarness(new FakeModel("fake", "Hello, world!", "", 4096));
         // 1.00 per 1K input, 2.00 per 1K output: one request costs (19 * 1000 + 5 * 2000) / 1000 = 29 micro-units... x1000 = 0.029
