@@ -137,7 +137,9 @@ public final class GatewayOverhead {
             WebClient client = WebClient.builder("http://127.0.0.1:" + s.port()).responseTimeout(Duration.ofSeconds(10)).build();
             String body = "{\"model\":\"instant\",\"max_tokens\":8,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
             long[] out = new long[requests];
+            double fallbackBefore = 0;
             for (int i = 0; i < warmup + requests; i++) {
+                if (i == warmup) fallbackBefore = fallbacks(metrics);
                 com.linecorp.armeria.common.RequestHeadersBuilder h = RequestHeaders.builder(HttpMethod.POST, "/v1/chat/completions").contentType(MediaType.JSON_UTF_8);
                 if (key != null) h.add("authorization", "Bearer " + key);
                 long t0 = System.nanoTime();
@@ -146,9 +148,17 @@ public final class GatewayOverhead {
                 if (r.status().code() != 200) throw new IllegalStateException("request " + i + ": " + r.status() + " " + r.contentUtf8());
                 if (i >= warmup) out[i - warmup] = t;
             }
+            double fell = fallbacks(metrics) - fallbackBefore;
+            if (fell > 0) System.out.printf(Locale.ROOT, "WARNING: %.0f measured request(s) were decided without Redis (it timed out); rerun%n", fell);
             Arrays.sort(out);
             return out;
         }
+    }
+
+    /** Requests decided without Redis so far ({@code sluice_ratelimit_fallback_total}). */
+    private static double fallbacks(ServerMetrics metrics) {
+        return metrics.scrape().lines().filter(l -> l.startsWith("sluice_ratelimit_fallback_total"))
+                .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
     }
 
     private static double pct(long[] sorted, double p) {
