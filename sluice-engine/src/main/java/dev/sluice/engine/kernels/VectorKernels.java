@@ -680,14 +680,13 @@ public final class VectorKernels implements Kernels {
 
     @Override
     public void softmax(float[] x, int off, int size) {
-        int i = 0;
-        FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-        for (; i <= size - L; i += L) mv = mv.max(FloatVector.fromArray(F, x, off + i));
-        float max = mv.reduceLanes(VectorOperators.MAX);
-        for (; i < size; i++) max = Math.max(max, x[off + i]);
+        // a plain max: inlined into the attention lambda, C2 left a vector max loop here on the Java
+        // fallback, which allocated a vector per element block (JFR, decode); the scores are short
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < size; i++) max = Math.max(max, x[off + i]);
         float sum = exp(x, off, size, 1f, max, x, off);
         float inv = 1f / sum;
-        i = 0;
+        int i = 0;
         for (; i <= size - L; i += L) FloatVector.fromArray(F, x, off + i).mul(inv).intoArray(x, off + i);
         for (; i < size; i++) x[off + i] *= inv;
     }
