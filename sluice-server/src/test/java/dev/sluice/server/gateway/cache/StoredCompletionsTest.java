@@ -17,6 +17,7 @@ import com.openai.models.chat.completions.messages.MessageListPage;
 import com.openai.models.chat.completions.messages.MessageListParams;
 import dev.sluice.server.config.SluiceConfig;
 import dev.sluice.server.gateway.auth.IdentityStore;
+import dev.sluice.server.store.PgTestSchema;
 import dev.sluice.server.store.Store;
 import dev.sluice.server.store.StoreConfig;
 import org.junit.jupiter.api.AfterEach;
@@ -32,7 +33,6 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -47,31 +47,21 @@ import static org.awaitility.Awaitility.await;
  */
 class StoredCompletionsTest {
     static final String REPLY = "Stored answer.";
-    /** This machine's PostgreSQL, as {@code StoreTest} uses it. */
-    static final String PG_URL = System.getProperty("sluice.test.pg", "jdbc:postgresql://127.0.0.1:5432/test");
-    final String run = UUID.randomUUID().toString().replace("-", "").substring(0, 12);
     final CountingModel model = new CountingModel("fake", REPLY);
     Harness h;
-    String schema;
+    PgTestSchema pg;
 
     @AfterEach
     void stop() throws Exception {
         if (h != null) h.close();
-        if (schema != null) {
-            try (Connection c = DriverManager.getConnection(PG_URL, "postgres", null); Statement s = c.createStatement()) {
-                s.execute("DROP SCHEMA " + schema + " CASCADE");
-            }
-        }
+        if (pg != null) pg.close();
     }
 
     /** A store URL for {@code db}: an H2 file under {@code dir}, or a fresh PostgreSQL schema. */
     String storeUrl(String db, Path dir) throws Exception {
         if (db.equals("h2")) return StoreConfig.defaultUrl(dir);
-        schema = "cache_test_" + run;
-        try (Connection c = DriverManager.getConnection(PG_URL, "postgres", null); Statement s = c.createStatement()) {
-            s.execute("CREATE SCHEMA " + schema);
-        }
-        return PG_URL + "?currentSchema=" + schema;
+        pg = new PgTestSchema("cache_test");
+        return pg.url();
     }
 
     static OpenAIClient sdk(Harness h, String key) {
