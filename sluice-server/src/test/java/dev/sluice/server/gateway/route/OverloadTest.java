@@ -54,11 +54,12 @@ class OverloadTest {
     /** Holds {@code n} streams open on {@code model} (high priority, so none is degraded), and waits until the router counts exactly them. */
     void hold(String model, int n) {
         while (heldBy.getOrDefault(model, 0) < n) {
+            int already = heldBy.getOrDefault(model, 0);
+            await().until(() -> h.inFlight(model) == already); // requests answered just before may still be finishing
             CompletableFuture<AggregatedHttpResponse> f = h.chatAsync(model, "u", true, RegistryRouter.PRIORITY_HEADER, "high");
             held.add(f);
             heldBy.merge(model, 1, Integer::sum);
         }
-        // requests answered earlier may still be finishing: wait until only the held streams are in flight
         await().until(() -> h.inFlight(model) == n || held.stream().anyMatch(CompletableFuture::isDone));
         assertThat(held).noneMatch(CompletableFuture::isDone);
     }
