@@ -152,6 +152,7 @@ final class Flight {
         });
         c.ctx.whenRequestCancelling().thenRun(() -> gone(c));
         synchronized (this) {
+            if (c.gone) return out; // its request was cancelled already
             clients.add(c);
             if (ended) finish(c);
             else if (headers != null && sse && c.stream) goLive(c);
@@ -161,21 +162,18 @@ final class Flight {
 
     /** A client went away: it leaves; the last one to leave cancels the generation. */
     private void gone(Client c) {
-        Subscription cancel = null;
+        Subscription cancel;
         synchronized (this) {
             if (c.gone) return;
             c.gone = true;
             if (c.id == null) leaderGone = true;
             clients.remove(c);
-            if (!ended && clients.isEmpty()) {
-                cancel = subscription;
-                overflow = true; // no joiner may attach to a generation being cancelled
-            }
+            if (ended || !clients.isEmpty()) return;
+            cancel = subscription; // null before the subscription starts: onSubscribe then cancels it
+            overflow = true; // no joiner may attach to a generation being cancelled
         }
-        if (cancel != null) {
-            onOverflow.accept(this);
-            cancel.cancel();
-        }
+        onOverflow.accept(this);
+        if (cancel != null) cancel.cancel();
     }
 
     // ---- reading the response (the leader's event loop) ----
