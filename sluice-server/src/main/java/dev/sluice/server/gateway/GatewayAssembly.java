@@ -136,6 +136,10 @@ public final class GatewayAssembly implements AutoCloseable {
         RegistryRouter registry = new RegistryRouter(routing, worker, backends(worker, grpc), metrics.registry(), Ticker.systemTicker(), source);
         resources.add(registry);
         registry.startTicking();
+        if (routing.watch()) {
+            if (configFile == null) throw new IllegalArgumentException("routing.watch: there is no config file to watch");
+            registry.watch(configFile, RoutingConfig.WATCH_INTERVAL);
+        }
         RoutingAdmin admin = new RoutingAdmin(registry);
         customizers.add(admin::register);
         return registry;

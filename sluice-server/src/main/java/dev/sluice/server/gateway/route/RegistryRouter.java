@@ -28,6 +28,7 @@ import io.netty.util.AttributeKey;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -133,6 +134,35 @@ public final class RegistryRouter implements Router, AutoCloseable {
         }, TICK.toMillis(), TICK.toMillis(), TimeUnit.MILLISECONDS);
         ticks = s;
         return this;
+    }
+
+    /**
+     * Reloads when {@code file}'s content changes, checking every {@code every} (after {@link #startTicking}); a change
+     * that does not validate is logged and the current table stays, as with {@link #reload()}.
+     */
+    public void watch(Path file, Duration every) {
+        if (ticks == null) throw new IllegalStateException("startTicking() first");
+        AtomicReference<byte[]> last = new AtomicReference<>(digest(file));
+        ticks.scheduleWithFixedDelay(() -> {
+            byte[] now = digest(file);
+            if (now == null || java.util.Arrays.equals(now, last.get())) return;
+            last.set(now);
+            log.info("routing: {} changed, reloading", file);
+            try {
+                reload();
+            } catch (RuntimeException e) {
+                log.warn("routing: {} changed but was not applied: {}", file, e.getMessage());
+            }
+        }, every.toMillis(), every.toMillis(), TimeUnit.MILLISECONDS);
+        log.info("routing: watching {} for changes every {} ms", file, every.toMillis());
+    }
+
+    private static byte[] digest(Path file) {
+        try {
+            return java.security.MessageDigest.getInstance("SHA-256").digest(java.nio.file.Files.readAllBytes(file));
+        } catch (java.io.IOException | java.security.NoSuchAlgorithmException e) {
+            return null; // unreadable for a moment (an editor replacing it): try again next time
+        }
     }
 
     /** Evaluates every canary controller of the current table once. */

@@ -22,10 +22,15 @@ import java.util.Set;
  * @param backends named backend pools (order kept); a version names one
  * @param models   public aliases (order kept: {@code /v1/models} lists them in this order)
  * @param overload the overload thresholds, applied per public model
+ * @param watch    true: re-read the config file when it changes (checked every {@link #WATCH_INTERVAL}), as
+ *                 {@code POST /admin/v1/routing/reload} does; default false. Read at start-up only
  */
-public record RoutingConfig(Map<String, BackendConfig> backends, Map<String, ModelConfig> models, Overload overload) {
+public record RoutingConfig(Map<String, BackendConfig> backends, Map<String, ModelConfig> models, Overload overload, Boolean watch) {
+    /** How often a watched config file is checked for changes: 2 s (an edit takes effect within that; reading a small file is cheap). */
+    public static final java.time.Duration WATCH_INTERVAL = java.time.Duration.ofSeconds(2);
 
     public RoutingConfig {
+        watch = watch != null && watch;
         backends = ordered(backends);
         models = ordered(models);
         overload = overload == null ? Overload.defaults() : overload;
@@ -68,7 +73,7 @@ public record RoutingConfig(Map<String, BackendConfig> backends, Map<String, Mod
 
     /** No routing section: {@code sluice serve} routes each in-process model under its own id, as without a config. */
     public static RoutingConfig defaults() {
-        return new RoutingConfig(null, null, null);
+        return new RoutingConfig(null, null, null, null);
     }
 
     /**
@@ -77,7 +82,7 @@ public record RoutingConfig(Map<String, BackendConfig> backends, Map<String, Mod
      * under its own id, with the thresholds applied.
      */
     public boolean isEmpty() {
-        return backends.isEmpty() && models.isEmpty() && overload.equals(Overload.defaults());
+        return backends.isEmpty() && models.isEmpty() && overload.equals(Overload.defaults()) && !watch;
     }
 
     /**

@@ -103,4 +103,24 @@ class ReloadTest {
         assertThat(r.headers().get(RegistryRouter.SERVED_VERSION_HEADER)).isEqualTo("v2");
         assertThat(fakes.get("b").closed).isFalse();
     }
+
+    @Test
+    void aWatchedFileIsReloadedWhenItChangesAndABadEditIsNotApplied() throws Exception {
+        Path file = dir.resolve("watched.yaml");
+        Files.writeString(file, V1);
+        Map<String, FakeBackend> fakes = new LinkedHashMap<>();
+        fakes.put("a", new FakeBackend("a"));
+        fakes.put("b", new FakeBackend("b"));
+        h = new RouteHarness(V1, fakes, () -> SluiceConfig.load(file).routing());
+        h.router.startTicking();
+        h.router.watch(file, java.time.Duration.ofMillis(50));
+        Files.writeString(file, V2);
+        await().until(() -> h.router.describe().path("models").size() == 2);
+        assertThat(h.chat("chat", "u", false).headers().get(RegistryRouter.SERVED_VERSION_HEADER)).isEqualTo("v2");
+        Files.writeString(file, "routing:\n  models: {chat: {versions: {v3: {backend: gone}}}}\n");
+        await().until(() -> h.counter("sluice.route.reloads", "result", "rejected") >= 1);
+        assertThat(h.chat("chat", "u", false).headers().get(RegistryRouter.SERVED_VERSION_HEADER)).isEqualTo("v2");
+        assertThat(RouteHarness.parse("routing: {watch: true}").watch()).isTrue();
+        assertThat(RouteHarness.parse("routing: {watch: true}").isEmpty()).isFalse();
+    }
 }
