@@ -509,6 +509,16 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
         boolean ended;
         Attempt current;
         ScheduledFuture<?> totalTimer;
+        /** Events relayed from one upstream frame, written to the client as one frame by {@link #flush}. */
+        final ByteArrayOutputStream batch = new ByteArrayOutputStream(512);
+
+        /** Writes the batched events; true when something was written. */
+        boolean flush() {
+            if (batch.size() == 0) return false;
+            byte[] b = batch.toByteArray();
+            batch.reset();
+            return out.tryWrite(HttpData.wrap(b));
+        }
 
         StreamCall(ServiceRequestContext ctx, GatewayRequest req, byte[] body, long deadline, boolean clientUsage, String affinityKey) {
             super(ctx, req, body, deadline, affinityKey);
@@ -568,6 +578,7 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
                     out.close();
                 });
             } else {
+                flush();
                 out.tryWrite(HttpData.ofUtf8("data: " + OpenAiService.errorJson(exceptionFor(f)) + "\n\n"));
                 out.close();
             }
@@ -580,6 +591,7 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
             if (ended) return;
             ended = true;
             totalTimer.cancel(false);
+            flush();
             out.close();
         }
 
@@ -604,7 +616,9 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
             Usage usage;
             String id, model, object;
             long created;
-            boolean wrote;
+            /** The data of events not yet parsed (no usage in them), kept in case usage must be counted; bounded. */
+            final List<String> unparsed = new ArrayList<>();
+            int unparsedChars;
 
             Attempt(UpstreamEndpoint ep) {
                 this.ep = ep;
@@ -637,10 +651,9 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
                             return;
                         }
                         lastChunkNanos = System.nanoTime();
-                        wrote = false;
                         splitter.feed(d.array(), this::event);
                         if (over) return;
-                        if (wrote) out.whenConsumed().thenRun(() -> sub.request(1));
+                        if (flush()) out.whenConsumed().thenRun(() -> sub.request(1));
                         else sub.request(1);
                     } else {
                         sub.request(1); // trailers
@@ -678,6 +691,7 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
                     if (!ended) {
                         ended = true;
                         totalTimer.cancel(false);
+                        flush();
                         out.close();
                     }
                 } else {
@@ -698,9 +712,20 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
                 if (data.trim().equals("[DONE]")) {
                     sawDone = true;
                     if (usage == null) {
+                        for (String u : unparsed) observe(u);
+                        unparsed.clear();
                         int prompt = req.promptTokens() >= 0 ? req.promptTokens() : counter.prompt(req);
                         usage = new Usage(prompt, counter.count(text.toString()));
                         if (clientUsage) emit(usageChunk().getBytes(StandardCharsets.UTF_8));
+                    }
+                    emit(raw);
+                    return;
+                }
+                if (!data.contains("\"usage\"") && !data.contains("\"error\"")) {
+                    // the common chunk: relayed unparsed; kept to count usage only if the upstream sends none
+                    if (unparsedChars < MAX_COUNTED_CHARS) {
+                        unparsed.add(data);
+                        unparsedChars += data.length();
                     }
                     emit(raw);
                     return;
@@ -721,11 +746,7 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
                     emit(raw);
                     return;
                 }
-                if (o.path("id").isTextual()) id = o.get("id").asText();
-                if (o.path("model").isTextual()) model = o.get("model").asText();
-                if (o.path("object").isTextual()) object = o.get("object").asText();
-                if (o.path("created").isNumber()) created = o.get("created").asLong();
-                for (JsonNode c : o.path("choices")) appendText(c, text);
+                observe(o);
                 JsonNode u = o.get("usage");
                 if (u != null && u.isObject()) {
                     usage = Usage.of(u);
@@ -741,6 +762,23 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
                     return;
                 }
                 emit(raw);
+            }
+
+            /** Notes a chunk's ids and generated text, for a usage chunk of our own. */
+            private void observe(ObjectNode o) {
+                if (o.path("id").isTextual()) id = o.get("id").asText();
+                if (o.path("model").isTextual()) model = o.get("model").asText();
+                if (o.path("object").isTextual()) object = o.get("object").asText();
+                if (o.path("created").isNumber()) created = o.get("created").asLong();
+                for (JsonNode c : o.path("choices")) appendText(c, text);
+            }
+
+            private void observe(String data) {
+                try {
+                    if (JSON.readTree(data) instanceof ObjectNode o) observe(o);
+                } catch (IOException e) {
+                    // not a JSON chunk: nothing to count
+                }
             }
 
             private String usageChunk() {
@@ -759,7 +797,7 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
                     if (firstTokenTimer != null) firstTokenTimer.cancel(false);
                     scheduleIdle(config.timeouts().idle().toNanos());
                 }
-                wrote = out.tryWrite(HttpData.wrap(bytes));
+                batch.write(bytes, 0, bytes.length);
             }
 
             private void scheduleIdle(long nanos) {
