@@ -73,6 +73,7 @@ public final class AdmissionStage implements GatewayStage {
         List<RateLimiter.Match> matches = limiter.matches(req);
         List<Catalog.BudgetLimit> budgets = ledger == null ? List.of() : catalog.budgetsFor(req.principal());
         if (matches.isEmpty() && budgets.isEmpty()) {
+            if (usage == null) return next.proceed(ctx, req); // nothing to limit, reserve or record
             Ticket t = new Ticket(req, RateLimiter.Admission.NONE, Ledger.Reservation.NONE, t0);
             return t.watch(ctx, next.proceed(ctx, req));
         }
