@@ -535,4 +535,29 @@ class CacheStageTest {
         assertThat(model.generations.get()).as("the follower's own, after the leader's was cancelled").isEqualTo(2);
         assertThat(json(r.body()).path("choices").get(0).path("message").path("content").asText()).isEqualTo(REPLY);
     }
+
+    @Test
+    void aRedisThatStallsCostsAtMostATimeoutNeverAHang() throws Exception {
+        try (java.net.ServerSocket blackhole = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            List<java.net.Socket> held = new java.util.concurrent.CopyOnWriteArrayList<>();
+            Thread.ofVirtual().start(() -> {
+                try {
+                    while (true) held.add(blackhole.accept()); // accepts, never answers
+                } catch (java.io.IOException e) {
+                    // closed
+                }
+            });
+            h = withCache(config(true, null, null), redis("redis://127.0.0.1:" + blackhole.getLocalPort()), Ticker.systemTicker(), model);
+            for (int i = 0; i < 5; i++) {
+                long t0 = System.nanoTime();
+                HttpResponse<String> r = h.chat(chatBody("fake", "stall " + i, GREEDY));
+                assertThat(r.statusCode()).isEqualTo(200);
+                assertThat(cacheHeader(r)).isEqualTo("miss");
+                assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("request %d", i).isLessThan(Duration.ofSeconds(3));
+            }
+            await().atMost(10, TimeUnit.SECONDS).until(() -> h.counter("sluice.cache.redis_errors", "op", "connect") >= 1);
+            assertThat(h.gauge("sluice.cache.redis_up")).isZero();
+            for (java.net.Socket s : held) s.close();
+        }
+    }
 }
