@@ -18,8 +18,6 @@ import dev.sluice.server.openai.FakeModel;
 import dev.sluice.server.store.StoreConfig;
 
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.UUID;
@@ -28,9 +26,6 @@ import java.util.UUID;
 final class AuthHarness implements AutoCloseable {
     static final ObjectMapper JSON = new ObjectMapper();
     static final String OPEN = "fake", RESTRICTED = "secret-model";
-
-    /** This machine's PostgreSQL (trust auth, database test), as StoreTest uses it. */
-    static final String PG_URL = System.getProperty("sluice.test.pg", "jdbc:postgresql://127.0.0.1:5432/test");
 
     final SluiceServer server;
     final WebClient http;
@@ -90,25 +85,4 @@ final class AuthHarness implements AutoCloseable {
         return new StoreConfig(StoreConfig.defaultUrl(dir), null, null, 4, null);
     }
 
-    /** A fresh schema in this machine's PostgreSQL, so that runs and helpers never share rows or migrations; drop it with {@link #dropPg}. */
-    static StoreConfig pg(String schema) {
-        try (Connection c = DriverManager.getConnection(PG_URL, "postgres", null)) {
-            c.createStatement().execute("create schema " + schema);
-        } catch (java.sql.SQLException e) {
-            throw new AssertionError("PostgreSQL at " + PG_URL + ": " + e.getMessage(), e);
-        }
-        return new StoreConfig(PG_URL + "?currentSchema=" + schema, "postgres", null, 4, null);
-    }
-
-    static void dropPg(String schema) {
-        try (Connection c = DriverManager.getConnection(PG_URL, "postgres", null)) {
-            c.createStatement().execute("drop schema if exists " + schema + " cascade");
-        } catch (java.sql.SQLException e) {
-            throw new AssertionError(e);
-        }
-    }
-
-    static String pgSchema() {
-        return "auth_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
-    }
 }

@@ -1,20 +1,21 @@
 package dev.sluice.server.gateway.auth;
 
+import dev.sluice.server.store.PgTestSchema;
 import dev.sluice.server.store.StoreConfig;
 import org.junit.jupiter.api.AfterEach;
 
 /** {@link AuthScenario} on this machine's PostgreSQL, in a schema of its own that is dropped afterwards. */
 class PostgresAuthTest extends AuthScenario {
-    final String schema = AuthHarness.pgSchema();
+    final PgTestSchema schema = new PgTestSchema("auth");
 
     @Override
     StoreConfig store() {
-        return AuthHarness.pg(schema);
+        return schema.config(4);
     }
 
     @AfterEach
     void drop() {
         if (h != null) h.close();
-        AuthHarness.dropPg(schema);
+        schema.close();
     }
 }
