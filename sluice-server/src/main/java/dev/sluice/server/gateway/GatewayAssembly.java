@@ -133,7 +133,7 @@ public final class GatewayAssembly implements AutoCloseable {
             throw new IllegalArgumentException("routing.models: the gateway role needs at least one model (there is no in-process engine to serve)");
         }
         Supplier<RoutingConfig> source = configFile == null ? null : () -> SluiceConfig.load(configFile).routing();
-        RegistryRouter registry = new RegistryRouter(routing, worker, backends(worker, grpc), metrics.registry(), Ticker.systemTicker(), source);
+        RegistryRouter registry = new RegistryRouter(routing, worker, backends(worker, grpc, metrics), metrics.registry(), Ticker.systemTicker(), source);
         resources.add(registry);
         registry.startTicking();
         if (routing.watch()) {
@@ -146,8 +146,9 @@ public final class GatewayAssembly implements AutoCloseable {
     }
 
     /** The routing backends: the in-process engine ({@code local}), HTTP upstreams ({@code openai}) and remote workers ({@code grpc}, mTLS from the grpc section). */
-    private static RegistryRouter.BackendFactory backends(OpenAiService worker, GrpcConfig grpc) {
-        Backends.Context context = Backends.Context.of(worker).withGrpc((name, bc) -> GrpcBackend.create(name, bc, grpc));
+    private static RegistryRouter.BackendFactory backends(OpenAiService worker, GrpcConfig grpc, ServerMetrics metrics) {
+        Backends.Context context = Backends.Context.of(worker).withGrpc((name, bc) -> GrpcBackend.create(name, bc, grpc))
+                .withMetrics(metrics.registry());
         return (name, bc) -> Backends.create(name, bc, context);
     }
 

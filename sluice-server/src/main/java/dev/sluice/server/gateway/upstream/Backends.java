@@ -4,6 +4,7 @@ import dev.sluice.server.config.ConfigException;
 import dev.sluice.server.gateway.Backend;
 import dev.sluice.server.gateway.LocalBackend;
 import dev.sluice.server.openai.OpenAiService;
+import io.micrometer.core.instrument.MeterRegistry;
 
 /**
  * Builds a {@link Backend} from its {@code routing.backends.<name>} config: {@code openai} ->
@@ -24,23 +25,32 @@ public final class Backends {
     /**
      * What backends are built with.
      *
-     * @param worker the in-process worker (role {@code all}), or null (role {@code gateway}: no {@code local} backends)
-     * @param grpc   the factory of {@code type: grpc} backends, or null while the gRPC module is not wired in
+     * @param worker  the in-process worker (role {@code all}), or null (role {@code gateway}: no {@code local} backends)
+     * @param grpc    the factory of {@code type: grpc} backends, or null while the gRPC module is not wired in
+     * @param metrics where backends register their meters ({@code sluice.upstream.*}), or null
      */
-    public record Context(OpenAiService worker, Factory grpc) {
+    public record Context(OpenAiService worker, Factory grpc, MeterRegistry metrics) {
+        public Context(OpenAiService worker, Factory grpc) {
+            this(worker, grpc, null);
+        }
+
         public static Context of(OpenAiService worker) {
-            return new Context(worker, null);
+            return new Context(worker, null, null);
         }
 
         public Context withGrpc(Factory grpc) {
-            return new Context(worker, grpc);
+            return new Context(worker, grpc, metrics);
+        }
+
+        public Context withMetrics(MeterRegistry metrics) {
+            return new Context(worker, grpc, metrics);
         }
     }
 
     /** The backend {@code name} as {@code config} describes it; a config error names the key. */
     public static Backend create(String name, BackendConfig config, Context context) {
         return switch (config.type()) {
-            case BackendConfig.OPENAI -> new OpenAiUpstreamBackend(name, config);
+            case BackendConfig.OPENAI -> new OpenAiUpstreamBackend(name, config, context.metrics());
             case BackendConfig.LOCAL -> {
                 if (context.worker() == null) {
                     throw new ConfigException("routing.backends." + name + ".type: local needs the in-process worker (role all), not role gateway");

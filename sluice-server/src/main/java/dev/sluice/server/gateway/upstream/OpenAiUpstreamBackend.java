@@ -33,6 +33,11 @@ import dev.sluice.server.gateway.PromptText;
 import dev.sluice.server.gateway.Usage;
 import dev.sluice.server.openai.OpenAiException;
 import dev.sluice.server.openai.OpenAiService;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.reactivestreams.Subscriber;
 import org.reactivestreams.Subscription;
 import org.slf4j.Logger;
@@ -51,6 +56,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * An OpenAI-compatible HTTP upstream (vLLM, SGLang, Ollama, llama-server, the DeepSeek API) as
@@ -108,11 +114,37 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
     private final UsageCounter counter;
     private final Backoff retryBackoff;
     private final String authorization;
+    private final MeterRegistry metrics;
+    private final List<Meter> gauges = new ArrayList<>();
+
+    /** Counts a request's end: {@code ok}, {@code upstream_error}, {@code timeout}, {@code unavailable}, {@code rejected}, {@code midstream_error}, {@code client_gone}. */
+    private void outcome(String outcome) {
+        Counter.builder("sluice.upstream.requests").description("Requests to an upstream backend by outcome")
+                .tags("backend", name, "outcome", outcome).register(metrics).increment();
+    }
+
+    private static String outcomeOf(Failure f) {
+        return switch (f.kind) {
+            case TIMEOUT -> "timeout";
+            case UNAVAILABLE -> "unavailable";
+            case STATUS -> f.retryable || f.status == 401 || f.status == 403 ? "upstream_error" : "rejected";
+            default -> "upstream_error";
+        };
+    }
 
     public OpenAiUpstreamBackend(String name, BackendConfig config) {
+        this(name, config, null);
+    }
+
+    /**
+     * @param metrics where the backend's meters go ({@code sluice.upstream.*}, tagged by backend and
+     *                endpoint); null keeps them private
+     */
+    public OpenAiUpstreamBackend(String name, BackendConfig config, MeterRegistry metrics) {
         if (!config.type().equals(BackendConfig.OPENAI)) throw new IllegalArgumentException("backend " + name + " is of type " + config.type());
         this.name = name;
         this.config = config;
+        this.metrics = metrics != null ? metrics : new SimpleMeterRegistry();
         this.counter = UsageCounter.load(name, config.tokenizer());
         this.factory = ClientFactory.builder()
                 .connectTimeout(config.timeouts().connect())
@@ -121,6 +153,21 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
         List<UpstreamEndpoint> eps = new ArrayList<>();
         for (String url : config.endpoints()) eps.add(new UpstreamEndpoint(name, url, factory, config));
         this.endpoints = List.copyOf(eps);
+        for (UpstreamEndpoint e : endpoints) {
+            String ep = e.endpoint.authority();
+            e.attemptsOk = Counter.builder("sluice.upstream.attempts").description("Upstream attempts by backend, endpoint and result")
+                    .tags("backend", name, "endpoint", ep, "result", "ok").register(this.metrics);
+            e.attemptsFailed = Counter.builder("sluice.upstream.attempts").description("Upstream attempts by backend, endpoint and result")
+                    .tags("backend", name, "endpoint", ep, "result", "failure").register(this.metrics);
+            e.ejectionCount = Counter.builder("sluice.upstream.ejections").description("Passive ejections of an endpoint after consecutive failures")
+                    .tags("backend", name, "endpoint", ep).register(this.metrics);
+            gauges.add(Gauge.builder("sluice.upstream.in_flight", e.outstanding, AtomicInteger::get).description("Requests in flight to an endpoint")
+                    .tags("backend", name, "endpoint", ep).register(this.metrics));
+            gauges.add(Gauge.builder("sluice.upstream.endpoint.available", e, x -> x.available(System.nanoTime()) && healthy(x)
+                            && x.breaker.circuitState() != com.linecorp.armeria.client.circuitbreaker.CircuitState.OPEN ? 1 : 0)
+                    .description("1 while an endpoint takes requests (not ejected, healthy, circuit not open)")
+                    .tags("backend", name, "endpoint", ep).register(this.metrics));
+        }
         this.budget = new RetryBudget(config.retry().budget(), config.retry().burst());
         long b = config.retry().backoff().toMillis();
         this.retryBackoff = b == 0 ? Backoff.withoutDelay() : Backoff.exponential(b, Math.max(b, 1000)).withJitter(0.2);
@@ -386,18 +433,28 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
                 fail(f);
                 return;
             }
-            if (f.endpointFault) ep.onFailure(now);
-            else ep.onSuccess();
+            if (f.endpointFault) {
+                ep.onFailure(now);
+                ep.attemptsFailed.increment();
+            } else {
+                ep.onSuccess();
+                ep.attemptsOk.increment();
+            }
             log.debug("backend {}: attempt {} on {} failed: {}", name, attempts, ep, f.message);
             long delayMs = retryBackoff.nextDelayMillis(attempts);
             if (delayMs < 0) delayMs = 0;
             boolean timeLeft = deadline - now - TimeUnit.MILLISECONDS.toNanos(delayMs) > 0;
-            if (f.retryable && !f.noMoreTime && attempts < config.retry().maxAttempts() && timeLeft && budget.tryRetry()) {
+            boolean wanted = f.retryable && !f.noMoreTime && attempts < config.retry().maxAttempts() && timeLeft;
+            if (wanted && budget.tryRetry()) {
+                Counter.builder("sluice.upstream.retries").description("Retries before the first byte, and retries the budget refused")
+                        .tags("backend", name, "decision", "retried").register(metrics).increment();
                 if (delayMs == 0) next(f);
                 else ctx.eventLoop().schedule(() -> next(f), delayMs, TimeUnit.MILLISECONDS);
                 return;
             }
-            if (f.retryable && attempts < config.retry().maxAttempts() && timeLeft && !f.noMoreTime) {
+            if (wanted) {
+                Counter.builder("sluice.upstream.retries").description("Retries before the first byte, and retries the budget refused")
+                        .tags("backend", name, "decision", "budget_exhausted").register(metrics).increment();
                 log.debug("backend {}: retry budget spent; not retrying", name);
             }
             fail(f);
@@ -450,6 +507,8 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
             }
             ep.outstanding.decrementAndGet();
             ep.onSuccess();
+            ep.attemptsOk.increment();
+            outcome("ok");
             byte[] content = agg.content().array();
             result.complete(HttpResponse.of(ResponseHeaders.builder(HttpStatus.OK).contentType(MediaType.JSON_UTF_8).build(),
                     HttpData.wrap(withUsage(content))));
@@ -474,6 +533,7 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
         @Override
         void fail(Failure f) {
             if (f.kind != FailureKind.UNAVAILABLE) log.warn("backend {}: request failed after {} attempt(s): {}", name, attempts, f.message);
+            outcome(clientGone ? "client_gone" : outcomeOf(f));
             result.complete(finalError(f));
         }
     }
@@ -539,6 +599,7 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
 
         private void clientAborted() {
             if (ended) return;
+            outcome("client_gone");
             clientGone = true;
             ended = true;
             totalTimer.cancel(false);
@@ -570,6 +631,7 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
             ended = true;
             totalTimer.cancel(false);
             if (f.kind != FailureKind.UNAVAILABLE) log.warn("backend {}: stream failed after {} attempt(s): {}", name, attempts, f.message);
+            outcome(committed ? "midstream_error" : outcomeOf(f));
             if (!committed) {
                 HttpResponse r = finalError(f);
                 r.aggregate().thenAccept(agg -> {
@@ -588,7 +650,9 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
         private void finish(UpstreamEndpoint ep) {
             ep.outstanding.decrementAndGet();
             ep.onSuccess();
+            ep.attemptsOk.increment();
             if (ended) return;
+            outcome("ok");
             ended = true;
             totalTimer.cancel(false);
             flush();
@@ -837,7 +901,10 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
 
             private void failAfterCommit(Failure f) {
                 ep.outstanding.decrementAndGet();
-                if (f.endpointFault) ep.onFailure(System.nanoTime());
+                if (f.endpointFault) {
+                    ep.onFailure(System.nanoTime());
+                    ep.attemptsFailed.increment();
+                }
                 fail(f);
             }
         }
@@ -845,6 +912,7 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
 
     @Override
     public void close() {
+        for (Meter m : gauges) metrics.remove(m);
         if (health != null) health.close();
         factory.close();
     }

@@ -33,6 +33,8 @@ final class UpstreamEndpoint {
     final WebClient client;
     final CircuitBreaker breaker;
     final AtomicInteger outstanding = new AtomicInteger();
+    /** Meters, set by the backend that owns this endpoint. */
+    io.micrometer.core.instrument.Counter attemptsOk, attemptsFailed, ejectionCount;
 
     private final String backend;
     private final BackendConfig.Ejection ejection;
@@ -103,6 +105,7 @@ final class UpstreamEndpoint {
                 consecutiveFailures = 0;
             }
         }
+        if (ms >= 0 && ejectionCount != null) ejectionCount.increment();
         if (ms >= 0) log.warn("backend {}: endpoint {} ejected for {} ms after {} consecutive failures", backend, endpoint, ms, ejection.consecutiveFailures());
     }
 

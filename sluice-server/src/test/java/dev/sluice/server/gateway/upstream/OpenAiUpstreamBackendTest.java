@@ -248,6 +248,28 @@ class OpenAiUpstreamBackendTest {
     }
 
     @Test
+    void metersCountAttemptsRetriesEjectionsAndOutcomes() {
+        FakeUpstream a = fake("A").behave(Behavior.ERROR_5XX);
+        var registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        OpenAiUpstreamBackend b = new OpenAiUpstreamBackend("up", config(null, a).withRetry(new BackendConfig.Retry(2, 0.0, 1, Duration.ZERO))
+                .withEjection(new BackendConfig.Ejection(3, Duration.ofSeconds(30), null)), registry);
+        open.add(b);
+        UpstreamTestSupport g = gateway(b);
+        for (int i = 0; i < 3; i++) g.chat(false, false);
+        String ep = "127.0.0.1:" + a.port();
+        // 3 requests: 1 retried (the burst), 2 refused by the budget; 4 failed attempts; ejected on the third failure
+        assertThat(registry.get("sluice.upstream.retries").tag("decision", "retried").counter().count()).isEqualTo(1);
+        assertThat(registry.get("sluice.upstream.retries").tag("decision", "budget_exhausted").counter().count()).isEqualTo(1);
+        assertThat(registry.get("sluice.upstream.attempts").tag("endpoint", ep).tag("result", "failure").counter().count()).isEqualTo(3);
+        assertThat(registry.get("sluice.upstream.ejections").tag("endpoint", ep).counter().count()).isEqualTo(1);
+        assertThat(registry.get("sluice.upstream.endpoint.available").tag("endpoint", ep).gauge().value()).isZero();
+        assertThat(registry.get("sluice.upstream.requests").tag("outcome", "upstream_error").counter().count()).isEqualTo(2);
+        assertThat(registry.get("sluice.upstream.requests").tag("outcome", "unavailable").counter().count()).isEqualTo(1);
+        b.close();
+        assertThat(registry.find("sluice.upstream.in_flight").gauges()).isEmpty();
+    }
+
+    @Test
     void retriesStayWithinTheRetryBudget() {
         FakeUpstream a = fake("A").behave(Behavior.ERROR_5XX).errorStatus(503);
         UpstreamTestSupport g = gateway(backend(config(null, a).withRetry(new BackendConfig.Retry(3, 0.0, 2, Duration.ZERO))));
