@@ -110,6 +110,13 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
     private final List<UpstreamEndpoint> endpoints;
     private final HealthCheckedEndpointGroup health;
     private volatile Set<Endpoint> healthy = Set.of();
+    /**
+     * False until the first round of health checks has answered (or one check interval has
+     * passed): until then every endpoint counts as healthy, so a gateway that has just started
+     * does not refuse requests to workers it has not yet had time to check (passive ejection and
+     * the circuit breakers still apply).
+     */
+    private volatile boolean healthKnown;
     private final RetryBudget budget;
     private final UsageCounter counter;
     private final Backoff retryBackoff;
@@ -181,6 +188,10 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
             if (config.apiKey() != null) hb.auth(AuthToken.ofOAuth2(config.apiKey()));
             this.health = hb.build();
             health.addListener(list -> healthy = Set.copyOf(list), true);
+            health.whenReady().thenRun(() -> healthKnown = true);
+            com.linecorp.armeria.common.CommonPools.workerGroup().schedule(() -> {
+                healthKnown = true;
+            }, config.healthCheck().interval().plus(config.timeouts().connect()).toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
         } else {
             this.health = null;
         }
@@ -233,7 +244,7 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
     }
 
     boolean healthy(UpstreamEndpoint e) {
-        return health == null || healthy.contains(e.endpoint);
+        return health == null || !healthKnown || healthy.contains(e.endpoint);
     }
 
     /**
