@@ -9,6 +9,7 @@ import com.linecorp.armeria.common.MediaType;
 import com.linecorp.armeria.server.GracefulShutdown;
 import com.linecorp.armeria.server.Server;
 import com.linecorp.armeria.server.ServerBuilder;
+import dev.sluice.server.gateway.Gateway;
 import dev.sluice.server.gateway.GatewayAssembly;
 import dev.sluice.server.grpc.GrpcConfig;
 import dev.sluice.server.grpc.GrpcWorker;
@@ -95,8 +96,8 @@ public final class SluiceServer implements AutoCloseable {
             openai.register(sb);
         } else {
             assembly = gateway.create(openai);
-            sb.service("/tokenize", (ctx, req) -> openai.tokenizeRoute().serve(ctx, req));
-            sb.service("/detokenize", (ctx, req) -> openai.detokenizeRoute().serve(ctx, req));
+            sb.service("/tokenize", Gateway.allowedModelsOnly(openai.tokenizeRoute()));
+            sb.service("/detokenize", Gateway.allowedModelsOnly(openai.detokenizeRoute()));
             assembly.customize(sb);
         }
         ws = new OpenAiWebSocketService(openai, config, metrics);

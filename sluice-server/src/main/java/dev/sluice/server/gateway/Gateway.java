@@ -64,6 +64,29 @@ public final class Gateway {
         });
     }
 
+    /**
+     * {@code service} (a worker route whose JSON body names a {@code model}, such as {@code /tokenize})
+     * for callers whose credential allows that model; any other model is 404 {@code model_not_found},
+     * as on the generation routes, so a key cannot probe models it may not use.
+     */
+    public static com.linecorp.armeria.server.HttpService allowedModelsOnly(com.linecorp.armeria.server.HttpService service) {
+        return (ctx, req) -> HttpResponse.of(req.aggregate().thenApply(agg -> {
+            try {
+                JsonNode model = OpenAiService.parseJson(agg.contentUtf8()).get("model");
+                if (model != null && model.isTextual() && !principal(ctx).allows(model.asText())) {
+                    return OpenAiService.error(OpenAiException.modelNotFound(model.asText()));
+                }
+            } catch (OpenAiException e) {
+                // a bad body: the route itself answers it with the right error
+            }
+            try {
+                return service.serve(ctx, HttpRequest.of(agg.headers(), agg.content()));
+            } catch (Exception e) {
+                return OpenAiService.error(OpenAiErrors.fromThrowable(e));
+            }
+        }));
+    }
+
     /** The caller, as the auth decorator left it; anonymous when auth is off. */
     public static Principal principal(ServiceRequestContext ctx) {
         Principal p = ctx.attr(Principal.ATTR);

@@ -183,6 +183,9 @@ abstract class AuthScenario {
         assertThat(post("/v1/chat/completions", keyB, chat(AuthHarness.RESTRICTED)).status().code()).isEqualTo(200);
         assertThat(get("/health/ready", keyA).status().code()).isEqualTo(200);
         assertThat(post("/tokenize", keyA, "{\"model\":\"fake\",\"prompt\":\"abc\"}").status().code()).isEqualTo(200);
+        assertError(post("/tokenize", keyA, "{\"model\":\"" + AuthHarness.RESTRICTED + "\",\"prompt\":\"abc\"}"), 404, "model_not_found", "tokenize restricted");
+        assertError(post("/detokenize", keyA, "{\"model\":\"" + AuthHarness.RESTRICTED + "\",\"tokens\":[1]}"), 404, "model_not_found", "detokenize restricted");
+        assertThat(post("/tokenize", keyB, "{\"model\":\"" + AuthHarness.RESTRICTED + "\",\"prompt\":\"abc\"}").status().code()).isEqualTo(200);
         for (String admin : List.of("/admin/v1/tenants", "/admin/v1/keys", "/admin/v1/tenants/" + tenantA)) {
             assertError(get(admin, keyA), 403, "permission_denied", admin);
         }
