@@ -165,6 +165,23 @@ public final class GatewayBenchmark implements AutoCloseable {
         return r.status().code() == 200 && (!stream || r.contentUtf8().endsWith("data: [DONE]\n\n"));
     }
 
+    /** Why requests failed, by path and reason, since the last {@link #reportFailures}: a lost request must be explainable. */
+    private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.atomic.LongAdder> failures = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private void failed(boolean toGateway, AggregatedHttpResponse r, Throwable t) {
+        String why = t != null ? t.getClass().getSimpleName() : r.status().code() != 200 ? "status " + r.status().code() : "no [DONE]";
+        failures.computeIfAbsent((toGateway ? "gateway: " : "direct: ") + why, k -> new java.util.concurrent.atomic.LongAdder()).increment();
+    }
+
+    /** Prints (to stderr) and clears the failure reasons of the run just done, if any. */
+    private void reportFailures(String run) {
+        if (failures.isEmpty()) return;
+        StringBuilder sb = new StringBuilder(run).append(" failures:");
+        new java.util.TreeMap<>(failures).forEach((k, v) -> sb.append(' ').append(k).append(" x").append(v.sum()).append(';'));
+        failures.clear();
+        System.err.println(sb);
+    }
+
     /** Runs every measurement; {@code onResult} sees each as it is done. */
     public List<GatewayBenchResult> run(Consumer<GatewayBenchResult> onResult) {
         List<GatewayBenchResult> out = new ArrayList<>();
@@ -210,8 +227,12 @@ public final class GatewayBenchmark implements AutoCloseable {
                 boolean toGateway = (k == 0) == gatewayFirst;
                 long[] into = toGateway ? gw : dir;
                 (toGateway ? viaGateway : direct).execute(request(toGateway, stream)).aggregate().handle((r, t) -> {
-                    if (t == null && ok(r, stream)) into[idx] = System.nanoTime() - at;
-                    else failed.incrementAndGet();
+                    if (t == null && ok(r, stream)) {
+                        into[idx] = System.nanoTime() - at;
+                    } else {
+                        failed.incrementAndGet();
+                        failed(toGateway, r, t);
+                    }
                     done.countDown();
                     return null;
                 });
@@ -220,6 +241,7 @@ public final class GatewayBenchmark implements AutoCloseable {
         long sendEnd = System.nanoTime();
         await(done);
         double achieved = n / ((sendEnd - start) / 1e9);
+        reportFailures((stream ? "stream " : "plain ") + rate + " req/s");
         return GatewayBenchResult.latency(stream, rate, achieved, n, failed.get(), nanos(dir), nanos(gw), loadAverage());
     }
 
@@ -245,8 +267,12 @@ public final class GatewayBenchmark implements AutoCloseable {
                         return;
                     }
                     client.execute(request(toGateway, stream)).aggregate().handle((r, t) -> {
-                        if (t == null && ok(r, stream)) completed.incrementAndGet();
-                        else failed.incrementAndGet();
+                        if (t == null && ok(r, stream)) {
+                            completed.incrementAndGet();
+                        } else {
+                            failed.incrementAndGet();
+                            failed(toGateway, r, t);
+                        }
                         send();
                         return null;
                     });
@@ -254,6 +280,7 @@ public final class GatewayBenchmark implements AutoCloseable {
             }.send();
         }
         await(slots);
+        reportFailures((stream ? "stream" : "plain") + " closed loop c=" + concurrency);
         return new long[] {completed.get(), failed.get()};
     }
 

@@ -24,6 +24,12 @@ import java.util.function.Consumer;
  * callback runs exactly once, on the thread that ends the stream, after the last byte or the
  * abort. A response over the bound still reaches the client whole; its outcome is reported
  * with {@code truncated} set and no body, so a cache must not store it.
+ *
+ * <p>Cost: every streamed chunk of a tapped response passes through here on the event loop, once
+ * per tap. A stream's bytes are only counted (the parser holds just the event in progress), and
+ * {@link #status} skips the JSON parse of ordinary chunks (it reads only error and usage events)
+ * for callers that need no more than the outcome's status, error, usage and end, such as the
+ * router's outcome window.
  */
 public final class ResponseTap {
     private static final Logger log = LoggerFactory.getLogger(ResponseTap.class);
@@ -56,7 +62,19 @@ public final class ResponseTap {
 
     /** Returns {@code res} unchanged for the client; {@code onEnd} receives its {@link Outcome} once it ends. */
     public static HttpResponse tap(HttpResponse res, Consumer<Outcome> onEnd) {
-        Capture c = new Capture();
+        return tap(res, true, onEnd);
+    }
+
+    /**
+     * Like {@link #tap}, but the {@link Outcome} of a stream has no {@code chunks}: only its status, error event, usage,
+     * {@code [DONE]} and failure. Ordinary chunks are not parsed; for stages that only judge how a response ended.
+     */
+    public static HttpResponse status(HttpResponse res, Consumer<Outcome> onEnd) {
+        return tap(res, false, onEnd);
+    }
+
+    private static HttpResponse tap(HttpResponse res, boolean chunks, Consumer<Outcome> onEnd) {
+        Capture c = new Capture(chunks);
         HttpResponse out = res.peekHeaders(c::headers).peekData(d -> c.data(d.array()));
         out.whenComplete().handle((v, t) -> {
             Outcome o;
@@ -77,15 +95,22 @@ public final class ResponseTap {
     }
 
     private static final class Capture {
+        final boolean keepChunks;
         int status;
         boolean stream;
         boolean truncated;
         final SseParser sse = new SseParser();
+        /** The body of a plain response (a stream's events go through {@link #sse} instead). */
         java.io.ByteArrayOutputStream raw = new java.io.ByteArrayOutputStream();
+        long size;
         final List<ObjectNode> chunks = new ArrayList<>();
         JsonNode error;
         Usage usage;
         boolean done;
+
+        Capture(boolean keepChunks) {
+            this.keepChunks = keepChunks;
+        }
 
         void headers(ResponseHeaders h) {
             int s = h.status().code();
@@ -97,13 +122,14 @@ public final class ResponseTap {
 
         void data(byte[] bytes) {
             if (truncated) return;
-            if (raw.size() + bytes.length > MAX_CAPTURE_BYTES) {
+            size += bytes.length;
+            if (size > MAX_CAPTURE_BYTES) {
                 truncated = true;
                 raw = null;
                 return;
             }
-            raw.write(bytes, 0, bytes.length);
             if (stream) sse.push(bytes).forEach(this::event);
+            else raw.write(bytes, 0, bytes.length);
         }
 
         /** One SSE data payload. */
@@ -112,6 +138,7 @@ public final class ResponseTap {
                 done = true;
                 return;
             }
+            if (!keepChunks && !d.contains("\"error\"") && !d.contains("\"usage\"")) return; // an ordinary chunk
             try {
                 JsonNode n = JSON.readTree(d);
                 if (n == null || !n.isObject()) return;
@@ -121,7 +148,7 @@ public final class ResponseTap {
                 }
                 Usage u = Usage.of(n.get("usage"));
                 if (u != null) usage = u;
-                chunks.add((ObjectNode) n);
+                if (keepChunks) chunks.add((ObjectNode) n);
             } catch (java.io.IOException e) {
                 // not JSON: not an OpenAI chunk; ignore
             }

@@ -1,8 +1,8 @@
 package dev.sluice.server.gateway;
 
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -12,15 +12,24 @@ import java.util.List;
  * {@code event:} lines) yield nothing.
  *
  * <p>Design note: the buffer is bytes, split only at line feeds (never inside a UTF-8 sequence),
- * so a multi-byte character cut across two network reads decodes whole. Not thread-safe: one
+ * so a multi-byte character cut across two network reads decodes whole. Each byte is scanned
+ * once: a push looks only at what it added (plus the two bytes before, for a blank line cut in
+ * two), and completed events are cut off the front of the buffer without copying the rest into
+ * a new array; lines are split by hand, no regular expression. This runs on the event loop for
+ * every streamed chunk of every tapped response, so it must stay linear. Not thread-safe: one
  * stream, one thread at a time.
  */
 public final class SseParser {
-    private final ByteArrayOutputStream pending = new ByteArrayOutputStream();
+    private byte[] buf = new byte[256];
+    private int len;
+    /** Bytes before this index hold no event end, except that its last two may begin one (the "\n\r" of a "\n\r\n"). */
+    private int scanned;
 
     /** Adds {@code bytes}; returns the data of each event they complete, in order. */
     public List<String> push(byte[] bytes) {
-        pending.write(bytes, 0, bytes.length);
+        if (len + bytes.length > buf.length) buf = Arrays.copyOf(buf, Math.max(len + bytes.length, buf.length * 2));
+        System.arraycopy(bytes, 0, buf, len, bytes.length);
+        len += bytes.length;
         return drain(false);
     }
 
@@ -30,39 +39,54 @@ public final class SseParser {
     }
 
     private List<String> drain(boolean atEnd) {
-        List<String> out = new ArrayList<>(1);
-        byte[] b = pending.toByteArray();
+        List<String> out = List.of();
         int start = 0;
-        for (int i = 0; i < b.length; i++) {
-            if (b[i] != '\n') continue;
+        for (int i = Math.max(0, scanned - 2); i < len; i++) {
+            if (buf[i] != '\n') continue;
             // a blank line: "\n\n" or "\n\r\n"
             int j = i + 1;
-            if (j < b.length && b[j] == '\r') j++;
-            if (j < b.length && b[j] == '\n') {
-                event(new String(b, start, i - start, StandardCharsets.UTF_8), out);
+            if (j < len && buf[j] == '\r') j++;
+            if (j < len && buf[j] == '\n') {
+                if (out.isEmpty()) out = new ArrayList<>(2);
+                event(buf, start, i, out);
                 start = j + 1;
                 i = j;
             }
         }
-        if (atEnd && start < b.length) {
-            event(new String(b, start, b.length - start, StandardCharsets.UTF_8), out);
-            start = b.length;
+        if (atEnd && start < len) {
+            if (out.isEmpty()) out = new ArrayList<>(1);
+            event(buf, start, len, out);
+            start = len;
         }
         if (start > 0) {
-            pending.reset();
-            pending.write(b, start, b.length - start);
+            System.arraycopy(buf, start, buf, 0, len - start);
+            len -= start;
         }
+        scanned = len;
         return out;
     }
 
-    private static void event(String event, List<String> out) {
+    /** The data of the event in {@code b[from, to)}, if it has any, added to {@code out}. */
+    private static void event(byte[] b, int from, int to, List<String> out) {
         StringBuilder data = null;
-        for (String line : event.split("\r?\n")) {
-            if (!line.startsWith("data:")) continue;
-            if (data == null) data = new StringBuilder();
-            else data.append('\n');
-            data.append(line, line.startsWith("data: ") ? 6 : 5, line.length());
+        int line = from;
+        while (line < to) {
+            int end = line;
+            while (end < to && b[end] != '\n') end++;
+            int stop = end > line && b[end - 1] == '\r' ? end - 1 : end;
+            if (startsWithData(b, line, stop)) {
+                int v = line + 5;
+                if (v < stop && b[v] == ' ') v++;
+                if (data == null) data = new StringBuilder(stop - v);
+                else data.append('\n');
+                data.append(new String(b, v, stop - v, StandardCharsets.UTF_8));
+            }
+            line = end + 1;
         }
         if (data != null) out.add(data.toString().trim());
+    }
+
+    private static boolean startsWithData(byte[] b, int from, int to) {
+        return to - from >= 5 && b[from] == 'd' && b[from + 1] == 'a' && b[from + 2] == 't' && b[from + 3] == 'a' && b[from + 4] == ':';
     }
 }

@@ -385,7 +385,7 @@ public final class RegistryRouter implements Router, AutoCloseable {
     private HttpResponse observe(HttpResponse res, Attempt a, long start) {
         HttpResponse tagged = res.mapHeaders(h -> h.status().isInformational() ? h
                 : h.toBuilder().set(SERVED_MODEL_HEADER, a.model().alias).set(SERVED_VERSION_HEADER, a.version().name()).build());
-        return ResponseTap.tap(tagged, o -> {
+        return ResponseTap.status(tagged, o -> {
             Boolean error = isError(o);
             if (error != null) record(a, o.status(), error, start);
         });
