@@ -197,12 +197,18 @@ public final class AdmissionStage implements GatewayStage {
                     return b.build();
                 });
             }
-            ctx.log().whenComplete().thenRun(() -> ctx.eventLoop().schedule(() -> {
-                if (!done.get()) {
-                    log.warn("admission: a response ended without its tap firing; releasing what it held");
-                    finish(null, 499);
-                }
-            }, BACKSTOP_SECONDS, TimeUnit.SECONDS));
+            // the backstop is armed only when the tap has not fired by the time the request log completes (rare): a timer
+            // per request would keep every request's ticket and body alive for BACKSTOP_SECONDS, tens of thousands of
+            // tasks on the event loops at full load, promoted to the old generation and collected in long pauses
+            ctx.log().whenComplete().thenRun(() -> {
+                if (done.get()) return;
+                ctx.eventLoop().schedule(() -> {
+                    if (!done.get()) {
+                        log.warn("admission: a response ended without its tap firing; releasing what it held");
+                        finish(null, 499);
+                    }
+                }, BACKSTOP_SECONDS, TimeUnit.SECONDS);
+            });
             return out;
         }
 
