@@ -196,8 +196,15 @@ final class RateLimiter implements AutoCloseable {
 
     private record Op(Match match, String kind, String key, Counters.Limit limit, long amount, CompletableFuture<?> result) {}
 
+    /**
+     * Concurrency leases: unique across replicas (a random prefix per process) without a {@link UUID#randomUUID()} per
+     * request, whose {@code SecureRandom} is one lock that every event loop queued on (JFR: 10-18 ms waits under load).
+     */
+    private static final String LEASE_PREFIX = UUID.randomUUID() + ":";
+    private static final java.util.concurrent.atomic.AtomicLong LEASES = new java.util.concurrent.atomic.AtomicLong();
+
     private CompletableFuture<Admission> attempt(Counters c, boolean divided, GatewayRequest req, List<Match> matches, int prompt) {
-        String lease = UUID.randomUUID().toString();
+        String lease = LEASE_PREFIX + LEASES.incrementAndGet();
         List<Op> ops = new ArrayList<>();
         for (Match m : matches) {
             LimitsConfig.TierLimits l = m.limits();
