@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.linecorp.armeria.common.HttpRequest;
 import com.linecorp.armeria.common.HttpResponse;
-import com.linecorp.armeria.common.HttpStatus;
 import com.linecorp.armeria.server.ServerBuilder;
 import com.linecorp.armeria.server.ServiceRequestContext;
 import dev.sluice.server.ServerConfig;
@@ -128,8 +127,7 @@ public final class Gateway {
                 return OpenAiService.error(e);
             } catch (RuntimeException e) {
                 log.error("gateway request failed", e);
-                return OpenAiService.error(new OpenAiException(HttpStatus.INTERNAL_SERVER_ERROR, "server_error", null, null,
-                        "Internal error: " + e.getClass().getSimpleName()));
+                return OpenAiService.error(OpenAiException.internal(e));
             }
         });
         return HttpResponse.of(f);
@@ -144,8 +142,7 @@ public final class Gateway {
             return OpenAiService.error(e);
         } catch (Exception e) {
             log.error("gateway stage failed", e);
-            return OpenAiService.error(new OpenAiException(HttpStatus.INTERNAL_SERVER_ERROR, "server_error", null, null,
-                    "Internal error: " + e.getClass().getSimpleName()));
+            return OpenAiService.error(OpenAiException.internal(e));
         }
     }
 }

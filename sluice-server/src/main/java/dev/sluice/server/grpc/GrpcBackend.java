@@ -269,14 +269,7 @@ public final class GrpcBackend implements Backend, AutoCloseable {
         }
 
         ObjectNode chunk(ObjectNode delta, String finish, JsonNode logprobs) {
-            ObjectNode o = base(chat ? "chat.completion.chunk" : "text_completion");
-            ObjectNode c = o.putArray("choices").addObject().put("index", 0);
-            if (chat) c.set("delta", delta);
-            else c.put("text", delta.path("content").asText(""));
-            c.set("logprobs", logprobs == null ? JSON.nullNode() : logprobs);
-            if (finish == null) c.putNull("finish_reason");
-            else c.put("finish_reason", finish);
-            return o;
+            return OpenAiService.chunk(base(chat ? "chat.completion.chunk" : "text_completion"), chat, 0, delta, finish, logprobs);
         }
 
         JsonNode logprobsJson(List<ObjectNode> entries) {

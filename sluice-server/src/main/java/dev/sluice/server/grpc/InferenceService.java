@@ -343,7 +343,7 @@ public final class InferenceService extends InferenceGrpc.InferenceImplBase {
         if (e instanceof OpenAiException oe) return oe;
         if (e instanceof dev.sluice.engine.ModelFormatException || e instanceof IllegalArgumentException) return OpenAiException.invalid(null, e.getMessage());
         log.error("gRPC request failed", e);
-        return new OpenAiException(HttpStatus.INTERNAL_SERVER_ERROR, "server_error", null, null, "Internal error: " + e.getClass().getSimpleName());
+        return OpenAiException.internal(e);
     }
 
     /** Runs a write to a call that may have been cancelled meanwhile (then the write is dropped). */

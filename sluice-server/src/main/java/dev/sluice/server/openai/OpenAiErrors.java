@@ -49,7 +49,7 @@ public final class OpenAiErrors implements ServerErrorHandler {
             case OpenAiException e -> e;
             case ContentTooLargeException e -> tooLarge(e.maxContentLength());
             case RequestTimeoutException e -> deadlineExceeded();
-            default -> new OpenAiException(HttpStatus.INTERNAL_SERVER_ERROR, "server_error", null, null, "Internal error: " + t.getClass().getSimpleName());
+            default -> OpenAiException.internal(t);
         };
     }
 

@@ -32,6 +32,11 @@ public class OpenAiException extends RuntimeException {
                 "The model '" + model + "' does not exist");
     }
 
+    /** 500: an unexpected failure; the message names only the exception's class, never its details. */
+    public static OpenAiException internal(Throwable cause) {
+        return new OpenAiException(HttpStatus.INTERNAL_SERVER_ERROR, "server_error", null, null, "Internal error: " + cause.getClass().getSimpleName());
+    }
+
     /** 503: the server cannot take the request now; the client should retry later. */
     public static OpenAiException overloaded(String message) {
         return new OpenAiException(HttpStatus.SERVICE_UNAVAILABLE, "server_error", null, "overloaded", message);

@@ -132,7 +132,7 @@ public final class OpenAiService {
                 return error(e);
             } catch (RuntimeException e) {
                 log.error("request failed", e);
-                return error(new OpenAiException(HttpStatus.INTERNAL_SERVER_ERROR, "server_error", null, null, "Internal error: " + e.getClass().getSimpleName()));
+                return error(OpenAiException.internal(e));
             }
         });
         return HttpResponse.of(f);
@@ -235,7 +235,7 @@ public final class OpenAiService {
                 return error(OpenAiException.invalid(null, e.getMessage()));
             } catch (RuntimeException e) {
                 log.error("request failed", e);
-                return error(new OpenAiException(HttpStatus.INTERNAL_SERVER_ERROR, "server_error", null, null, "Internal error: " + e.getClass().getSimpleName()));
+                return error(OpenAiException.internal(e));
             }
         });
         return HttpResponse.of(f);
@@ -514,14 +514,7 @@ public final class OpenAiService {
         }
 
         ObjectNode chunk(int index, ObjectNode delta, String finish, JsonNode logprobs) {
-            ObjectNode o = base(chat ? "chat.completion.chunk" : "text_completion");
-            ObjectNode c = o.putArray("choices").addObject().put("index", index);
-            if (chat) c.set("delta", delta);
-            else c.put("text", delta.path("content").asText(""));
-            c.set("logprobs", logprobs == null ? JSON.nullNode() : logprobs);
-            if (finish == null) c.putNull("finish_reason");
-            else c.put("finish_reason", finish);
-            return o;
+            return OpenAiService.chunk(base(chat ? "chat.completion.chunk" : "text_completion"), chat, index, delta, finish, logprobs);
         }
 
         /** Collects or streams one choice. */
@@ -638,6 +631,20 @@ public final class OpenAiService {
             for (byte b : t.token().getBytes(StandardCharsets.UTF_8)) xb.add(b & 0xFF);
         }
         return o;
+    }
+
+    /**
+     * Fills {@code base} (id, object, created, model) as one streamed chunk of choice {@code index}:
+     * a chat {@code delta}, or a legacy completion's {@code text} (the delta's content).
+     */
+    public static ObjectNode chunk(ObjectNode base, boolean chat, int index, ObjectNode delta, String finish, JsonNode logprobs) {
+        ObjectNode c = base.putArray("choices").addObject().put("index", index);
+        if (chat) c.set("delta", delta);
+        else c.put("text", delta.path("content").asText(""));
+        c.set("logprobs", logprobs == null ? JSON.nullNode() : logprobs);
+        if (finish == null) c.putNull("finish_reason");
+        else c.put("finish_reason", finish);
+        return base;
     }
 
     /** Legacy completions logprobs (parallel arrays) of {@link #logprobEntry} entries. */

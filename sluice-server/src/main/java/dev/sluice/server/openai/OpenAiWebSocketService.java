@@ -176,7 +176,7 @@ public final class OpenAiWebSocketService {
             } catch (RuntimeException e) {
                 log.error("websocket request failed", e);
                 metrics.request("ws", 500);
-                send(errorMessage(id, new OpenAiException(HttpStatus.INTERNAL_SERVER_ERROR, "server_error", null, null, "Internal error: " + e.getClass().getSimpleName())));
+                send(errorMessage(id, OpenAiException.internal(e)));
             }
         }
 

@@ -128,15 +128,7 @@ public final class CacheStage implements GatewayStage, AutoCloseable {
     }
 
     private HttpResponse generateOrError(ServiceRequestContext ctx, GatewayRequest req, Next next, String key, CacheConfig.Model m, Control cc) {
-        try {
-            return generate(ctx, req, next, key, m, cc, config.coalesce());
-        } catch (OpenAiException e) {
-            return OpenAiService.error(e);
-        } catch (Exception e) {
-            log.error("cache stage failed", e);
-            return OpenAiService.error(new OpenAiException(HttpStatus.INTERNAL_SERVER_ERROR, "server_error", null, null,
-                    "Internal error: " + e.getClass().getSimpleName()));
-        }
+        return generateOrError(ctx, req, next, key, m, cc, config.coalesce());
     }
 
     /** A hit: the stored answer as this request wants it. */
@@ -207,8 +199,7 @@ public final class CacheStage implements GatewayStage, AutoCloseable {
             return OpenAiService.error(e);
         } catch (Exception e) {
             log.error("cache stage failed", e);
-            return OpenAiService.error(new OpenAiException(HttpStatus.INTERNAL_SERVER_ERROR, "server_error", null, null,
-                    "Internal error: " + e.getClass().getSimpleName()));
+            return OpenAiService.error(OpenAiException.internal(e));
         }
     }
 
@@ -238,8 +229,7 @@ public final class CacheStage implements GatewayStage, AutoCloseable {
             return f.failAtStart(leader, e);
         } catch (RuntimeException e) {
             log.error("gateway stage failed", e);
-            return f.failAtStart(leader, new OpenAiException(HttpStatus.INTERNAL_SERVER_ERROR, "server_error", null, null,
-                    "Internal error: " + e.getClass().getSimpleName()));
+            return f.failAtStart(leader, OpenAiException.internal(e));
         }
         return f.lead(leader, res);
     }

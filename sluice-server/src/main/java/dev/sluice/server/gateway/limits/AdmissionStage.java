@@ -167,7 +167,7 @@ public final class AdmissionStage implements GatewayStage {
     private static OpenAiException toOpenAi(Throwable t) {
         if (t instanceof OpenAiException e) return e;
         log.error("admission failed", t);
-        return new OpenAiException(HttpStatus.INTERNAL_SERVER_ERROR, "server_error", null, null, "Internal error: " + t.getClass().getSimpleName());
+        return OpenAiException.internal(t);
     }
 
     /** What one admitted request holds, released exactly once when its response ends. */

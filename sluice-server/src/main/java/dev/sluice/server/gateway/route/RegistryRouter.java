@@ -376,8 +376,7 @@ public final class RegistryRouter implements Router, AutoCloseable {
             return attempt(ctx, req, attempts, i + 1);
         } catch (RuntimeException e) {
             log.error("fallback failed", e);
-            return OpenAiService.error(new OpenAiException(HttpStatus.INTERNAL_SERVER_ERROR, "server_error", null, null,
-                    "Internal error: " + e.getClass().getSimpleName()));
+            return OpenAiService.error(OpenAiException.internal(e));
         }
     }
 
