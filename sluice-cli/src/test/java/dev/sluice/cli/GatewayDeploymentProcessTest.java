@@ -6,20 +6,15 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -41,38 +36,23 @@ class GatewayDeploymentProcessTest {
     static final Pattern GATEWAY_READY = Pattern.compile("gateway ready: http://127\\.0\\.0\\.1:(\\d+)/v1");
     static final String CHAT = "{\"model\":\"demo\",\"temperature\":0,\"max_tokens\":24,\"user\":\"%s\",%s\"messages\":[{\"role\":\"user\",\"content\":\"What is 12 + 30?\"}]}";
 
-    final List<Process> processes = new ArrayList<>();
+    final List<SluiceProcess> processes = new ArrayList<>();
     final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
     @AfterEach
     void stopAll() throws Exception {
-        for (Process p : processes) p.destroy();
-        for (Process p : processes) if (!p.waitFor(30, TimeUnit.SECONDS)) p.destroyForcibly();
+        for (SluiceProcess p : processes) p.close();
     }
 
-    /** Starts a process and waits for each pattern in turn; returns group 1 of each match. */
+    /** Starts a process and waits for each pattern in turn; returns the last group of each match. */
     List<String> start(ProcessBuilder pb, Pattern... waitFor) throws Exception {
-        Process p = pb.redirectErrorStream(true).start();
+        SluiceProcess p = SluiceProcess.start(pb);
         processes.add(p);
-        List<String> lines = new CopyOnWriteArrayList<>();
-        List<CompletableFuture<String>> found = new ArrayList<>();
-        for (Pattern ignored : waitFor) found.add(new CompletableFuture<>());
-        Thread.ofVirtual().start(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                for (String line; (line = r.readLine()) != null; ) {
-                    lines.add(line);
-                    for (int i = 0; i < waitFor.length; i++) {
-                        Matcher m = waitFor[i].matcher(line);
-                        if (m.find()) found.get(i).complete(m.group(m.groupCount()));
-                    }
-                }
-            } catch (Exception e) {
-                // the process ended
-            }
-            found.forEach(f -> f.completeExceptionally(new IllegalStateException("process exited: " + String.join("\n", lines))));
-        });
         List<String> out = new ArrayList<>();
-        for (CompletableFuture<String> f : found) out.add(f.get(240, TimeUnit.SECONDS));
+        for (Pattern pattern : waitFor) {
+            Matcher m = p.await(pattern, Duration.ofSeconds(240));
+            out.add(m.group(m.groupCount()));
+        }
         return out;
     }
 
@@ -142,7 +122,7 @@ class GatewayDeploymentProcessTest {
         assertThat(stream.body()).contains("\"role\":\"assistant\"").endsWith("data: [DONE]\n\n");
 
         // worker B dies: requests to the HTTP pool keep succeeding on A
-        Process workerB = processes.get(1);
+        Process workerB = processes.get(1).process();
         workerB.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
         for (int i = 0; i < 8; i++) {
             HttpResponse<String> r = chat(gw, "after-" + i, "stable", false);

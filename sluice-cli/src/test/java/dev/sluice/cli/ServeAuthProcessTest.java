@@ -4,19 +4,14 @@ import dev.sluice.server.store.StoreConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -30,23 +25,9 @@ class ServeAuthProcessTest {
         Cli.Result created = Cli.run("keys", "create", "--config", cfg.toString(), "--name", "proc", "-m", "demo");
         assertThat(created.exit()).as(created.err()).isZero();
         String key = created.out().strip();
-        Process p = ServeCommandProcessTest.sluice(dir, "serve", "--port", "0", "--config", cfg.toString()).redirectErrorStream(true).start();
-        List<String> lines = new CopyOnWriteArrayList<>();
-        CompletableFuture<Matcher> ready = new CompletableFuture<>();
-        Thread.ofVirtual().start(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                for (String line; (line = r.readLine()) != null; ) {
-                    lines.add(line);
-                    Matcher m = ServeCommandProcessTest.READY.matcher(line);
-                    if (m.find()) ready.complete(m);
-                }
-            } catch (Exception e) {
-                ready.completeExceptionally(e);
-            }
-            ready.completeExceptionally(new IllegalStateException("sluice serve exited: " + lines));
-        });
-        try {
-            Matcher m = ready.get(180, TimeUnit.SECONDS);
+        try (SluiceProcess p = SluiceProcess.start(ServeCommandProcessTest.sluice(dir, "serve", "--port", "0", "--config", cfg.toString()))) {
+            Matcher m = p.await(ServeCommandProcessTest.READY, Duration.ofSeconds(180));
+            List<String> lines = p.lines();
             String base = "http://127.0.0.1:" + m.group(2);
             HttpClient http = HttpClient.newHttpClient();
             String body = "{\"model\":\"demo\",\"temperature\":0,\"max_tokens\":4,\"messages\":[{\"role\":\"user\",\"content\":\"What is 1 + 1?\"}]}";
@@ -63,9 +44,6 @@ class ServeAuthProcessTest {
                     HttpResponse.BodyHandlers.ofString());
             assertThat(metrics.statusCode()).isEqualTo(403);
             assertThat(lines).anyMatch(l -> l.contains("auth: enforced")).noneMatch(l -> l.contains(key.substring(23)));
-        } finally {
-            p.destroy();
-            if (!p.waitFor(30, TimeUnit.SECONDS)) p.destroyForcibly();
         }
     }
 }

@@ -3,8 +3,6 @@ package dev.sluice.cli;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -13,8 +11,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -38,23 +34,9 @@ class ServeCommandProcessTest {
 
     @Test
     void servesTheDemoModelByDefault(@TempDir Path cache) throws Exception {
-        Process p = sluice(cache, "serve", "--port", "0").redirectErrorStream(true).start();
-        List<String> lines = new CopyOnWriteArrayList<>();
-        CompletableFuture<Matcher> ready = new CompletableFuture<>();
-        Thread.ofVirtual().start(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                for (String line; (line = r.readLine()) != null; ) {
-                    lines.add(line);
-                    Matcher m = READY.matcher(line);
-                    if (m.find()) ready.complete(m);
-                }
-            } catch (Exception e) {
-                ready.completeExceptionally(e);
-            }
-            ready.completeExceptionally(new IllegalStateException("sluice serve exited: " + lines));
-        });
-        try {
-            Matcher m = ready.get(180, TimeUnit.SECONDS);
+        try (SluiceProcess p = SluiceProcess.start(sluice(cache, "serve", "--port", "0"))) {
+            Matcher m = p.await(READY, Duration.ofSeconds(180));
+            List<String> lines = p.lines();
             assertThat(m.group(1)).isEqualTo("demo");
             assertThat(lines).filteredOn(l -> l.contains("to serve a real one")).hasSize(1);
             HttpClient http = HttpClient.newHttpClient();
@@ -67,9 +49,6 @@ class ServeCommandProcessTest {
                     .build(), HttpResponse.BodyHandlers.ofString());
             assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
             assertThat(chat.body()).contains("42").contains("\"finish_reason\":\"stop\"");
-        } finally {
-            p.destroy();
-            if (!p.waitFor(30, TimeUnit.SECONDS)) p.destroyForcibly();
         }
     }
 
