@@ -17,13 +17,12 @@ import dev.sluice.server.gateway.Principal;
 import dev.sluice.server.openai.FakeModel;
 import dev.sluice.server.redis.Redis;
 import dev.sluice.server.redis.RedisConfig;
+import dev.sluice.server.store.PgTestSchema;
 import dev.sluice.server.store.Store;
 import dev.sluice.server.store.StoreConfig;
 
 
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,13 +38,11 @@ import java.util.function.Consumer;
 final class LimitsHarness implements AutoCloseable {
     static final String REDIS = "redis://127.0.0.1:6379";
     static final String PRINCIPAL_HEADER = "x-test-principal";
-    /** The PostgreSQL integration tests use (as StoreTest): this machine's, trust auth, database {@code test}. */
-    static final String PG_URL = System.getProperty("sluice.test.pg", "jdbc:postgresql://127.0.0.1:5432/test");
 
     final String run = UUID.randomUUID().toString().substring(0, 8);
     final ServerMetrics metrics = new ServerMetrics();
     final FakeModel model;
-    String pgSchema;
+    PgTestSchema pgSchema;
     Store store;
     Redis redis;
     Limits limits;
@@ -56,12 +53,9 @@ final class LimitsHarness implements AutoCloseable {
     }
 
     /** A fresh PostgreSQL schema on this machine's database {@code test}; dropped by {@link #close}. */
-    StoreConfig postgres() throws Exception {
-        pgSchema = "limits_" + run;
-        try (Connection c = DriverManager.getConnection(PG_URL, "postgres", null)) {
-            c.createStatement().execute("CREATE SCHEMA " + pgSchema);
-        }
-        return new StoreConfig(PG_URL + "?currentSchema=" + pgSchema, "postgres", null, 16, null);
+    StoreConfig postgres() {
+        pgSchema = new PgTestSchema("limits");
+        return pgSchema.config(16);
     }
 
     static StoreConfig h2(Path dir) {
@@ -137,10 +131,6 @@ final class LimitsHarness implements AutoCloseable {
             if (redis != null) redis.close();
             if (store != null) store.close();
         }
-        if (pgSchema != null) {
-            try (Connection c = DriverManager.getConnection(PG_URL, "postgres", null)) {
-                c.createStatement().execute("DROP SCHEMA IF EXISTS " + pgSchema + " CASCADE");
-            }
-        }
+        if (pgSchema != null) pgSchema.close();
     }
 }
