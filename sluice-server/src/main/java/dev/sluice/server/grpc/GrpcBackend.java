@@ -147,7 +147,7 @@ public final class GrpcBackend implements Backend, AutoCloseable {
         GenerateRequest g = GrpcMessages.toProto(r, chat);
         long left = req.deadlineNanos() - System.nanoTime();
         if (left <= 0) throw OpenAiErrors.deadlineExceeded();
-        Call call = new Call(chat, r.stream(), r.stream() && r.includeUsage(), r.options().logprobs());
+        Call call = new Call(chat, r.stream(), r.stream() && r.includeUsage(), r.options().logprobs(), r.n());
         ctx.whenRequestCancelling().thenRun(call::cancel);
         stub.withDeadlineAfter(left, TimeUnit.NANOSECONDS).generate(g, call);
         return HttpResponse.of(call.head);
@@ -159,23 +159,39 @@ public final class GrpcBackend implements Backend, AutoCloseable {
         factory.close();
     }
 
-    /** One Generate call, rendered as the OpenAI response. Callbacks arrive in order on the client's event loop. */
+    /**
+     * One Generate call, rendered as the OpenAI response. Callbacks arrive in order on the client's event loop. With
+     * n > 1 the worker sends the choices one after another, each response tagged with its choice's index; a response
+     * with usage ends the generation.
+     */
     private final class Call implements ClientResponseObserver<GenerateRequest, GenerateResponse> {
         final boolean chat, stream, includeUsage, logprobs;
+        final int n;
         final CompletableFuture<HttpResponse> head = new CompletableFuture<>();
         volatile ClientCallStreamObserver<GenerateRequest> call;
         volatile boolean cancelled;
         HttpResponseWriter w;
         boolean finished;
         GenerateResponse first;
-        final StringBuilder content = new StringBuilder(), reasoning = new StringBuilder();
-        final List<ObjectNode> lps = new ArrayList<>();
+        /** Streamed: choices whose role chunk has been written. */
+        int rolesWritten;
+        final Choice[] choices;
 
-        Call(boolean chat, boolean stream, boolean includeUsage, boolean logprobs) {
+        /** One choice's text so far (plain responses) and its finish reason. */
+        static final class Choice {
+            final StringBuilder content = new StringBuilder(), reasoning = new StringBuilder();
+            final List<ObjectNode> lps = new ArrayList<>();
+            String finish;
+        }
+
+        Call(boolean chat, boolean stream, boolean includeUsage, boolean logprobs, int n) {
             this.chat = chat;
             this.stream = stream;
             this.includeUsage = includeUsage;
             this.logprobs = logprobs;
+            this.n = n;
+            this.choices = new Choice[n];
+            for (int i = 0; i < n; i++) choices[i] = new Choice();
         }
 
         @Override
@@ -193,47 +209,67 @@ public final class GrpcBackend implements Backend, AutoCloseable {
         @Override
         public void onNext(GenerateResponse res) {
             if (finished) return;
+            int index = res.getIndex();
+            if (index >= n) {
+                failed(io.grpc.Status.INTERNAL.withDescription("the worker sent choice " + index + " of a request for " + n).asRuntimeException(), true);
+                return;
+            }
             if (first == null) {
                 first = res;
                 if (stream) startStream();
             }
+            Choice choice = choices[index];
             List<ObjectNode> entries = new ArrayList<>();
             if (logprobs) for (TokenLogprob t : res.getLogprobsList()) entries.add(entry(t));
-            boolean last = !res.getFinishReason().isEmpty();
+            if (!res.getFinishReason().isEmpty()) choice.finish = res.getFinishReason();
             if (stream) {
+                if (chat) while (rolesWritten <= index) write(chunk(rolesWritten++, JSON.createObjectNode().put("role", "assistant").put("content", ""), null, null));
                 if (!res.getContent().isEmpty() || !res.getReasoningContent().isEmpty() || !entries.isEmpty()) {
                     ObjectNode delta = JSON.createObjectNode();
                     if (!res.getReasoningContent().isEmpty()) delta.put("reasoning_content", res.getReasoningContent());
                     if (!res.getContent().isEmpty() || res.getReasoningContent().isEmpty()) delta.put("content", res.getContent());
-                    write(chunk(delta, null, entries.isEmpty() ? null : logprobsJson(entries)));
+                    write(chunk(index, delta, null, entries.isEmpty() ? null : logprobsJson(entries)));
                 }
-                if (last) {
-                    write(chunk(JSON.createObjectNode(), res.getFinishReason(), null));
-                    if (includeUsage) {
-                        ObjectNode u = base(chat ? "chat.completion.chunk" : "text_completion");
-                        u.putArray("choices");
-                        u.set("usage", usage(res));
-                        write(u);
-                    }
-                    finished = true;
-                    w.tryWrite(HttpData.ofUtf8("data: [DONE]\n\n"));
-                    w.close();
-                }
-                return;
+                if (!res.getFinishReason().isEmpty()) write(chunk(index, JSON.createObjectNode(), res.getFinishReason(), null));
+            } else {
+                choice.content.append(res.getContent());
+                choice.reasoning.append(res.getReasoningContent());
+                choice.lps.addAll(entries);
             }
-            content.append(res.getContent());
-            reasoning.append(res.getReasoningContent());
-            lps.addAll(entries);
-            if (last) {
-                finished = true;
+            if (!res.hasUsage()) return;
+            for (int i = 0; i < n; i++) {
+                if (choices[i].finish == null) {
+                    failed(io.grpc.Status.INTERNAL.withDescription("the worker ended the generation after " + i + " of " + n
+                            + " choices (a worker that predates n > 1 over gRPC?)").asRuntimeException(), true);
+                    return;
+                }
+            }
+            finished = true;
+            if (stream) {
+                if (includeUsage) {
+                    ObjectNode u = base(chat ? "chat.completion.chunk" : "text_completion");
+                    u.putArray("choices");
+                    u.set("usage", usage(res));
+                    write(u);
+                }
+                w.tryWrite(HttpData.ofUtf8("data: [DONE]\n\n"));
+                w.close();
+            } else {
                 head.complete(HttpResponse.ofJson(plain(res)));
             }
         }
 
         @Override
         public void onError(Throwable t) {
+            failed(t, false);
+        }
+
+        /** Ends the client's response with {@code t}'s error; also cancels the call when the gateway itself gave up on it. */
+        private void failed(Throwable t, boolean cancelCall) {
             if (finished) return;
             finished = true;
+            ClientCallStreamObserver<GenerateRequest> c = call;
+            if (cancelCall && c != null) c.cancel("the gateway gave up on this call", null);
             OpenAiException e = GrpcErrors.fromStatus(t, name);
             if (w == null) head.complete(OpenAiService.error(e));
             else {
@@ -245,7 +281,7 @@ public final class GrpcBackend implements Backend, AutoCloseable {
         @Override
         public void onCompleted() {
             if (finished) return;
-            onError(io.grpc.Status.INTERNAL.withDescription("the worker ended the stream without a finish reason").asRuntimeException());
+            failed(io.grpc.Status.INTERNAL.withDescription("the worker ended the stream without its final response").asRuntimeException(), false);
         }
 
         private void startStream() {
@@ -256,7 +292,6 @@ public final class GrpcBackend implements Backend, AutoCloseable {
                 return null;
             });
             head.complete(w);
-            if (chat) write(chunk(JSON.createObjectNode().put("role", "assistant").put("content", ""), null, null));
         }
 
         private void write(ObjectNode chunk) {
@@ -268,8 +303,8 @@ public final class GrpcBackend implements Backend, AutoCloseable {
                     .put("model", first.getModel()).put("system_fingerprint", "sluice");
         }
 
-        ObjectNode chunk(ObjectNode delta, String finish, JsonNode logprobs) {
-            return OpenAiService.chunk(base(chat ? "chat.completion.chunk" : "text_completion"), chat, 0, delta, finish, logprobs);
+        ObjectNode chunk(int index, ObjectNode delta, String finish, JsonNode logprobs) {
+            return OpenAiService.chunk(base(chat ? "chat.completion.chunk" : "text_completion"), chat, index, delta, finish, logprobs);
         }
 
         JsonNode logprobsJson(List<ObjectNode> entries) {
@@ -282,16 +317,20 @@ public final class GrpcBackend implements Backend, AutoCloseable {
 
         ObjectNode plain(GenerateResponse last) {
             ObjectNode out = base(chat ? "chat.completion" : "text_completion");
-            ObjectNode c = out.putArray("choices").addObject().put("index", 0);
-            if (chat) {
-                ObjectNode msg = c.putObject("message").put("role", "assistant").put("content", content.toString());
-                if (!reasoning.isEmpty()) msg.put("reasoning_content", reasoning.toString());
-            } else {
-                c.put("text", content.toString());
+            ArrayNode arr = out.putArray("choices");
+            for (int i = 0; i < n; i++) {
+                Choice ch = choices[i];
+                ObjectNode c = arr.addObject().put("index", i);
+                if (chat) {
+                    ObjectNode msg = c.putObject("message").put("role", "assistant").put("content", ch.content.toString());
+                    if (!ch.reasoning.isEmpty()) msg.put("reasoning_content", ch.reasoning.toString());
+                } else {
+                    c.put("text", ch.content.toString());
+                }
+                if (logprobs) c.set("logprobs", logprobsJson(ch.lps));
+                else c.putNull("logprobs");
+                c.put("finish_reason", ch.finish);
             }
-            if (logprobs) c.set("logprobs", logprobsJson(lps));
-            else c.putNull("logprobs");
-            c.put("finish_reason", last.getFinishReason());
             out.set("usage", usage(last));
             return out;
         }

@@ -34,9 +34,8 @@ public final class GrpcMessages {
 
     // ---- gateway side: validated OpenAI request -> proto ----
 
-    /** The {@link GenerateRequest} of a validated request; {@code n} other than 1 is refused (a remote worker streams one choice). */
+    /** The {@link GenerateRequest} of a validated request ({@code n} is sent only when it is not 1, so an n = 1 request is what it always was). */
     public static GenerateRequest toProto(ChatRequest r, boolean chat) {
-        if (r.n() != 1) throw OpenAiException.invalid("n", "'n' must be 1 for a model served by a remote gRPC worker, got " + r.n());
         GenerateRequest.Builder b = GenerateRequest.newBuilder().setModel(r.model());
         if (chat) {
             ChatInput.Builder c = ChatInput.newBuilder();
@@ -73,6 +72,7 @@ public final class GrpcMessages {
                 .addAllStop(o.stop()).setLogprobs(o.logprobs()).setTopLogprobs(o.topLogprobs()).putAllLogitBias(o.logitBias());
         if (r.maxTokens() != null) s.setMaxTokens(r.maxTokens());
         if (o.seed() != null) s.setSeed(o.seed());
+        if (r.n() != 1) s.setN(r.n());
         return b.setSampling(s).build();
     }
 
@@ -106,6 +106,7 @@ public final class GrpcMessages {
         if (s.hasFrequencyPenalty()) body.put("frequency_penalty", s.getFrequencyPenalty());
         if (s.hasRepetitionPenalty()) body.put("repetition_penalty", s.getRepetitionPenalty());
         if (s.hasSeed()) body.put("seed", s.getSeed());
+        if (s.hasN()) body.put("n", Integer.toUnsignedLong(s.getN()));
         if (s.getStopCount() > 0) {
             ArrayNode stop = body.putArray("stop");
             s.getStopList().forEach(stop::add);

@@ -104,7 +104,7 @@ public final class InferenceService extends InferenceGrpc.InferenceImplBase {
         ObjectNode body = GrpcMessages.toOpenAi(req);
         InferenceModel model = openai.model(body);
         ChatRequest r = ChatRequest.parse(body, chat);
-        return openai.prepare(model, r, chat, new ResponseSink(chat, req.getSampling().getLogprobs(), out), deadline);
+        return openai.prepare(model, r, chat, new ResponseSink(chat, req.getSampling().getLogprobs(), r.n(), out), deadline);
     }
 
     // ---- Stream ----
@@ -266,20 +266,24 @@ public final class InferenceService extends InferenceGrpc.InferenceImplBase {
 
     /**
      * Translates a run's OpenAI chunks into {@link GenerateResponse}s: text deltas with the token ids
-     * (and logprobs) sampled since the previous response; the finish chunk and the usage chunk
-     * become the one final response.
+     * (and logprobs) sampled since the previous response, tagged with their choice's index; the
+     * finish chunk of every choice but the last becomes that choice's finish response, and the last
+     * choice's finish chunk and the usage chunk become the one final response.
      */
     private static final class ResponseSink implements OpenAiService.Sink {
         final boolean chat, logprobs;
+        final int n;
         final Out out;
         final List<Integer> ids = new ArrayList<>();
         final List<TokenLogprob> lps = new ArrayList<>();
         String finish = "";
+        int finishIndex;
         boolean finalSent;
 
-        ResponseSink(boolean chat, boolean logprobs, Out out) {
+        ResponseSink(boolean chat, boolean logprobs, int n, Out out) {
             this.chat = chat;
             this.logprobs = logprobs;
+            this.n = n;
             this.out = out;
         }
 
@@ -292,9 +296,9 @@ public final class InferenceService extends InferenceGrpc.InferenceImplBase {
             lps.add(b.build());
         }
 
-        GenerateResponse.Builder response(JsonNode chunk) {
+        GenerateResponse.Builder response(JsonNode chunk, int index) {
             GenerateResponse.Builder b = GenerateResponse.newBuilder().setId(chunk.path("id").asText()).setModel(chunk.path("model").asText())
-                    .setCreated(chunk.path("created").asLong()).addAllTokenIds(ids).addAllLogprobs(lps);
+                    .setCreated(chunk.path("created").asLong()).setIndex(index).addAllTokenIds(ids).addAllLogprobs(lps);
             ids.clear();
             lps.clear();
             return b;
@@ -306,20 +310,25 @@ public final class InferenceService extends InferenceGrpc.InferenceImplBase {
             if (choices.isEmpty()) { // the usage chunk: the final response
                 JsonNode u = chunk.path("usage");
                 finalSent = true;
-                out.next(response(chunk).setFinishReason(finish).setUsage(Usage.newBuilder().setPromptTokens(u.path("prompt_tokens").asInt())
+                out.next(response(chunk, finishIndex).setFinishReason(finish).setUsage(Usage.newBuilder().setPromptTokens(u.path("prompt_tokens").asInt())
                         .setCompletionTokens(u.path("completion_tokens").asInt()).setTotalTokens(u.path("total_tokens").asInt())).build());
                 return;
             }
             JsonNode c = choices.get(0);
+            int index = c.path("index").asInt();
             JsonNode fr = c.get("finish_reason");
             if (fr != null && fr.isTextual()) {
-                finish = fr.asText();
+                if (index < n - 1) out.next(response(chunk, index).setFinishReason(fr.asText()).build()); // a choice before the last
+                else {
+                    finish = fr.asText();
+                    finishIndex = index;
+                }
                 return;
             }
             String content = chat ? c.path("delta").path("content").asText("") : c.path("text").asText("");
             String reasoning = chat ? c.path("delta").path("reasoning_content").asText("") : "";
             if (content.isEmpty() && reasoning.isEmpty() && ids.isEmpty()) return; // the role chunk
-            out.next(response(chunk).setContent(content).setReasoningContent(reasoning).build());
+            out.next(response(chunk, index).setContent(content).setReasoningContent(reasoning).build());
         }
 
         @Override

@@ -61,7 +61,7 @@ class GrpcBackendTest {
     /** Every model goes to the one gRPC backend. */
     record OneBackend(GrpcBackend backend) implements Router {
         @Override public void resolve(ServiceRequestContext ctx, GatewayRequest req) {
-            if (!List.of("fake", "fake-r1", "slow").contains(req.model())) throw OpenAiException.modelNotFound(req.model());
+            if (!List.of("fake", "fake-r1", "slow", "seeded").contains(req.model())) throw OpenAiException.modelNotFound(req.model());
             req.version("remote");
         }
         @Override public int countPromptTokens(GatewayRequest req) { return -1; }
@@ -77,7 +77,9 @@ class GrpcBackendTest {
         List<FakeModel> models = List.of(new FakeModel("fake", "Hello, world! ✓", "", 4096),
                 new FakeModel("fake-r1", "Let me add.\n12 + 30 = 42\n</think>\n\nThe answer is 42.", "<think>\n", 4096),
                 new FakeModel("slow", "x".repeat(400), "", 4096));
-        worker = new SluiceServer(ServerConfig.defaults().withPort(0).withDrainTimeout(Duration.ofMillis(200)), List.copyOf(models), () -> true, new ServerMetrics(), null)
+        List<dev.sluice.server.inference.InferenceModel> all = new ArrayList<>(models);
+        all.add(new SeededModel("seeded"));
+        worker = new SluiceServer(ServerConfig.defaults().withPort(0).withDrainTimeout(Duration.ofMillis(200)), all, () -> true, new ServerMetrics(), null)
                 .withGrpc(grpc, 0).start();
         backend = new GrpcBackend("remote", List.of("localhost:" + worker.grpcPort()), grpc);
         ServerConfig gcfg = ServerConfig.defaults().withPort(0);
@@ -186,5 +188,78 @@ class GrpcBackendTest {
             s.stream().limit(3).forEach(c -> {});
         }
         await().atMost(Duration.ofSeconds(4)).until(() -> worker.inFlight() == 0);
+    }
+
+    /** A model whose reply depends on the seed (choice i of n samples with seed + i), so that n choices differ. */
+    static final class SeededModel implements dev.sluice.server.inference.InferenceModel {
+        final FakeModel base;
+
+        SeededModel(String id) {
+            this.base = new FakeModel(id, "", "", 4096);
+        }
+
+        @Override public String id() { return base.id(); }
+        @Override public long created() { return base.created(); }
+        @Override public int contextLength() { return base.contextLength(); }
+        @Override public dev.sluice.server.inference.EngineStats stats() { return base.stats(); }
+        @Override public void admit() {}
+        @Override public ChatPrompt encodeChat(List<java.util.Map<String, Object>> m, List<java.util.Map<String, Object>> t, java.util.Map<String, Object> v) { return base.encodeChat(m, t, v); }
+        @Override public int[] tokenize(String text, boolean addSpecial, boolean parseSpecial) { return base.tokenize(text, addSpecial, parseSpecial); }
+        @Override public String detokenize(int[] ids) { return base.detokenize(ids); }
+
+        @Override
+        public Generation generate(int[] prompt, dev.sluice.server.inference.GenerationOptions o, dev.sluice.server.inference.GenerationListener l) {
+            long seed = o.seed() == null ? 0 : o.seed();
+            return new FakeModel(id(), "seed " + seed + (seed % 2 == 0 ? " is even" : " odd"), "", 4096).generate(prompt, o, l);
+        }
+    }
+
+    /** An OpenAI response or chunk without what differs between two runs (id, created). */
+    static JsonNode stable(JsonNode n) {
+        com.fasterxml.jackson.databind.node.ObjectNode o = n.deepCopy();
+        o.remove("id");
+        o.remove("created");
+        return o;
+    }
+
+    static List<JsonNode> sseEvents(String sse) throws IOException {
+        List<JsonNode> out = new ArrayList<>();
+        for (String line : sse.split("\n")) {
+            if (!line.startsWith("data: ")) continue;
+            String d = line.substring(6);
+            out.add(d.equals("[DONE]") ? JSON.getNodeFactory().textNode(d) : stable(JSON.readTree(d)));
+        }
+        return out;
+    }
+
+    static AggregatedHttpResponse post(WebClient c, String path, String body) {
+        return c.execute(HttpRequest.of(HttpMethod.POST, path, MediaType.JSON_UTF_8, body)).aggregate().join();
+    }
+
+    @Test
+    void nChoicesMatchTheWorkersHttpApiPlainAndStreamed() throws Exception {
+        for (String path : List.of("/v1/chat/completions", "/v1/completions")) {
+            String input = path.contains("chat") ? "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]" : "\"prompt\":\"hi\"";
+            String plain = "{\"model\":\"seeded\"," + input + ",\"n\":3,\"seed\":7,\"max_tokens\":11,\"logprobs\":" + (path.contains("chat") ? "true" : "1") + "}";
+            AggregatedHttpResponse g = post(gatewayHttp, path, plain), d = post(workerHttp, path, plain);
+            assertThat(g.status().code()).as(g.contentUtf8()).isEqualTo(200);
+            JsonNode gj = JSON.readTree(g.contentUtf8());
+            assertThat(stable(gj)).isEqualTo(stable(JSON.readTree(d.contentUtf8())));
+            assertThat(gj.get("choices")).hasSize(3);
+            // seed 7: "seed 7 odd" (10, stop); seed 8: "seed 8 is " (11 tokens, length); seed 9: "seed 9 odd"
+            assertThat(gj.at("/choices/1/finish_reason").asText()).isEqualTo("length");
+            assertThat(gj.at("/choices/2/index").asInt()).isEqualTo(2);
+            assertThat(gj.at("/usage/completion_tokens").asInt()).isEqualTo(10 + 11 + 10);
+            assertThat(gj.at("/usage/prompt_tokens").asInt()).isEqualTo(JSON.readTree(d.contentUtf8()).at("/usage/prompt_tokens").asInt()).isPositive();
+
+            String streamed = plain.substring(0, plain.length() - 1) + ",\"stream\":true,\"stream_options\":{\"include_usage\":true}}";
+            AggregatedHttpResponse gs = post(gatewayHttp, path, streamed), ds = post(workerHttp, path, streamed);
+            List<JsonNode> ge = sseEvents(gs.contentUtf8());
+            assertThat(ge).isEqualTo(sseEvents(ds.contentUtf8()));
+            assertThat(ge.getLast().asText()).isEqualTo("[DONE]");
+            assertThat(ge.get(ge.size() - 2).at("/usage/completion_tokens").asInt()).isEqualTo(31);
+            assertThat(ge.stream().filter(e -> e.at("/choices/0/finish_reason").isTextual()).map(e -> e.at("/choices/0/index").asInt()).toList())
+                    .containsExactly(0, 1, 2);
+        }
     }
 }
