@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.linecorp.armeria.common.HttpResponse;
 import com.linecorp.armeria.server.ServiceRequestContext;
 
+import java.util.concurrent.CompletableFuture;
+
 /**
  * Where a routed request is served: the in-process engine ({@link LocalBackend}), a remote Sluice
  * worker over gRPC, or an OpenAI-compatible HTTP upstream. A backend answers in OpenAI's shapes:
@@ -22,10 +24,12 @@ public interface Backend {
 
     /**
      * Prompt tokens of {@code req} (its body already names this backend's model) for admission. The default is an
-     * estimate, {@link #estimatePromptTokens}; a backend that knows the model's tokenizer overrides it.
+     * estimate, {@link #estimatePromptTokens}; a backend that knows the model's tokenizer overrides it (a remote worker
+     * is asked, so the count may complete later). Must not block; completes exceptionally only with an
+     * {@code OpenAiException} for a bad request.
      */
-    default int countPromptTokens(GatewayRequest req) {
-        return estimatePromptTokens(req);
+    default CompletableFuture<Integer> countPromptTokens(GatewayRequest req) {
+        return CompletableFuture.completedFuture(estimatePromptTokens(req));
     }
 
     /**

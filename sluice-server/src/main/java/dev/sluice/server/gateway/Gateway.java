@@ -120,9 +120,14 @@ public final class Gateway {
                 if (!p.allows(model.asText())) throw OpenAiException.modelNotFound(model.asText());
                 GatewayRequest g = new GatewayRequest(kind, req.headers(), (ObjectNode) body, p, deadline);
                 router.resolve(ctx, g);
-                g.promptTokens(router.countPromptTokens(g));
-                StreamUsage.force(g);
-                return StreamUsage.strip(g, run(ctx, g, 0));
+                CompletableFuture<Integer> counted = router.countPromptTokens(g);
+                if (counted.isDone()) return admitted(ctx, g, counted.join());
+                return HttpResponse.of(counted.handleAsync((n, t) -> {
+                    if (t != null) return OpenAiService.error(OpenAiErrors.fromThrowable(t));
+                    return admitted(ctx, g, n);
+                }, ctx.eventLoop()));
+            } catch (java.util.concurrent.CompletionException e) {
+                return OpenAiService.error(OpenAiErrors.fromThrowable(e.getCause()));
             } catch (OpenAiException e) {
                 return OpenAiService.error(e);
             } catch (RuntimeException e) {
@@ -131,6 +136,20 @@ public final class Gateway {
             }
         });
         return HttpResponse.of(f);
+    }
+
+    /** The request once its prompt tokens are counted: through the stages to dispatch. */
+    private HttpResponse admitted(ServiceRequestContext ctx, GatewayRequest g, int promptTokens) {
+        try {
+            g.promptTokens(promptTokens);
+            StreamUsage.force(g);
+            return StreamUsage.strip(g, run(ctx, g, 0));
+        } catch (OpenAiException e) {
+            return OpenAiService.error(e);
+        } catch (RuntimeException e) {
+            log.error("gateway request failed", e);
+            return OpenAiService.error(OpenAiException.internal(e));
+        }
     }
 
     /** Runs stage {@code i}, or dispatches after the last one. */

@@ -147,7 +147,7 @@ public final class GatewayAssembly implements AutoCloseable {
 
     /** The routing backends: the in-process engine ({@code local}), HTTP upstreams ({@code openai}) and remote workers ({@code grpc}, mTLS from the grpc section). */
     private static RegistryRouter.BackendFactory backends(OpenAiService worker, GrpcConfig grpc, ServerMetrics metrics) {
-        Backends.Context context = Backends.Context.of(worker).withGrpc((name, bc) -> GrpcBackend.create(name, bc, grpc))
+        Backends.Context context = Backends.Context.of(worker).withGrpc((name, bc) -> GrpcBackend.create(name, bc, grpc, metrics.registry()))
                 .withMetrics(metrics.registry());
         return (name, bc) -> Backends.create(name, bc, context);
     }

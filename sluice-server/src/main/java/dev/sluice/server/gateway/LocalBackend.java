@@ -5,6 +5,8 @@ import com.linecorp.armeria.server.ServiceRequestContext;
 import dev.sluice.server.inference.InferenceModel;
 import dev.sluice.server.openai.OpenAiService;
 
+import java.util.concurrent.CompletableFuture;
+
 /**
  * The in-process engine as a gateway backend: the worker's OpenAI routes called directly, on the
  * same request context (so deadlines, cancellation and the drain apply unchanged), no socket.
@@ -36,8 +38,8 @@ public final class LocalBackend implements Backend {
     }
 
     @Override
-    public int countPromptTokens(GatewayRequest req) {
+    public CompletableFuture<Integer> countPromptTokens(GatewayRequest req) {
         InferenceModel m = model(req.body().path("model").asText());
-        return m != null ? LocalRouter.countPromptTokens(m, req) : Backend.estimatePromptTokens(req);
+        return CompletableFuture.completedFuture(m != null ? LocalRouter.countPromptTokens(m, req) : Backend.estimatePromptTokens(req));
     }
 }

@@ -10,6 +10,7 @@ import dev.sluice.server.openai.OpenAiService;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.Map;
 
 /**
@@ -36,8 +37,8 @@ public final class LocalRouter implements Router {
     }
 
     @Override
-    public int countPromptTokens(GatewayRequest req) {
-        return countPromptTokens(models.get(req.model()), req);
+    public CompletableFuture<Integer> countPromptTokens(GatewayRequest req) {
+        return CompletableFuture.completedFuture(countPromptTokens(models.get(req.model()), req));
     }
 
     /** Prompt tokens of {@code req} as {@code model} will see them (its chat template, its tokenizer). */

@@ -4,6 +4,7 @@ import com.linecorp.armeria.common.HttpResponse;
 import com.linecorp.armeria.server.ServiceRequestContext;
 
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Maps public model names to backends. The gateway calls {@link #resolve} before admission (so
@@ -19,8 +20,11 @@ public interface Router {
      */
     void resolve(ServiceRequestContext ctx, GatewayRequest req);
 
-    /** Prompt tokens of {@code req} for admission: the model's own tokenizer where known, else an estimate. */
-    int countPromptTokens(GatewayRequest req);
+    /**
+     * Prompt tokens of {@code req} for admission: the model's own tokenizer where known (a remote worker is asked), else
+     * an estimate. Never blocks; completes exceptionally only with an {@code OpenAiException} for a bad request.
+     */
+    CompletableFuture<Integer> countPromptTokens(GatewayRequest req);
 
     /** Sends {@code req} to an endpoint of its resolved version; never blocks. */
     HttpResponse dispatch(ServiceRequestContext ctx, GatewayRequest req) throws Exception;

@@ -62,10 +62,31 @@ public final class GrpcBackend implements Backend, AutoCloseable {
 
     private static final com.fasterxml.jackson.databind.ObjectMapper JSON = GrpcMessages.JSON;
 
+    /**
+     * Longest the gateway waits for a worker to count a prompt before admission: 1 s (or the request's deadline when
+     * sooner). Rendering and tokenizing take milliseconds; past this the count falls back to the estimate (4 characters
+     * a token), counted in {@code sluice_grpc_prompt_counts_total{result="estimated"}}, and the request goes on.
+     */
+    static final Duration PROMPT_COUNT_TIMEOUT = Duration.ofSeconds(1);
+    /** How long the endpoint that counted a request's prompt stays pinned for its Generate: 1 min (admission takes far less). */
+    static final Duration PIN_TTL = Duration.ofMinutes(1);
+    /** At most one warning per this interval when counts fall back to the estimate: 30 s (the metric counts each one). */
+    static final Duration FALLBACK_WARN_INTERVAL = Duration.ofSeconds(30);
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(GrpcBackend.class);
+
     private final String name;
     private final ClientFactory factory;
     private final EndpointGroup group;
     private final InferenceGrpc.InferenceStub stub;
+    private final SessionProtocol protocol;
+    /** One stub per endpoint, for the calls that must reach a chosen endpoint (a count, then the Generate it pins). */
+    private final java.util.Map<Endpoint, InferenceGrpc.InferenceStub> endpointStubs = new java.util.concurrent.ConcurrentHashMap<>();
+    /** The endpoint that counted each request's prompt (by identity, weakly held), so that its Generate goes there and reuses the rendering. */
+    private final com.github.benmanes.caffeine.cache.Cache<GatewayRequest, Endpoint> pinned =
+            com.github.benmanes.caffeine.cache.Caffeine.newBuilder().weakKeys().expireAfterWrite(PIN_TTL).build();
+    private final java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicLong lastFallbackWarn = new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - FALLBACK_WARN_INTERVAL.toNanos());
+    private final io.micrometer.core.instrument.Counter exactCounts, estimatedCounts;
 
     /**
      * @param endpoints {@code host:port} of the worker's gRPC port (a {@code grpc://} or {@code grpcs://} prefix is
@@ -81,7 +102,15 @@ public final class GrpcBackend implements Backend, AutoCloseable {
      *                       {@code SERVING} leaves the rotation until it is), or null for no active checks
      */
     public GrpcBackend(String name, List<String> endpoints, GrpcConfig grpc, Duration healthInterval) {
+        this(name, endpoints, grpc, healthInterval, null);
+    }
+
+    /** @param metrics where {@code sluice_grpc_prompt_counts_total} goes, or null for none */
+    public GrpcBackend(String name, List<String> endpoints, GrpcConfig grpc, Duration healthInterval, io.micrometer.core.instrument.MeterRegistry metrics) {
         this.name = name;
+        io.micrometer.core.instrument.MeterRegistry registry = metrics != null ? metrics : new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        this.exactCounts = promptCounter(registry, name, "exact");
+        this.estimatedCounts = promptCounter(registry, name, "estimated");
         if (endpoints == null || endpoints.isEmpty()) throw new ConfigException("backend '" + name + "' (type grpc): at least one endpoint (host:port) is required");
         List<Endpoint> eps = new ArrayList<>();
         for (String e : endpoints) {
@@ -103,7 +132,7 @@ public final class GrpcBackend implements Backend, AutoCloseable {
             });
         }
         this.factory = fb.build();
-        SessionProtocol protocol = grpc.clientTls() ? SessionProtocol.HTTPS : SessionProtocol.HTTP;
+        this.protocol = grpc.clientTls() ? SessionProtocol.HTTPS : SessionProtocol.HTTP;
         this.group = healthInterval == null ? EndpointGroup.of(eps) : new GrpcHealthEndpoints(name, eps, protocol, factory, healthInterval);
         this.stub = GrpcClients.builder(protocol, group)
                 .factory(factory)
@@ -117,6 +146,11 @@ public final class GrpcBackend implements Backend, AutoCloseable {
 
     /** A backend of {@code routing.backends.<name>}: endpoints, and {@code healthCheck} ({@link #HEALTH_PATH}, interval). */
     public static GrpcBackend create(String name, dev.sluice.server.gateway.upstream.BackendConfig bc, GrpcConfig grpc) {
+        return create(name, bc, grpc, null);
+    }
+
+    /** As {@link #create(String, dev.sluice.server.gateway.upstream.BackendConfig, GrpcConfig)}, with its meters in {@code metrics}. */
+    public static GrpcBackend create(String name, dev.sluice.server.gateway.upstream.BackendConfig bc, GrpcConfig grpc, io.micrometer.core.instrument.MeterRegistry metrics) {
         Duration health = null;
         if (bc.healthCheck().enabled()) {
             if (!HEALTH_PATH.equals(bc.healthCheck().path())) {
@@ -125,7 +159,7 @@ public final class GrpcBackend implements Backend, AutoCloseable {
             }
             health = bc.healthCheck().interval();
         }
-        return new GrpcBackend(name, bc.endpoints(), grpc, health);
+        return new GrpcBackend(name, bc.endpoints(), grpc, health, metrics);
     }
 
     /** The config error for a gRPC backend that would be reached in plaintext. */
@@ -140,6 +174,78 @@ public final class GrpcBackend implements Backend, AutoCloseable {
         return name;
     }
 
+    private static io.micrometer.core.instrument.Counter promptCounter(io.micrometer.core.instrument.MeterRegistry r, String backend, String result) {
+        return io.micrometer.core.instrument.Counter.builder("sluice.grpc.prompt.counts")
+                .description("Prompt token counts for admission of gRPC backends: exact (the worker counted) or estimated (it could not answer in time)")
+                .tags("backend", backend, "result", result).register(r);
+    }
+
+    /**
+     * Asks a worker to count the prompt exactly as its Generate will ({@code Tokenize} with {@code for_generate}: the
+     * model's chat template and tokenizer), within {@link #PROMPT_COUNT_TIMEOUT} or the request's deadline. The worker
+     * keeps the rendered prompt briefly and the request's Generate is pinned to that worker, so the template is
+     * rendered once. When the worker cannot answer (down, slow, an old worker, a request it refuses), the count is
+     * the estimate: the request goes on, and its Generate reports any real error.
+     */
+    @Override
+    public CompletableFuture<Integer> countPromptTokens(GatewayRequest req) {
+        boolean chat = req.chat();
+        ChatRequest r = ChatRequest.parse(req.body(), chat); // a bad request is a 400 here, as it would be at dispatch
+        GenerateRequest g = GrpcMessages.toProto(r, chat);
+        dev.sluice.server.grpc.proto.TokenizeRequest.Builder t = dev.sluice.server.grpc.proto.TokenizeRequest.newBuilder()
+                .setModel(g.getModel()).setForGenerate(true);
+        if (chat) t.setChat(g.getChat());
+        else t.setPrompt(g.getPrompt());
+        long left = Math.min(PROMPT_COUNT_TIMEOUT.toNanos(), req.deadlineNanos() - System.nanoTime());
+        CompletableFuture<Integer> out = new CompletableFuture<>();
+        if (left <= 0) {
+            out.complete(estimated(req, "the request's deadline has passed"));
+            return out;
+        }
+        List<Endpoint> eps = group.endpoints();
+        Endpoint ep = eps.isEmpty() ? null : eps.get(Math.floorMod(next.getAndIncrement(), eps.size()));
+        InferenceGrpc.InferenceStub s = ep == null ? stub : stubFor(ep);
+        s.withDeadlineAfter(left, TimeUnit.NANOSECONDS).tokenize(t.build(), new io.grpc.stub.StreamObserver<>() {
+            @Override
+            public void onNext(dev.sluice.server.grpc.proto.TokenizeResponse res) {
+                if (ep != null) pinned.put(req, ep);
+                exactCounts.increment();
+                out.complete(res.getCount());
+            }
+
+            @Override
+            public void onError(Throwable e) {
+                io.grpc.Status st = io.grpc.Status.fromThrowable(e);
+                out.complete(estimated(req, st.getCode() + (st.getDescription() == null ? "" : ": " + st.getDescription())));
+            }
+
+            @Override
+            public void onCompleted() {
+                if (!out.isDone()) out.complete(estimated(req, "no answer"));
+            }
+        });
+        return out;
+    }
+
+    private int estimated(GatewayRequest req, String why) {
+        estimatedCounts.increment();
+        long now = System.nanoTime(), last = lastFallbackWarn.get();
+        if (now - last >= FALLBACK_WARN_INTERVAL.toNanos() && lastFallbackWarn.compareAndSet(last, now)) {
+            log.warn("backend '{}': a worker could not count a prompt ({}); admission uses the estimate of 4 characters a token "
+                    + "(sluice_grpc_prompt_counts_total{{result=\"estimated\"}} counts these; this warning repeats at most every {} s)",
+                    name, why, FALLBACK_WARN_INTERVAL.toSeconds());
+        }
+        return Backend.estimatePromptTokens(req);
+    }
+
+    private InferenceGrpc.InferenceStub stubFor(Endpoint ep) {
+        return endpointStubs.computeIfAbsent(ep, e -> GrpcClients.builder(protocol, e)
+                .factory(factory)
+                .responseTimeout(Duration.ZERO)
+                .maxResponseMessageLength(MAX_RESPONSE_MESSAGE_BYTES)
+                .build(InferenceGrpc.InferenceStub.class));
+    }
+
     @Override
     public HttpResponse execute(ServiceRequestContext ctx, GatewayRequest req) {
         boolean chat = req.chat();
@@ -149,7 +255,9 @@ public final class GrpcBackend implements Backend, AutoCloseable {
         if (left <= 0) throw OpenAiErrors.deadlineExceeded();
         Call call = new Call(chat, r.stream(), r.stream() && r.includeUsage(), r.options().logprobs(), r.n());
         ctx.whenRequestCancelling().thenRun(call::cancel);
-        stub.withDeadlineAfter(left, TimeUnit.NANOSECONDS).generate(g, call);
+        Endpoint ep = pinned.asMap().remove(req);
+        InferenceGrpc.InferenceStub s = ep != null && group.endpoints().contains(ep) ? stubFor(ep) : stub;
+        s.withDeadlineAfter(left, TimeUnit.NANOSECONDS).generate(g, call);
         return HttpResponse.of(call.head);
     }
 

@@ -56,9 +56,32 @@ public final class InferenceService extends InferenceGrpc.InferenceImplBase {
     /** Armeria's timeout fires this long after the run's own deadline, only if the run failed to end the call itself. */
     static final Duration BACKSTOP = Duration.ofSeconds(5);
 
+    /** Longest a prompt rendered for a gateway's count waits for its Generate: 30 s (the gateway sends it right after admission). */
+    static final Duration RENDERED_TTL = Duration.ofSeconds(30);
+    /** Memory bound of the rendered prompts kept for Generate: 64 MiB (token ids, text and the request's input); the oldest go first. */
+    static final long RENDERED_MAX_BYTES = 64L << 20;
+
     private final OpenAiService openai;
     private final ServerConfig config;
     private final ServerMetrics metrics;
+    /**
+     * Chat prompts rendered by {@code Tokenize} with {@code for_generate}, by model and chat input, each taken (removed) by
+     * the first {@code Generate} of the same model and input: the gateway counts a prompt, then generates it, and
+     * the template is rendered once. Bounded by {@link #RENDERED_MAX_BYTES} and {@link #RENDERED_TTL}; a miss only
+     * costs a second rendering.
+     */
+    private final com.github.benmanes.caffeine.cache.Cache<RenderedKey, InferenceModel.ChatPrompt> rendered =
+            com.github.benmanes.caffeine.cache.Caffeine.newBuilder()
+                    .maximumWeight(RENDERED_MAX_BYTES)
+                    .weigher((RenderedKey k, InferenceModel.ChatPrompt p) -> (int) Math.min(Integer.MAX_VALUE,
+                            64L + k.chat().getSerializedSize() + 4L * p.ids().length + 2L * p.text().length()))
+                    .expireAfterWrite(RENDERED_TTL)
+                    .build();
+
+    private record RenderedKey(String model, dev.sluice.server.grpc.proto.ChatInput chat) {}
+
+    /** Prompts rendered for a count and reused by a Generate so far (for tests). */
+    final java.util.concurrent.atomic.AtomicLong renderedReused = new java.util.concurrent.atomic.AtomicLong();
 
     public InferenceService(OpenAiService openai, ServerConfig config, ServerMetrics metrics) {
         this.openai = openai;
@@ -104,7 +127,9 @@ public final class InferenceService extends InferenceGrpc.InferenceImplBase {
         ObjectNode body = GrpcMessages.toOpenAi(req);
         InferenceModel model = openai.model(body);
         ChatRequest r = ChatRequest.parse(body, chat);
-        return openai.prepare(model, r, chat, new ResponseSink(chat, req.getSampling().getLogprobs(), r.n(), out), deadline);
+        InferenceModel.ChatPrompt pre = chat ? rendered.asMap().remove(new RenderedKey(model.id(), req.getChat())) : null;
+        if (pre != null) renderedReused.incrementAndGet();
+        return openai.prepare(model, r, chat, pre, new ResponseSink(chat, req.getSampling().getLogprobs(), r.n(), out), deadline);
     }
 
     // ---- Stream ----
@@ -227,13 +252,17 @@ public final class InferenceService extends InferenceGrpc.InferenceImplBase {
                 case CHAT -> {
                     GrpcMessages.chatInput(body, req.getChat());
                     ChatRequest r = ChatRequest.parse(body, true);
-                    yield model.encodeChat(r.messages(), r.tools(), r.templateVars()).ids();
+                    InferenceModel.ChatPrompt p = model.encodeChat(r.messages(), r.tools(), r.templateVars());
+                    if (req.getForGenerate()) rendered.put(new RenderedKey(model.id(), req.getChat()), p);
+                    yield p.ids();
                 }
-                case PROMPT -> model.tokenize(req.getPrompt(), !req.hasAddSpecialTokens() || req.getAddSpecialTokens(), true);
+                // for_generate: as Generate tokenizes a prompt (OpenAiService.prepare)
+                case PROMPT -> req.getForGenerate() ? model.tokenize(req.getPrompt(), true, false)
+                        : model.tokenize(req.getPrompt(), !req.hasAddSpecialTokens() || req.getAddSpecialTokens(), true);
                 case INPUT_NOT_SET -> throw OpenAiException.invalid("input", "one of 'chat' or 'prompt' is required");
             };
             TokenizeResponse.Builder b = TokenizeResponse.newBuilder().setCount(ids.length).setMaxModelLen(model.contextLength());
-            for (int id : ids) b.addTokens(id);
+            if (!req.getForGenerate()) for (int id : ids) b.addTokens(id);
             observer.onNext(b.build());
             observer.onCompleted();
         } catch (RuntimeException e) {

@@ -267,12 +267,21 @@ public final class OpenAiService {
      * not yet started. {@code sink} is null for a plain (non-streamed) response.
      */
     public Run prepare(InferenceModel model, ChatRequest r, boolean chat, Sink sink, long deadlineNanos) {
+        return prepare(model, r, chat, null, sink, deadlineNanos);
+    }
+
+    /**
+     * As {@link #prepare(InferenceModel, ChatRequest, boolean, Sink, long)}, with the chat prompt already rendered by
+     * {@code model} from {@code r}'s messages ({@code rendered}, or null to render it here): the gRPC worker keeps the
+     * prompt it rendered to count tokens for the gateway, and reuses it.
+     */
+    public Run prepare(InferenceModel model, ChatRequest r, boolean chat, InferenceModel.ChatPrompt rendered, Sink sink, long deadlineNanos) {
         if (draining) throw OpenAiErrors.shuttingDown();
         model.admit();
         int[] prompt;
         boolean inReasoning = false, reasoningClosed = false;
         if (chat) {
-            InferenceModel.ChatPrompt p = model.encodeChat(r.messages(), r.tools(), r.templateVars());
+            InferenceModel.ChatPrompt p = rendered != null ? rendered : model.encodeChat(r.messages(), r.tools(), r.templateVars());
             prompt = p.ids();
             String tail = p.text().stripTrailing();
             inReasoning = tail.endsWith(ReasoningSplitter.OPEN);

@@ -57,6 +57,9 @@ class GrpcBackendTest {
     static GrpcBackend backend;
     static OpenAIClient viaGateway, direct;
     static WebClient gatewayHttp, workerHttp;
+    static final SeededModel seeded = new SeededModel("seeded");
+    /** Prompt tokens each request had when it reached the stages (admission's view). */
+    static final List<Integer> admitted = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /** Every model goes to the one gRPC backend. */
     record OneBackend(GrpcBackend backend) implements Router {
@@ -64,7 +67,7 @@ class GrpcBackendTest {
             if (!List.of("fake", "fake-r1", "slow", "seeded").contains(req.model())) throw OpenAiException.modelNotFound(req.model());
             req.version("remote");
         }
-        @Override public int countPromptTokens(GatewayRequest req) { return -1; }
+        @Override public java.util.concurrent.CompletableFuture<Integer> countPromptTokens(GatewayRequest req) { return backend.countPromptTokens(req); }
         @Override public HttpResponse dispatch(ServiceRequestContext ctx, GatewayRequest req) { return backend.execute(ctx, req); }
         @Override public List<ModelCard> models() { return List.of(new ModelCard("fake", 1, "sluice", 4096)); }
     }
@@ -78,13 +81,16 @@ class GrpcBackendTest {
                 new FakeModel("fake-r1", "Let me add.\n12 + 30 = 42\n</think>\n\nThe answer is 42.", "<think>\n", 4096),
                 new FakeModel("slow", "x".repeat(400), "", 4096));
         List<dev.sluice.server.inference.InferenceModel> all = new ArrayList<>(models);
-        all.add(new SeededModel("seeded"));
+        all.add(seeded);
         worker = new SluiceServer(ServerConfig.defaults().withPort(0).withDrainTimeout(Duration.ofMillis(200)), all, () -> true, new ServerMetrics(), null)
                 .withGrpc(grpc, 0).start();
         backend = new GrpcBackend("remote", List.of("localhost:" + worker.grpcPort()), grpc);
         ServerConfig gcfg = ServerConfig.defaults().withPort(0);
         gateway = new SluiceServer(gcfg, List.of(), () -> true, new ServerMetrics(),
-                w -> GatewayAssembly.forTest(new Gateway(new OneBackend(backend), List.of(), gcfg))).start();
+                w -> GatewayAssembly.forTest(new Gateway(new OneBackend(backend), List.of((ctx, req, next) -> {
+                    admitted.add(req.promptTokens());
+                    return next.proceed(ctx, req);
+                }), gcfg))).start();
         viaGateway = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + gateway.port() + "/v1").apiKey("unused").maxRetries(0).build();
         direct = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + worker.port() + "/v1").apiKey("unused").maxRetries(0).build();
         gatewayHttp = WebClient.of("http://127.0.0.1:" + gateway.port());
@@ -193,6 +199,7 @@ class GrpcBackendTest {
     /** A model whose reply depends on the seed (choice i of n samples with seed + i), so that n choices differ. */
     static final class SeededModel implements dev.sluice.server.inference.InferenceModel {
         final FakeModel base;
+        final java.util.concurrent.atomic.AtomicInteger renders = new java.util.concurrent.atomic.AtomicInteger();
 
         SeededModel(String id) {
             this.base = new FakeModel(id, "", "", 4096);
@@ -203,7 +210,10 @@ class GrpcBackendTest {
         @Override public int contextLength() { return base.contextLength(); }
         @Override public dev.sluice.server.inference.EngineStats stats() { return base.stats(); }
         @Override public void admit() {}
-        @Override public ChatPrompt encodeChat(List<java.util.Map<String, Object>> m, List<java.util.Map<String, Object>> t, java.util.Map<String, Object> v) { return base.encodeChat(m, t, v); }
+        @Override public ChatPrompt encodeChat(List<java.util.Map<String, Object>> m, List<java.util.Map<String, Object>> t, java.util.Map<String, Object> v) {
+            renders.incrementAndGet();
+            return base.encodeChat(m, t, v);
+        }
         @Override public int[] tokenize(String text, boolean addSpecial, boolean parseSpecial) { return base.tokenize(text, addSpecial, parseSpecial); }
         @Override public String detokenize(int[] ids) { return base.detokenize(ids); }
 
@@ -260,6 +270,59 @@ class GrpcBackendTest {
             assertThat(ge.get(ge.size() - 2).at("/usage/completion_tokens").asInt()).isEqualTo(31);
             assertThat(ge.stream().filter(e -> e.at("/choices/0/finish_reason").isTextual()).map(e -> e.at("/choices/0/index").asInt()).toList())
                     .containsExactly(0, 1, 2);
+        }
+    }
+
+    static GatewayRequest chatRequest(String model, String content) {
+        com.fasterxml.jackson.databind.node.ObjectNode body = JSON.createObjectNode().put("model", model);
+        body.putArray("messages").addObject().put("role", "user").put("content", content);
+        return new GatewayRequest(GatewayRequest.Kind.CHAT, RequestHeaders.of(HttpMethod.POST, "/v1/chat/completions"), body,
+                dev.sluice.server.gateway.Principal.anonymous(), System.nanoTime() + Duration.ofSeconds(10).toNanos());
+    }
+
+    @Test
+    void admissionSeesTheWorkersExactPromptCountAndTheTemplateIsRenderedOnce() throws Exception {
+        String content = "a longer prompt, so that 4 characters a token is visibly wrong";
+        String body = "{\"model\":\"seeded\",\"messages\":[{\"role\":\"user\",\"content\":\"" + content + "\"}],\"seed\":2}";
+        int direct = JSON.readTree(post(workerHttp, "/v1/chat/completions", body).contentUtf8()).at("/usage/prompt_tokens").asInt();
+        assertThat(direct).isEqualTo(("user: " + content + "\nassistant:").length()); // FakeModel: a token per character
+        assertThat(dev.sluice.server.gateway.Backend.estimatePromptTokens(chatRequest("seeded", content))).isNotEqualTo(direct);
+        admitted.clear();
+        int rendersBefore = seeded.renders.get();
+        AggregatedHttpResponse r = post(gatewayHttp, "/v1/chat/completions", body);
+        assertThat(r.status().code()).as(r.contentUtf8()).isEqualTo(200);
+        assertThat(admitted).containsExactly(direct); // counted by the worker before admission
+        assertThat(JSON.readTree(r.contentUtf8()).at("/usage/prompt_tokens").asInt()).isEqualTo(direct); // the worker's usage
+        assertThat(seeded.renders.get() - rendersBefore).isEqualTo(1); // the count's rendering was reused by Generate
+    }
+
+    @Test
+    void aWorkerThatCannotCountFallsBackToTheEstimateWithinTheTimeout() throws Exception {
+        // a worker whose Tokenize never answers, and an address where nothing listens
+        com.linecorp.armeria.server.Server stalled = com.linecorp.armeria.server.Server.builder().http(0)
+                .service(com.linecorp.armeria.server.grpc.GrpcService.builder().addService(new dev.sluice.server.grpc.proto.InferenceGrpc.InferenceImplBase() {
+                    @Override
+                    public void tokenize(dev.sluice.server.grpc.proto.TokenizeRequest req, io.grpc.stub.StreamObserver<dev.sluice.server.grpc.proto.TokenizeResponse> o) {}
+                }).build()).build();
+        stalled.start().join();
+        int deadPort;
+        try (java.net.ServerSocket ss = new java.net.ServerSocket(0)) {
+            deadPort = ss.getLocalPort();
+        }
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        GrpcConfig plain = new GrpcConfig(null, null, true);
+        try (GrpcBackend slow = new GrpcBackend("slow", List.of("127.0.0.1:" + stalled.activeLocalPort()), plain, null, registry);
+             GrpcBackend dead = new GrpcBackend("dead", List.of("127.0.0.1:" + deadPort), plain, null, registry)) {
+            for (GrpcBackend b : List.of(slow, dead)) {
+                GatewayRequest req = chatRequest("fake", "hello there");
+                long t0 = System.nanoTime();
+                int n = b.countPromptTokens(req).get(5, java.util.concurrent.TimeUnit.SECONDS);
+                assertThat(n).isEqualTo(dev.sluice.server.gateway.Backend.estimatePromptTokens(req));
+                assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(GrpcBackend.PROMPT_COUNT_TIMEOUT.plusMillis(1500));
+                assertThat(registry.get("sluice.grpc.prompt.counts").tags("backend", b.name(), "result", "estimated").counter().count()).isEqualTo(1.0);
+            }
+        } finally {
+            stalled.stop().join();
         }
     }
 }

@@ -299,9 +299,9 @@ public final class RegistryRouter implements Router, AutoCloseable {
     }
 
     @Override
-    public int countPromptTokens(GatewayRequest req) {
+    public CompletableFuture<Integer> countPromptTokens(GatewayRequest req) {
         Resolution r = pending.get(req);
-        return r != null ? r.version().backend().countPromptTokens(req) : Backend.estimatePromptTokens(req);
+        return r != null ? r.version().backend().countPromptTokens(req) : CompletableFuture.completedFuture(Backend.estimatePromptTokens(req));
     }
 
     @Override

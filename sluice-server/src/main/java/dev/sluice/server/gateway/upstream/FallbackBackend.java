@@ -48,7 +48,7 @@ public final class FallbackBackend implements Backend {
     }
 
     @Override
-    public int countPromptTokens(GatewayRequest req) {
+    public CompletableFuture<Integer> countPromptTokens(GatewayRequest req) {
         return backends.getFirst().countPromptTokens(req);
     }
 

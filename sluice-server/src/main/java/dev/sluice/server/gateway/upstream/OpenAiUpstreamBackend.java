@@ -212,8 +212,8 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
     }
 
     @Override
-    public int countPromptTokens(GatewayRequest req) {
-        return counter.prompt(req);
+    public CompletableFuture<Integer> countPromptTokens(GatewayRequest req) {
+        return CompletableFuture.completedFuture(counter.prompt(req));
     }
 
     @Override

@@ -34,7 +34,7 @@ final class UpstreamTestSupport implements AutoCloseable {
         }
 
         @Override
-        public int countPromptTokens(GatewayRequest req) {
+        public java.util.concurrent.CompletableFuture<Integer> countPromptTokens(GatewayRequest req) {
             return backend.countPromptTokens(req);
         }
 
