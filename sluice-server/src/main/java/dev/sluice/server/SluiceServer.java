@@ -100,7 +100,8 @@ public final class SluiceServer implements AutoCloseable {
             sb.service("/detokenize", Gateway.allowedModelsOnly(openai.detokenizeRoute()));
             assembly.customize(sb);
         }
-        ws = new OpenAiWebSocketService(openai, config, metrics);
+        // in the gateway roles each socket message goes through the gateway, as an HTTP request would
+        ws = new OpenAiWebSocketService(openai, config, metrics, assembly == null ? null : assembly.gateway()::serveSocketMessage);
         sb.service("/v1/ws", ws.service());
         for (InferenceModel m : models) metrics.engine(m.id(), m::stats);
         sb.service("/metrics", (ctx, req) -> HttpResponse.of(HttpStatus.OK, MediaType.parse("text/plain; version=0.0.4; charset=utf-8"), metrics.scrape()));

@@ -4,7 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.linecorp.armeria.common.HttpData;
 import com.linecorp.armeria.common.HttpRequest;
+import com.linecorp.armeria.common.RequestHeaders;
 import com.linecorp.armeria.common.HttpResponse;
 import com.linecorp.armeria.server.ServerBuilder;
 import com.linecorp.armeria.server.ServiceRequestContext;
@@ -85,6 +87,31 @@ public final class Gateway {
             }
         }));
     }
+
+    /**
+     * Serves one WebSocket request message ({@code /v1/ws}) as an HTTP request of the same path: the same parsing,
+     * allowed models, routing, prompt count and stages (admission, usage records, the cache), under the caller the auth
+     * decorator put on the socket at the upgrade. The message gets a request context of its own on the socket's event
+     * loop; its answer is relayed to {@code sink} ({@link SocketRelay}). Returns what cancels it.
+     */
+    public Runnable serveSocketMessage(ServiceRequestContext socket, RequestHeaders headers, ObjectNode body, boolean chat,
+                                       OpenAiService.Sink sink) {
+        HttpRequest req = HttpRequest.of(headers, HttpData.ofUtf8(body.toString()));
+        ServiceRequestContext ctx = ServiceRequestContext.builder(req)
+                .eventLoop(socket.eventLoop().withoutContext())
+                .remoteAddress(socket.remoteAddress())
+                .localAddress(socket.localAddress())
+                .build();
+        ctx.setRequestTimeout(com.linecorp.armeria.common.util.TimeoutMode.SET_FROM_NOW, config.requestTimeout().plus(SOCKET_MESSAGE_BACKSTOP));
+        ctx.setAttr(Principal.ATTR, principal(socket));
+        // served as a task of the message's own context (the socket's is current here), on the socket's event loop
+        SocketRelay relay = new SocketRelay(ctx, sink);
+        ctx.eventLoop().execute(() -> relay.start(serve(ctx, req, chat ? GatewayRequest.Kind.CHAT : GatewayRequest.Kind.COMPLETION)));
+        return () -> ctx.eventLoop().execute(relay::cancel);
+    }
+
+    /** A socket message's own context times out this long after the request timeout, only if its deadline failed to end it. */
+    static final java.time.Duration SOCKET_MESSAGE_BACKSTOP = java.time.Duration.ofSeconds(5);
 
     /** The caller, as the auth decorator left it; anonymous when auth is off. */
     public static Principal principal(ServiceRequestContext ctx) {

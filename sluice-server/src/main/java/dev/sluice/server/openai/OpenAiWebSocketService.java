@@ -3,6 +3,7 @@ package dev.sluice.server.openai;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.linecorp.armeria.common.HttpStatus;
+import com.linecorp.armeria.common.RequestHeaders;
 import com.linecorp.armeria.common.websocket.WebSocket;
 import com.linecorp.armeria.common.websocket.WebSocketCloseStatus;
 import com.linecorp.armeria.common.websocket.WebSocketFrame;
@@ -41,6 +42,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * reused. {@code path} defaults to {@code /v1/chat/completions}; the body is always streamed
  * ({@code stream} is forced true, so {@code stream_options.include_usage} works as in SSE).
  *
+ * <p>In the gateway roles a {@link Dispatcher} (the gateway) serves each request message: it goes
+ * through the same stages as an HTTP request of the same path (admission, usage, the cache) and
+ * is routed as that request would be, under the caller the auth decorator authenticated at the
+ * upgrade. Without one (the worker role) the engine serves it directly.
+ *
  * <p>Design note: each socket subscribes to its inbound frames with unbounded demand (frames are
  * small and handled without blocking: generation is asynchronous) and writes to one outbound
  * {@link WebSocketWriter}, which is thread-safe, from the engine threads. A socket holds at
@@ -59,12 +65,71 @@ public final class OpenAiWebSocketService {
     private final OpenAiService openai;
     private final ServerConfig config;
     private final ServerMetrics metrics;
+    private final Dispatcher dispatcher;
     private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
 
+    /**
+     * Serves one request message through another pipeline: the gateway's, in the gateway roles.
+     * Called on the socket's event loop.
+     */
+    @FunctionalInterface
+    public interface Dispatcher {
+        /**
+         * Starts {@code body} (streamed; {@code chat}: a chat completion, else a legacy completion) as if it had been
+         * posted with {@code headers} on the socket's connection by the socket's caller. Its events go to {@code sink},
+         * ending with exactly one of done, cancelled or error. Returns what cancels it (then {@code sink} gets cancelled).
+         */
+        Runnable dispatch(ServiceRequestContext socket, RequestHeaders headers, ObjectNode body, boolean chat, OpenAiService.Sink sink);
+    }
+
     public OpenAiWebSocketService(OpenAiService openai, ServerConfig config, ServerMetrics metrics) {
+        this(openai, config, metrics, null);
+    }
+
+    /** @param dispatcher serves each request message (the gateway), or null: the engine serves them directly */
+    public OpenAiWebSocketService(OpenAiService openai, ServerConfig config, ServerMetrics metrics, Dispatcher dispatcher) {
         this.openai = openai;
         this.config = config;
         this.metrics = metrics;
+        this.dispatcher = dispatcher;
+    }
+
+    /** Request headers of the upgrade that a request message does not inherit (the connection's own, and the body's). */
+    private static final Set<String> NOT_INHERITED = Set.of("connection", "upgrade", "sec-websocket-key", "sec-websocket-version",
+            "sec-websocket-extensions", "sec-websocket-protocol", "content-length", "content-type", "transfer-encoding", "host",
+            "te", "keep-alive", "origin", OpenAiService.DEADLINE_HEADER);
+
+    /** The headers a request message is served with: the upgrade's (credentials, {@code Model-Version}, priority) on its path. */
+    private static RequestHeaders messageHeaders(ServiceRequestContext socket, String path, String deadlineMs) {
+        com.linecorp.armeria.common.RequestHeadersBuilder b = RequestHeaders.builder(com.linecorp.armeria.common.HttpMethod.POST, path)
+                .contentType(com.linecorp.armeria.common.MediaType.JSON_UTF_8);
+        socket.request().headers().forEach((k, v) -> {
+            String name = k.toString();
+            if (!name.startsWith(":") && !NOT_INHERITED.contains(name)) b.add(k, v);
+        });
+        if (deadlineMs != null) b.set(OpenAiService.DEADLINE_HEADER, deadlineMs);
+        return b.build();
+    }
+
+    /** A cancel action that may be set after it is asked for (a dispatch can answer before it returns its cancel action). */
+    private static final class Cancel implements Runnable {
+        private Runnable target;
+        private boolean requested;
+
+        synchronized void set(Runnable t) {
+            target = t;
+            if (requested) t.run();
+        }
+
+        @Override
+        public void run() {
+            Runnable t;
+            synchronized (this) {
+                requested = true;
+                t = target;
+            }
+            if (t != null) t.run();
+        }
     }
 
     public WebSocketService service() {
@@ -98,7 +163,8 @@ public final class OpenAiWebSocketService {
     private final class Socket implements Subscriber<WebSocketFrame> {
         final ServiceRequestContext ctx;
         final WebSocketWriter out = WebSocket.streaming();
-        final Map<String, OpenAiService.Run> runs = new ConcurrentHashMap<>();
+        /** Each request id in flight, and what cancels it. */
+        final Map<String, Runnable> runs = new ConcurrentHashMap<>();
 
         Socket(ServiceRequestContext ctx) {
             this.ctx = ctx;
@@ -147,7 +213,7 @@ public final class OpenAiWebSocketService {
         /** The socket is over: cancel everything it started. */
         void gone() {
             if (!sockets.remove(this)) return;
-            for (OpenAiService.Run r : List.copyOf(runs.values())) r.cancel(OpenAiService.Run.CLIENT);
+            for (Runnable cancel : List.copyOf(runs.values())) cancel.run();
         }
 
         void handle(String text) {
@@ -161,8 +227,8 @@ public final class OpenAiWebSocketService {
                 String type = msg.path("type").asText("request");
                 switch (type) {
                     case "cancel" -> {
-                        OpenAiService.Run r = runs.get(id);
-                        if (r != null) r.cancel(OpenAiService.Run.CLIENT);
+                        Runnable cancel = runs.get(id);
+                        if (cancel != null) cancel.run();
                     }
                     case "request" -> start(id, msg);
                     default -> throw OpenAiException.invalid("type", "'type' must be request or cancel, got '" + type + "'");
@@ -197,7 +263,16 @@ public final class OpenAiWebSocketService {
             ObjectNode body = ((ObjectNode) b).deepCopy();
             body.put("stream", true);
             JsonNode dl = msg.get("deadline_ms");
-            long deadline = openai.deadlineNanos(dl == null || dl.isNull() ? null : dl.asText());
+            String deadlineMs = dl == null || dl.isNull() ? null : dl.asText();
+            long deadline = openai.deadlineNanos(deadlineMs);
+            if (dispatcher != null) {
+                Cancel cancel = new Cancel();
+                runs.put(id, cancel);
+                metrics.request("ws", 200);
+                cancel.set(dispatcher.dispatch(ctx, messageHeaders(ctx, chat ? "/v1/chat/completions" : "/v1/completions", deadlineMs), body, chat, new WsSink(id)));
+                if (!sockets.contains(this)) cancel.run();
+                return;
+            }
             // the caller's credential may be limited to some models (the auth decorator authenticated the upgrade)
             dev.sluice.server.gateway.Principal caller = ctx.attr(dev.sluice.server.gateway.Principal.ATTR);
             JsonNode asked = body.get("model");
@@ -205,7 +280,7 @@ public final class OpenAiWebSocketService {
             InferenceModel model = openai.model(body);
             ChatRequest r = ChatRequest.parse(body, chat);
             OpenAiService.Run run = openai.prepare(model, r, chat, new WsSink(id), deadline);
-            runs.put(id, run);
+            runs.put(id, () -> run.cancel(OpenAiService.Run.CLIENT));
             if (!sockets.contains(this)) run.cancel(OpenAiService.Run.CLIENT);
             metrics.request("ws", 200);
             run.begin(ctx.eventLoop());

@@ -13,23 +13,30 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /** A test client on the JDK's own WebSocket implementation: sends JSON, queues the JSON it receives. */
-final class WsClient implements WebSocket.Listener, AutoCloseable {
+public final class WsClient implements WebSocket.Listener, AutoCloseable {
     static final ObjectMapper JSON = new ObjectMapper();
     final BlockingQueue<JsonNode> received = new LinkedBlockingQueue<>();
     final CompletableFuture<Integer> closed = new CompletableFuture<>();
     private final StringBuilder partial = new StringBuilder();
     final WebSocket ws;
 
-    WsClient(int port) {
-        ws = HttpClient.newHttpClient().newWebSocketBuilder().buildAsync(URI.create("ws://127.0.0.1:" + port + "/v1/ws"), this).join();
+    public WsClient(int port) {
+        this(port, java.util.Map.of());
     }
 
-    void send(String json) {
+    /** Connects with {@code headers} on the upgrade request (e.g. {@code Authorization}); the upgrade's failure is thrown. */
+    public WsClient(int port, java.util.Map<String, String> headers) {
+        WebSocket.Builder b = HttpClient.newHttpClient().newWebSocketBuilder();
+        headers.forEach(b::header);
+        ws = b.buildAsync(URI.create("ws://127.0.0.1:" + port + "/v1/ws"), this).join();
+    }
+
+    public void send(String json) {
         ws.sendText(json, true).join();
     }
 
     /** The next message, failing after 10 s. */
-    JsonNode next() throws InterruptedException {
+    public JsonNode next() throws InterruptedException {
         JsonNode n = received.poll(10, TimeUnit.SECONDS);
         if (n == null) throw new AssertionError("no WebSocket message within 10 s");
         return n;
