@@ -21,11 +21,25 @@ import static org.assertj.core.api.Assertions.assertThat;
 class ServeCommandProcessTest {
     static final Pattern READY = Pattern.compile("model '(.+)' ready: http://127\\.0\\.0\\.1:(\\d+)/v1");
 
+    /**
+     * The test classpath for a child JVM; without {@code serverTestFixtures}, less sluice-server's test classes (the fake
+     * upstream's), whose logback-test.xml would replace the CLI's own logging configuration in a {@code sluice} process.
+     */
+    static String classpath(boolean serverTestFixtures) {
+        List<String> out = new java.util.ArrayList<>();
+        for (String e : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
+            String n = e.replace('\\', '/');
+            boolean fixtures = n.contains("sluice-server") && (n.endsWith("/test-classes") || n.endsWith("/test-classes/") || n.endsWith("-tests.jar"));
+            if (serverTestFixtures || !fixtures) out.add(e);
+        }
+        return String.join(java.io.File.pathSeparator, out);
+    }
+
     static ProcessBuilder sluice(Path cache, String... args) {
         List<String> cmd = new java.util.ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx1g",
-                "-cp", System.getProperty("java.class.path"), "dev.sluice.cli.Main"));
+                "-cp", classpath(false), "dev.sluice.cli.Main"));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().put("SLUICE_CACHE", cache.toString());

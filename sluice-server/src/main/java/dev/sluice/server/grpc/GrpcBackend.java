@@ -232,7 +232,7 @@ public final class GrpcBackend implements Backend, AutoCloseable {
         long now = System.nanoTime(), last = lastFallbackWarn.get();
         if (now - last >= FALLBACK_WARN_INTERVAL.toNanos() && lastFallbackWarn.compareAndSet(last, now)) {
             log.warn("backend '{}': a worker could not count a prompt ({}); admission uses the estimate of 4 characters a token "
-                    + "(sluice_grpc_prompt_counts_total{{result=\"estimated\"}} counts these; this warning repeats at most every {} s)",
+                    + "(sluice_grpc_prompt_counts_total{result=\"estimated\"} counts these; this warning repeats at most every {} s)",
                     name, why, FALLBACK_WARN_INTERVAL.toSeconds());
         }
         return Backend.estimatePromptTokens(req);
