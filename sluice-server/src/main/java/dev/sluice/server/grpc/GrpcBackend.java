@@ -32,6 +32,20 @@ import dev.sluice.server.openai.OpenAiService;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.micrometer.core.instrument.Counter;
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.sluice.server.grpc.proto.TokenizeRequest;
+import dev.sluice.server.grpc.proto.TokenizeResponse;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.Map;
+import io.grpc.stub.StreamObserver;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -50,7 +64,11 @@ import java.util.concurrent.TimeUnit;
  * the worker's sequence. The SSE headers are written only when the first response arrives: a
  * failure before it (bad request, unknown model, worker down, refused handshake) is a plain
  * OpenAI error with its proper status, which the gateway may still retry elsewhere; a failure
- * after it ends the stream with an error event. TLS: with {@code grpc.client} configured the
+ * after it ends the stream with an error event. Prompt tokens for admission are the worker's own
+ * count ({@link #countPromptTokens}: {@code Tokenize} with {@code for_generate}, bounded by
+ * {@link #PROMPT_COUNT_TIMEOUT}, else the estimate), and the request's Generate is pinned to the
+ * worker that counted it, which reuses the rendered prompt. n > 1: the worker sends the choices
+ * one after another, each response tagged with its index. TLS: with {@code grpc.client} configured the
  * backend presents its certificate and trusts {@code grpc.client.ca}; without it, plaintext is
  * refused at construction unless {@code grpc.allowPlaintext} is set.
  */
@@ -72,7 +90,7 @@ public final class GrpcBackend implements Backend, AutoCloseable {
     static final Duration PIN_TTL = Duration.ofMinutes(1);
     /** At most one warning per this interval when counts fall back to the estimate: 30 s (the metric counts each one). */
     static final Duration FALLBACK_WARN_INTERVAL = Duration.ofSeconds(30);
-    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(GrpcBackend.class);
+    private static final Logger log = LoggerFactory.getLogger(GrpcBackend.class);
 
     private final String name;
     private final ClientFactory factory;
@@ -80,13 +98,13 @@ public final class GrpcBackend implements Backend, AutoCloseable {
     private final InferenceGrpc.InferenceStub stub;
     private final SessionProtocol protocol;
     /** One stub per endpoint, for the calls that must reach a chosen endpoint (a count, then the Generate it pins). */
-    private final java.util.Map<Endpoint, InferenceGrpc.InferenceStub> endpointStubs = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<Endpoint, InferenceGrpc.InferenceStub> endpointStubs = new ConcurrentHashMap<>();
     /** The endpoint that counted each request's prompt (by identity, weakly held), so that its Generate goes there and reuses the rendering. */
-    private final com.github.benmanes.caffeine.cache.Cache<GatewayRequest, Endpoint> pinned =
-            com.github.benmanes.caffeine.cache.Caffeine.newBuilder().weakKeys().expireAfterWrite(PIN_TTL).build();
-    private final java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
-    private final java.util.concurrent.atomic.AtomicLong lastFallbackWarn = new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - FALLBACK_WARN_INTERVAL.toNanos());
-    private final io.micrometer.core.instrument.Counter exactCounts, estimatedCounts;
+    private final Cache<GatewayRequest, Endpoint> pinned =
+            Caffeine.newBuilder().weakKeys().expireAfterWrite(PIN_TTL).build();
+    private final AtomicInteger next = new AtomicInteger();
+    private final AtomicLong lastFallbackWarn = new AtomicLong(System.nanoTime() - FALLBACK_WARN_INTERVAL.toNanos());
+    private final Counter exactCounts, estimatedCounts;
 
     /**
      * @param endpoints {@code host:port} of the worker's gRPC port (a {@code grpc://} or {@code grpcs://} prefix is
@@ -106,9 +124,9 @@ public final class GrpcBackend implements Backend, AutoCloseable {
     }
 
     /** @param metrics where {@code sluice_grpc_prompt_counts_total} goes, or null for none */
-    public GrpcBackend(String name, List<String> endpoints, GrpcConfig grpc, Duration healthInterval, io.micrometer.core.instrument.MeterRegistry metrics) {
+    public GrpcBackend(String name, List<String> endpoints, GrpcConfig grpc, Duration healthInterval, MeterRegistry metrics) {
         this.name = name;
-        io.micrometer.core.instrument.MeterRegistry registry = metrics != null ? metrics : new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        MeterRegistry registry = metrics != null ? metrics : new SimpleMeterRegistry();
         this.exactCounts = promptCounter(registry, name, "exact");
         this.estimatedCounts = promptCounter(registry, name, "estimated");
         if (endpoints == null || endpoints.isEmpty()) throw new ConfigException("backend '" + name + "' (type grpc): at least one endpoint (host:port) is required");
@@ -150,7 +168,7 @@ public final class GrpcBackend implements Backend, AutoCloseable {
     }
 
     /** As {@link #create(String, dev.sluice.server.gateway.upstream.BackendConfig, GrpcConfig)}, with its meters in {@code metrics}. */
-    public static GrpcBackend create(String name, dev.sluice.server.gateway.upstream.BackendConfig bc, GrpcConfig grpc, io.micrometer.core.instrument.MeterRegistry metrics) {
+    public static GrpcBackend create(String name, dev.sluice.server.gateway.upstream.BackendConfig bc, GrpcConfig grpc, MeterRegistry metrics) {
         Duration health = null;
         if (bc.healthCheck().enabled()) {
             if (!HEALTH_PATH.equals(bc.healthCheck().path())) {
@@ -174,8 +192,8 @@ public final class GrpcBackend implements Backend, AutoCloseable {
         return name;
     }
 
-    private static io.micrometer.core.instrument.Counter promptCounter(io.micrometer.core.instrument.MeterRegistry r, String backend, String result) {
-        return io.micrometer.core.instrument.Counter.builder("sluice.grpc.prompt.counts")
+    private static Counter promptCounter(MeterRegistry r, String backend, String result) {
+        return Counter.builder("sluice.grpc.prompt.counts")
                 .description("Prompt token counts for admission of gRPC backends: exact (the worker counted) or estimated (it could not answer in time)")
                 .tags("backend", backend, "result", result).register(r);
     }
@@ -192,7 +210,7 @@ public final class GrpcBackend implements Backend, AutoCloseable {
         boolean chat = req.chat();
         ChatRequest r = ChatRequest.parse(req.body(), chat); // a bad request is a 400 here, as it would be at dispatch
         GenerateRequest g = GrpcMessages.toProto(r, chat);
-        dev.sluice.server.grpc.proto.TokenizeRequest.Builder t = dev.sluice.server.grpc.proto.TokenizeRequest.newBuilder()
+        TokenizeRequest.Builder t = TokenizeRequest.newBuilder()
                 .setModel(g.getModel()).setForGenerate(true);
         if (chat) t.setChat(g.getChat());
         else t.setPrompt(g.getPrompt());
@@ -205,9 +223,9 @@ public final class GrpcBackend implements Backend, AutoCloseable {
         List<Endpoint> eps = group.endpoints();
         Endpoint ep = eps.isEmpty() ? null : eps.get(Math.floorMod(next.getAndIncrement(), eps.size()));
         InferenceGrpc.InferenceStub s = ep == null ? stub : stubFor(ep);
-        s.withDeadlineAfter(left, TimeUnit.NANOSECONDS).tokenize(t.build(), new io.grpc.stub.StreamObserver<>() {
+        s.withDeadlineAfter(left, TimeUnit.NANOSECONDS).tokenize(t.build(), new StreamObserver<>() {
             @Override
-            public void onNext(dev.sluice.server.grpc.proto.TokenizeResponse res) {
+            public void onNext(TokenizeResponse res) {
                 if (ep != null) pinned.put(req, ep);
                 exactCounts.increment();
                 out.complete(res.getCount());
