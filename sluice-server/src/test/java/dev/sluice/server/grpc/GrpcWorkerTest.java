@@ -200,6 +200,11 @@ class GrpcWorkerTest {
         TokenizeResponse c = blocking.tokenize(TokenizeRequest.newBuilder().setModel("fake")
                 .setChat(ChatInput.newBuilder().addMessages(ChatMessage.newBuilder().setRole("user").setContent("hi"))).build());
         assertThat(c.getCount()).isEqualTo("user: hi\nassistant:".length()); // the fake's template, rendered as for Generate
+        // for_generate: the count only, the same as Generate's prompt_tokens
+        TokenizeResponse g = blocking.tokenize(TokenizeRequest.newBuilder().setModel("fake").setForGenerate(true)
+                .setChat(ChatInput.newBuilder().addMessages(ChatMessage.newBuilder().setRole("user").setContent("hi"))).build());
+        assertThat(g.getTokensList()).isEmpty();
+        assertThat(g.getCount()).isEqualTo(c.getCount());
         ListModelsResponse m = blocking.listModels(ListModelsRequest.getDefaultInstance());
         assertThat(m.getModelsList()).extracting(x -> x.getId()).containsExactly("fake", "fake-r1", "slow");
         assertThat(m.getModels(0).getMaxModelLen()).isEqualTo(4096);
