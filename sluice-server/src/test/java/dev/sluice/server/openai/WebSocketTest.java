@@ -96,7 +96,8 @@ class WebSocketTest {
                     }
                 }
             }
-            assertThat(SLOW.lastCancelled).isTrue();
+            // the engine stops the sequence at its next step (behind the gateway, the done event may come first)
+            await().atMost(5, TimeUnit.SECONDS).until(() -> SLOW.lastCancelled);
             // the id may be reused after its terminal message
             c.send(request("long", "fake", ""));
             do m = c.next(); while (!m.get("type").asText().equals("done"));
