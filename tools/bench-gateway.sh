@@ -4,6 +4,8 @@
 # and the load generator (LG_CPUS). Extra arguments go to the load generator, e.g.
 #   GW_CPUS=0,1 UP_CPUS=4-7 LG_CPUS=8-15 tools/bench-gateway.sh --duration 10 --concurrency 128
 # SLUICE names the command to run (default: bin/sluice beside this script's folder).
+# GW_JAVA_OPTS are JVM options for the gateway process only (e.g. its garbage collector).
+# GW_EXTRA_CONFIG names a YAML file appended to the gateway's config (e.g. a `limits:` section).
 set -u
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SLUICE=${SLUICE:-$here/bin/sluice}
@@ -19,9 +21,10 @@ routing:
       versions:
         v1: {backend: up, weight: 100}
 Y
+if [ -n "${GW_EXTRA_CONFIG:-}" ]; then cat "$GW_EXTRA_CONFIG" >> "$cfg"; fi
 SLUICE_HEAP=1g taskset -c "$UP_CPUS" $SLUICE bench gateway --serve-upstream "$UP_PORT" --chunks 16 > /tmp/sluice-bench-upstream.log 2>&1 &
 up=$!
-SLUICE_HEAP=2g taskset -c "$GW_CPUS" $SLUICE serve --role gateway --config "$cfg" --host 127.0.0.1 --port "$GW_PORT" --no-auth > /tmp/sluice-bench-gateway.log 2>&1 &
+SLUICE_JAVA_OPTS="${SLUICE_JAVA_OPTS:-} ${GW_JAVA_OPTS:-}" SLUICE_HEAP=2g taskset -c "$GW_CPUS" $SLUICE serve --role gateway --config "$cfg" --host 127.0.0.1 --port "$GW_PORT" --no-auth > /tmp/sluice-bench-gateway.log 2>&1 &
 gw=$!
 trap 'kill $gw $up 2>/dev/null; rm -f "$cfg"' EXIT
 for _ in $(seq 1 240); do

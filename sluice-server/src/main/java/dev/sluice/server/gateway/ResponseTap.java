@@ -3,7 +3,12 @@ package dev.sluice.server.gateway;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.linecorp.armeria.common.FilteredHttpResponse;
+import com.linecorp.armeria.common.HttpData;
+import com.linecorp.armeria.common.HttpObject;
 import com.linecorp.armeria.common.HttpResponse;
+import com.linecorp.armeria.common.stream.CancelledSubscriptionException;
+import org.reactivestreams.Subscriber;
 import com.linecorp.armeria.common.MediaType;
 import com.linecorp.armeria.common.ResponseHeaders;
 import org.slf4j.Logger;
@@ -12,6 +17,7 @@ import org.slf4j.LoggerFactory;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 
 /**
@@ -49,9 +55,11 @@ public final class ResponseTap {
      * @param done      true when a stream ended with {@code data: [DONE]}
      * @param failure   the exception that aborted the response (client gone, upstream reset), or null
      * @param truncated true when the response was larger than the capture bound
+     * @param events    the number of a stream's ordinary data events (neither {@code [DONE]}, nor an error or usage event),
+     *                  counted in both modes; 0 for a plain response
      */
     public record Outcome(int status, boolean stream, ObjectNode body, List<ObjectNode> chunks, Usage usage,
-                          JsonNode error, boolean done, Throwable failure, boolean truncated) {
+                          JsonNode error, boolean done, Throwable failure, boolean truncated, int events) {
         /** True for a complete, successful response: 2xx, no error, no abort, and a stream that reached [DONE]. */
         public boolean ok() {
             return status >= 200 && status < 300 && error == null && failure == null && !truncated && (!stream || done);
@@ -74,24 +82,69 @@ public final class ResponseTap {
     }
 
     private static HttpResponse tap(HttpResponse res, boolean chunks, Consumer<Outcome> onEnd) {
-        Capture c = new Capture(chunks);
-        HttpResponse out = res.peekHeaders(c::headers).peekData(d -> c.data(d.array()));
-        out.whenComplete().handle((v, t) -> {
+        Tapped out = new Tapped(res, new Capture(chunks), onEnd);
+        // a response aborted or cancelled before (or without) being subscribed never reaches the filter's callbacks
+        out.whenComplete().exceptionally(t -> {
+            out.fire(t);
+            return null;
+        });
+        return out;
+    }
+
+    /**
+     * The tap itself: a filter on the response's own subscription, so each piece is seen on the thread that delivers it
+     * and the outcome is taken when the filter sees the end, after the last piece. (Reading it in {@code whenComplete()}
+     * of a peeked response raced with the last pieces: the future could complete first, and usage was then missed.)
+     */
+    private static final class Tapped extends FilteredHttpResponse {
+        final Capture c;
+        final Consumer<Outcome> onEnd;
+        final AtomicBoolean fired = new AtomicBoolean();
+
+        Tapped(HttpResponse delegate, Capture c, Consumer<Outcome> onEnd) {
+            super(delegate);
+            this.c = c;
+            this.onEnd = onEnd;
+        }
+
+        @Override
+        protected HttpObject filter(HttpObject obj) {
+            if (obj instanceof ResponseHeaders h) c.headers(h);
+            else if (obj instanceof HttpData d) c.data(d.array());
+            return obj;
+        }
+
+        @Override
+        protected void beforeComplete(Subscriber<? super HttpObject> subscriber) {
+            fire(null);
+        }
+
+        @Override
+        protected Throwable beforeError(Subscriber<? super HttpObject> subscriber, Throwable cause) {
+            fire(cause);
+            return cause;
+        }
+
+        @Override
+        protected void onCancellation(Subscriber<? super HttpObject> subscriber) {
+            fire(CancelledSubscriptionException.get());
+        }
+
+        void fire(Throwable t) {
+            if (!fired.compareAndSet(false, true)) return;
             Outcome o;
             try {
                 o = c.outcome(t);
             } catch (RuntimeException e) {
                 log.warn("response tap: cannot read the response: {}", e.toString());
-                o = new Outcome(c.status, c.stream, null, List.of(), null, null, false, e, true);
+                o = new Outcome(c.status, c.stream, null, List.of(), null, null, false, e, true, c.events);
             }
             try {
                 onEnd.accept(o);
             } catch (RuntimeException e) {
                 log.warn("response tap callback failed", e);
             }
-            return null;
-        });
-        return out;
+        }
     }
 
     private static final class Capture {
@@ -107,6 +160,7 @@ public final class ResponseTap {
         JsonNode error;
         Usage usage;
         boolean done;
+        int events;
 
         Capture(boolean keepChunks) {
             this.keepChunks = keepChunks;
@@ -138,7 +192,10 @@ public final class ResponseTap {
                 done = true;
                 return;
             }
-            if (!keepChunks && !d.contains("\"error\"") && !d.contains("\"usage\"")) return; // an ordinary chunk
+            if (!keepChunks && !d.contains("\"error\"") && !d.contains("\"usage\"")) { // an ordinary chunk
+                events++;
+                return;
+            }
             try {
                 JsonNode n = JSON.readTree(d);
                 if (n == null || !n.isObject()) return;
@@ -148,6 +205,7 @@ public final class ResponseTap {
                 }
                 Usage u = Usage.of(n.get("usage"));
                 if (u != null) usage = u;
+                else events++;
                 if (keepChunks) chunks.add((ObjectNode) n);
             } catch (java.io.IOException e) {
                 // not JSON: not an OpenAI chunk; ignore
@@ -158,7 +216,7 @@ public final class ResponseTap {
             if (stream) {
                 if (!truncated) sse.finish().forEach(this::event);
                 return new Outcome(status, true, null, truncated ? List.of() : Collections.unmodifiableList(chunks), usage, error, done,
-                        failure, truncated);
+                        failure, truncated, events);
             }
             ObjectNode body = null;
             JsonNode err = null;
@@ -175,7 +233,7 @@ public final class ResponseTap {
                     // not JSON
                 }
             }
-            return new Outcome(status, false, body, List.of(), u, err, false, failure, truncated);
+            return new Outcome(status, false, body, List.of(), u, err, false, failure, truncated, 0);
         }
     }
 }
