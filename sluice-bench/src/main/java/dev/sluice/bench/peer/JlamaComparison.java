@@ -143,24 +143,24 @@ public final class JlamaComparison {
         return sb.toString();
     }
 
-    private static double median(double[] v) {
+    static double median(double[] v) {
         double[] s = v.clone();
         Arrays.sort(s);
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
-    private static String stem(Path p) {
+    static String stem(Path p) {
         String f = p.getFileName().toString();
         return f.endsWith(".gguf") ? f.substring(0, f.length() - 5) : f;
     }
 
-    private static String req(Map<String, String> a, String k) {
+    static String req(Map<String, String> a, String k) {
         String v = a.get(k);
         if (v == null) throw new IllegalArgumentException("missing " + k);
         return v;
     }
 
-    private static Map<String, String> parse(String[] args) {
+    static Map<String, String> parse(String[] args) {
         Map<String, String> m = new LinkedHashMap<>();
         for (int i = 0; i < args.length; i++) {
             if (!args[i].startsWith("--") || i + 1 >= args.length) throw new IllegalArgumentException("expected --key value pairs, got " + args[i]);
