@@ -20,6 +20,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * Sluice against llama.cpp on the same GGUF files, same thread count, in one JVM run: prefill tok/s
@@ -55,7 +56,9 @@ import java.util.regex.Pattern;
  * <p>Sluice is measured with {@link EngineBenchmark} at batch 1, after its usual JIT warm-up;
  * llama.cpp after one untimed request (and its own warm-up run at load). The engines alternate
  * {@code --repeats} times (Sluice first on even repeats, llama.cpp first on odd ones) and the
- * median is reported, so machine noise hits both alike.
+ * median is reported, so machine noise hits both alike. The table also gives the median of the
+ * per-repeat ratios ("paired"): each repeat's two runs are back to back, so on a shared machine
+ * whose load drifts between repeats that ratio is the steadier one.
  *
  * <p>Logging: {@code LlamaModel.setLogger} has no effect on these lines in 4.2.0 (loading a model
  * runs {@code common_init}, which installs llama.cpp's own log callback, and the server logs
@@ -81,6 +84,13 @@ public final class LlamaCppComparison {
     private static final String WORD = "hello";
 
     record Figures(String engine, String model, String weights, double prefillTokS, double decodeTokS) {}
+
+    /**
+     * One model: both engines' medians, and the medians of the per-repeat ratios Sluice/llama.cpp
+     * (each repeat's two runs are back to back, so a load change between repeats cancels out of
+     * its ratio; on a shared machine these are steadier than the ratio of the medians).
+     */
+    record Comparison(Figures sluice, Figures llama, double pairedPrefillRatio, double pairedDecodeRatio) {}
 
     /** llama.cpp's {@code print_timings} for one request. */
     record Timings(double promptMs, int promptTokens, double evalMs, int evalTokens) {}
@@ -111,13 +121,12 @@ public final class LlamaCppComparison {
         if (Parallel.THREADS != threads) throw new IllegalStateException("sluice pool already started with " + Parallel.THREADS + " threads");
 
         double loadStart = EngineBenchmark.loadAverage();
-        List<Figures> all = new ArrayList<>();
+        List<Comparison> all = new ArrayList<>();
         String build = "?", systemInfo = "?", backend = "?";
         for (Path m : models) {
             Path log = logDir.resolve("llamacpp-" + JlamaComparison.stem(m) + ".log");
             Pair p = pair(m, log, threads, prompt, gen, repeats, err);
-            all.add(p.sluice());
-            all.add(p.llama());
+            all.add(p.comparison());
             String text = Files.readString(log, StandardCharsets.UTF_8);
             build = first(BUILD, text, build);
             systemInfo = first(SYSTEM_INFO, text, systemInfo);
@@ -131,7 +140,7 @@ public final class LlamaCppComparison {
         out.println("llama.cpp (java-llama.cpp 4.2.0) build: " + build);
         out.println("llama.cpp system_info: " + systemInfo);
         out.print(table(all));
-        for (Figures f : all) {
+        for (Figures f : all.stream().flatMap(c -> Stream.of(c.sluice(), c.llama())).toList()) {
             out.printf(Locale.ROOT, "{\"engine\":\"%s\",\"model\":\"%s\",\"weights\":\"%s\",\"threads\":%d,\"prompt_tokens\":%d,\"gen_tokens\":%d,\"prefill_tok_s\":%.2f,\"decode_tok_s\":%.2f}%n",
                     f.engine(), f.model(), f.weights(), threads, prompt, gen, f.prefillTokS(), f.decodeTokS());
         }
@@ -139,7 +148,7 @@ public final class LlamaCppComparison {
         System.exit(0); // llama.cpp's server thread is not a daemon: the JVM would not exit on its own
     }
 
-    private record Pair(Figures sluice, Figures llama, String sluiceBackend) {}
+    private record Pair(Comparison comparison, String sluiceBackend) {}
 
     /** Sluice and llama.cpp on the same file, alternating; medians. */
     private static Pair pair(Path model, Path log, int threads, int prompt, int gen, int repeats, PrintStream err) throws Exception {
@@ -173,13 +182,20 @@ public final class LlamaCppComparison {
                     sp[r] = res.getFirst().prefillTokS();
                     sd[r] = res.getFirst().decodeTokS();
                     if (sluiceFirst) llama(l, log, text, prompt, gen, lp, ld, r);
-                    err.printf(Locale.ROOT, "  sluice prefill %.1f decode %.2f | llama.cpp prefill %.1f decode %.2f (load %.2f)%n",
-                            sp[r], sd[r], lp[r], ld[r], EngineBenchmark.loadAverage());
+                    err.printf(Locale.ROOT, "  sluice prefill %.1f decode %.2f | llama.cpp prefill %.1f decode %.2f | ratio %.2f, %.2f (load %.2f)%n",
+                            sp[r], sd[r], lp[r], ld[r], sp[r] / lp[r], sd[r] / ld[r], EngineBenchmark.loadAverage());
                 }
             }
         }
-        return new Pair(new Figures("sluice", name, weights, JlamaComparison.median(sp), JlamaComparison.median(sd)),
-                new Figures("llama.cpp", name, weights, JlamaComparison.median(lp), JlamaComparison.median(ld)), backend);
+        double[] rp = new double[repeats], rd = new double[repeats];
+        for (int r = 0; r < repeats; r++) {
+            rp[r] = sp[r] / lp[r];
+            rd[r] = sd[r] / ld[r];
+        }
+        return new Pair(new Comparison(
+                new Figures("sluice", name, weights, JlamaComparison.median(sp), JlamaComparison.median(sd)),
+                new Figures("llama.cpp", name, weights, JlamaComparison.median(lp), JlamaComparison.median(ld)),
+                JlamaComparison.median(rp), JlamaComparison.median(rd)), backend);
     }
 
     /** One timed llama.cpp request into {@code prefill[r]} and {@code decode[r]} (tok/s, llama.cpp's own clocks). */
@@ -259,16 +275,21 @@ public final class LlamaCppComparison {
                 Double.parseDouble(e.group(1)), Integer.parseInt(e.group(2)));
     }
 
-    /** The table: per model, Sluice, llama.cpp and the Sluice/llama.cpp ratio. */
-    static String table(List<Figures> all) {
+    /**
+     * The table: per model, Sluice's and llama.cpp's medians, their ratio (Sluice/llama.cpp), and
+     * the median of the per-repeat ratios ("paired").
+     */
+    static String table(List<Comparison> all) {
         StringBuilder b = new StringBuilder();
-        b.append(String.format(Locale.ROOT, "%-12s %-18s %12s %12s%n", "weights", "engine", "prefill t/s", "decode t/s"));
-        for (int i = 0; i + 1 < all.size(); i += 2) {
-            Figures s = all.get(i), l = all.get(i + 1);
-            b.append(String.format(Locale.ROOT, "%-12s %-18s %12.1f %12.2f%n", s.weights(), s.engine(), s.prefillTokS(), s.decodeTokS()));
-            b.append(String.format(Locale.ROOT, "%-12s %-18s %12.1f %12.2f%n", l.weights(), l.engine(), l.prefillTokS(), l.decodeTokS()));
-            b.append(String.format(Locale.ROOT, "%-12s %-18s %11.2fx %11.2fx%n", s.weights(), "sluice/llama.cpp",
+        b.append(String.format(Locale.ROOT, "%-12s %-25s %12s %12s%n", "weights", "engine", "prefill t/s", "decode t/s"));
+        for (Comparison c : all) {
+            Figures s = c.sluice(), l = c.llama();
+            b.append(String.format(Locale.ROOT, "%-12s %-25s %12.1f %12.2f%n", s.weights(), s.engine(), s.prefillTokS(), s.decodeTokS()));
+            b.append(String.format(Locale.ROOT, "%-12s %-25s %12.1f %12.2f%n", l.weights(), l.engine(), l.prefillTokS(), l.decodeTokS()));
+            b.append(String.format(Locale.ROOT, "%-12s %-25s %11.2fx %11.2fx%n", s.weights(), "sluice/llama.cpp",
                     s.prefillTokS() / l.prefillTokS(), s.decodeTokS() / l.decodeTokS()));
+            b.append(String.format(Locale.ROOT, "%-12s %-25s %11.2fx %11.2fx%n", s.weights(), "sluice/llama.cpp, paired",
+                    c.pairedPrefillRatio(), c.pairedDecodeRatio()));
         }
         return b.toString();
     }

@@ -1,5 +1,6 @@
 package dev.sluice.bench.peer;
 
+import dev.sluice.bench.peer.LlamaCppComparison.Comparison;
 import dev.sluice.bench.peer.LlamaCppComparison.Figures;
 import dev.sluice.bench.peer.LlamaCppComparison.Timings;
 import org.junit.jupiter.api.Test;
@@ -47,11 +48,14 @@ class LlamaCppComparisonTest {
     }
 
     @Test
-    void tableHasARatioRowPerModel() {
-        String table = LlamaCppComparison.table(List.of(
+    void tableHasBothRatioRowsPerModel() {
+        String table = LlamaCppComparison.table(List.of(new Comparison(
                 new Figures("sluice", "bench-q8_0", "Q8_0", 60, 20),
-                new Figures("llama.cpp", "bench-q8_0", "Q8_0", 120, 40)));
-        assertThat(table.lines().toList()).hasSize(4);
-        assertThat(table.lines().toList().get(3)).matches("Q8_0\\s+sluice/llama.cpp\\s+0\\.50x\\s+0\\.50x");
+                new Figures("llama.cpp", "bench-q8_0", "Q8_0", 120, 40), 0.55, 1.25)));
+        List<String> lines = table.lines().toList();
+        assertThat(lines).hasSize(5);
+        assertThat(lines.get(1)).matches("Q8_0\\s+sluice\\s+60\\.0\\s+20\\.00");
+        assertThat(lines.get(3)).matches("Q8_0\\s+sluice/llama.cpp\\s+0\\.50x\\s+0\\.50x");
+        assertThat(lines.get(4)).matches("Q8_0\\s+sluice/llama.cpp, paired\\s+0\\.55x\\s+1\\.25x");
     }
 }
