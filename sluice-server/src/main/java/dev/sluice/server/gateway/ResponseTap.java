@@ -42,6 +42,7 @@ public final class ResponseTap {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Largest response captured for inspection: 16 MiB (a long completion is far less); larger ones pass through unobserved. */
     public static final int MAX_CAPTURE_BYTES = 16 << 20;
+    private static final java.util.Set<String> USAGE_AND_ERROR = java.util.Set.of("usage", "error");
 
     /**
      * What a response was.
@@ -74,8 +75,10 @@ public final class ResponseTap {
     }
 
     /**
-     * Like {@link #tap}, but the {@link Outcome} of a stream has no {@code chunks}: only its status, error event, usage,
-     * {@code [DONE]} and failure. Ordinary chunks are not parsed; for stages that only judge how a response ended.
+     * Like {@link #tap}, but the {@link Outcome} has no {@code chunks} (a stream) and no {@code body} (a plain response):
+     * only its status, error, usage, {@code [DONE]}, event count and failure. Ordinary chunks are not parsed, and of a
+     * plain body only {@code usage} and {@code error} are read ({@link JsonFields}); for stages that only judge how a
+     * response ended.
      */
     public static HttpResponse status(HttpResponse res, Consumer<Outcome> onEnd) {
         return tap(res, false, onEnd);
@@ -222,15 +225,23 @@ public final class ResponseTap {
             JsonNode err = null;
             Usage u = null;
             if (!truncated && raw != null && raw.size() > 0) {
-                try {
-                    JsonNode n = JSON.readTree(raw.toByteArray());
-                    if (n != null && n.isObject()) {
-                        body = (ObjectNode) n;
+                if (keepChunks) {
+                    try {
+                        JsonNode n = JSON.readTree(raw.toByteArray());
+                        if (n != null && n.isObject()) {
+                            body = (ObjectNode) n;
+                            err = n.get("error");
+                            u = Usage.of(n.get("usage"));
+                        }
+                    } catch (java.io.IOException e) {
+                        // not JSON
+                    }
+                } else {
+                    ObjectNode n = JsonFields.read(raw.toByteArray(), USAGE_AND_ERROR);
+                    if (n != null) {
                         err = n.get("error");
                         u = Usage.of(n.get("usage"));
                     }
-                } catch (java.io.IOException e) {
-                    // not JSON
                 }
             }
             return new Outcome(status, false, body, List.of(), u, err, false, failure, truncated, 0);

@@ -527,6 +527,8 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
 
         /** The body, with counted usage added when the upstream sent none. */
         private byte[] withUsage(byte[] content) {
+            ObjectNode top = dev.sluice.server.gateway.JsonFields.read(content, USAGE);
+            if (top == null || top.path("usage").isObject()) return content; // not a JSON object (relayed as is), or has usage
             JsonNode n;
             try {
                 n = JSON.readTree(content);
@@ -548,6 +550,8 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
             result.complete(finalError(f));
         }
     }
+
+    private static final java.util.Set<String> USAGE = java.util.Set.of("usage");
 
     static void putUsage(ObjectNode o, int prompt, int completion) {
         o.putObject("usage").put("prompt_tokens", prompt).put("completion_tokens", completion).put("total_tokens", prompt + completion);
