@@ -205,11 +205,26 @@ public final class SluiceServer implements AutoCloseable {
                 waitUntilIdle(System.nanoTime() + CANCEL_GRACE.toNanos());
             }
             ws.closeAll();
-            stopped.join();
-            grpcStopped.join();
+            // bounded: a stop that never completes (seen once: a gateway whose event loops were gone before its stop future
+            // completed) must not keep the process from exiting on SIGTERM
+            Duration bound = config.drainTimeout().plus(CANCEL_GRACE).plusSeconds(10);
+            awaitBounded(stopped, bound, "the HTTP server");
+            awaitBounded(grpcStopped, bound, "the gRPC server");
             if (assembly != null) assembly.close();
         } finally {
             closed.complete(null);
+        }
+    }
+
+    private static void awaitBounded(CompletableFuture<Void> f, Duration bound, String what) {
+        try {
+            f.get(bound.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            log.warn("shutdown: {} did not stop within {} s; going on", what, bound.toSeconds());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException e) {
+            log.warn("shutdown: stopping {} failed: {}", what, e.getCause().toString());
         }
     }
 
