@@ -16,7 +16,7 @@ class BenchEngineCommandTest {
     void jsonHasOneLinePerBatchSizeWithTheIssueKeys(@TempDir Path cache) throws Exception {
         Map<String, String> env = Map.of("SLUICE_CACHE", cache.toString());
         Cli.Result r = Cli.run("", env, "bench", "engine", "--prompt", "8", "--gen", "4", "--batch", "1,2",
-                "--repeats", "1", "--warmup", "0", "--bandwidth-mib", "8", "--json");
+                "--repeats", "1", "--warmup", "0", "--bandwidth-mib", "8", "--fma-peak-ms", "30", "--json");
         assertThat(r.exit()).as(r.err()).isZero();
         String[] lines = r.out().strip().split("\n");
         assertThat(lines).hasSize(2);
@@ -31,16 +31,21 @@ class BenchEngineCommandTest {
             assertThat(n.get("decode_tok_s").asDouble()).isPositive();
             assertThat(n.get("mem_bandwidth_gb_s").asDouble()).isPositive();
             assertThat(n.get("batch_mode").asText()).isEqualTo("batched");
+            assertThat(n.get("fma_peak_gflops").asDouble()).isPositive();
+            assertThat(n.get("peak_fraction").asDouble()).isPositive();
+            assertThat(n.get("decode_gflops").asDouble()).isCloseTo(
+                    2 * n.get("macs_per_token").asLong() * n.get("decode_aggregate_tok_s").asDouble() / 1e9, org.assertj.core.data.Offset.offset(0.02));
         }
-        assertThat(r.err()).contains("memory read bandwidth");
+        assertThat(r.err()).contains("memory read bandwidth", "float FMA peak");
     }
 
     @Test
     void tableSaysWhenBatchIsEmulated(@TempDir Path cache) {
         Map<String, String> env = Map.of("SLUICE_CACHE", cache.toString());
         Cli.Result r = Cli.run("", env, "bench", "engine", "--prompt", "4", "--gen", "2", "--batch", "2",
-                "--repeats", "1", "--warmup", "0", "--bandwidth-mib", "0", "--emulate-batch");
+                "--repeats", "1", "--warmup", "0", "--bandwidth-mib", "0", "--fma-peak-ms", "0", "--emulate-batch");
         assertThat(r.exit()).as(r.err()).isZero();
-        assertThat(r.out()).contains("prefill t/s", "decode t/s/seq", "batch emulated");
+        assertThat(r.out()).contains("prefill t/s", "decode t/s/seq", "decode GFLOP/s", "peak frac", "batch emulated");
+        assertThat(r.err()).doesNotContain("float FMA peak");
     }
 }

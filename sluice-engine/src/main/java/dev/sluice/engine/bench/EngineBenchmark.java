@@ -53,6 +53,14 @@ import java.util.function.Consumer;
  * measured passes per second over that limit (per sequence for a real batch, where one pass serves
  * every sequence; aggregate for an emulated one, where each sequence makes its own pass).
  *
+ * <p>Compute limit: a decode step multiplies every weight matrix with each sequence's vector, so one
+ * token costs {@code 2 x} {@link #macsPerToken} floating-point operations (attention over the cache
+ * and the element-wise work are left out: under 1% at these lengths). {@link Result#decodeGflops()}
+ * is that times the aggregate decode rate, and {@link Result#peakFraction()} divides it by the
+ * measured FMA peak ({@link ComputePeak}, the engine's vector species on all threads): batch 1 of a
+ * quantized model is bound by memory and dequantization, a large batch by FMAs, and the two fractions
+ * say how far each is from its wall.
+ *
  * <p>Library code: progress goes to the caller's {@link Consumer}, never to stdout.
  */
 public final class EngineBenchmark {
@@ -131,11 +139,14 @@ public final class EngineBenchmark {
      * @param loadAverage            system 1-minute load average after the run ({@code -1} if unknown)
      * @param decodeAllocBytesPerStep heap bytes allocated by all threads per decode step (median over repeats; the
      *                               sampling here is an argmax), {@code -1} when the JVM cannot count them
+     * @param macsPerToken           matmul multiply-adds of one token's forward pass ({@link #macsPerToken(ModelConfig)})
+     * @param fmaPeakFlopsPerSecond  measured float FMA peak ({@link ComputePeak}), or {@code NaN} when not measured
      */
     public record Result(String model, String backend, int threads, int batch, String batchMode,
                          int promptTokens, int genTokens,
                          double prefillTokS, double decodeTokS, double decodeAggregateTokS,
-                         long weightBytesPerToken, double bandwidthBytesPerSecond, double loadAverage, long decodeAllocBytesPerStep) {
+                         long weightBytesPerToken, double bandwidthBytesPerSecond, double loadAverage, long decodeAllocBytesPerStep,
+                         long macsPerToken, double fmaPeakFlopsPerSecond) {
 
         /** Forward passes per second the bandwidth allows ({@code bw / weightBytesPerToken}), or {@code NaN}. */
         public double decodeLimitTokS() {
@@ -148,11 +159,21 @@ public final class EngineBenchmark {
             return passes / decodeLimitTokS();
         }
 
+        /** Matmul GFLOP/s of decode: {@code 2 * macsPerToken * decodeAggregateTokS / 1e9} (every sequence's token counts). */
+        public double decodeGflops() {
+            return 2.0 * macsPerToken * decodeAggregateTokS / 1e9;
+        }
+
+        /** {@link #decodeGflops()} over the measured FMA peak, or {@code NaN} when the peak was not measured. */
+        public double peakFraction() {
+            return decodeGflops() * 1e9 / fmaPeakFlopsPerSecond;
+        }
+
         /** The keys of {@link #toJson()}, in order. */
         public static final List<String> JSON_KEYS = List.of("model", "threads", "batch", "prompt_tokens", "gen_tokens",
                 "prefill_tok_s", "decode_tok_s", "decode_aggregate_tok_s", "batch_mode", "backend",
                 "weight_bytes_per_token", "mem_bandwidth_gb_s", "decode_limit_tok_s", "bandwidth_fraction", "load_avg",
-                "decode_alloc_bytes_per_step");
+                "decode_alloc_bytes_per_step", "macs_per_token", "decode_gflops", "fma_peak_gflops", "peak_fraction");
 
         /** One JSON object on one line, with the keys of {@link #JSON_KEYS} (bandwidth keys are {@code null} when not measured). */
         public String toJson() {
@@ -174,6 +195,11 @@ public final class EngineBenchmark {
             m.put("bandwidth_fraction", bw ? Math.round(bandwidthFraction() * 1000) / 1000.0 : null);
             m.put("load_avg", loadAverage < 0 ? null : round(loadAverage));
             m.put("decode_alloc_bytes_per_step", decodeAllocBytesPerStep < 0 ? null : decodeAllocBytesPerStep);
+            m.put("macs_per_token", macsPerToken);
+            m.put("decode_gflops", round(decodeGflops()));
+            boolean peak = !Double.isNaN(fmaPeakFlopsPerSecond);
+            m.put("fma_peak_gflops", peak ? round(fmaPeakFlopsPerSecond / 1e9) : null);
+            m.put("peak_fraction", peak ? Math.round(peakFraction() * 1000) / 1000.0 : null);
             try {
                 return JSON.writeValueAsString(m);
             } catch (JsonProcessingException e) {
@@ -202,6 +228,18 @@ public final class EngineBenchmark {
         return total;
     }
 
+    /**
+     * Multiply-adds of the weight matmuls of one token's forward pass, from the model's shapes: per
+     * layer Q, K, V, the attention output, gate, up and down projections
+     * ({@code e*q + 2*e*kv + q*e + 3*e*ff}), plus the output head ({@code e*vocab}, tied or not). The
+     * token embedding is a row lookup, not a matmul.
+     */
+    public static long macsPerToken(ModelConfig c) {
+        long e = c.nEmbd(), q = c.qDim(), kv = c.kvDim(), ff = c.nFf();
+        long perLayer = e * q + 2 * e * kv + q * e + 3 * e * ff;
+        return c.nLayers() * perLayer + e * c.vocabSize();
+    }
+
     /** System 1-minute load average, or {@code -1} where the platform does not report one. */
     public static double loadAverage() {
         return ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
@@ -211,13 +249,16 @@ public final class EngineBenchmark {
      * Runs the benchmark.
      *
      * @param bandwidth measured read bandwidth, or {@code null} to leave the bandwidth figures out
+     * @param peak      measured FMA peak, or {@code null} to leave the peak fraction out
      * @param progress  receives a line per phase (for a terminal); may ignore them
      * @return one result per batch size, in the order of {@link Options#batchSizes()}
      * @throws dev.sluice.engine.runtime.ContextOverflowException when prompt + gen exceeds the model's context
      */
     public static List<Result> run(Transformer model, ModelWeights weights, String modelName, Options o,
-                                   MemoryBandwidth.Result bandwidth, Consumer<String> progress) {
+                                   MemoryBandwidth.Result bandwidth, ComputePeak.Result peak, Consumer<String> progress) {
         long bytesPerToken = weightBytesPerToken(weights);
+        long macs = macsPerToken(model.config());
+        double peakFlops = peak == null ? Double.NaN : peak.flopsPerSecond();
         double bw = bandwidth == null ? Double.NaN : bandwidth.bytesPerSecond();
         if (o.warmupSeconds() > 0) {
             progress.accept("warm-up (JIT)");
@@ -245,7 +286,7 @@ public final class EngineBenchmark {
                     (double) b * o.promptTokens() / prefillSeconds,
                     o.genTokens() / decodeSeconds,
                     (double) b * o.genTokens() / decodeSeconds,
-                    bytesPerToken, bw, loadAverage(), (long) median(alloc)));
+                    bytesPerToken, bw, loadAverage(), (long) median(alloc), macs, peakFlops));
         }
         return out;
     }

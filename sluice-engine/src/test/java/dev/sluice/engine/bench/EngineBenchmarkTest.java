@@ -28,7 +28,8 @@ class EngineBenchmarkTest {
         try (LoadedModel m = LoadedModel.load(demo(), 64)) {
             List<String> progress = new ArrayList<>();
             var o = new EngineBenchmark.Options(8, 4, List.of(1, 3), 2, 0.1, false, false);
-            List<EngineBenchmark.Result> rs = EngineBenchmark.run(m.transformer(), m.weights(), "demo", o, bw, progress::add);
+            ComputePeak.Result peak = ComputePeak.measure(2, 0.03);
+            List<EngineBenchmark.Result> rs = EngineBenchmark.run(m.transformer(), m.weights(), "demo", o, bw, peak, progress::add);
             assertThat(rs).extracting(EngineBenchmark.Result::batch).containsExactly(1, 3);
             assertThat(progress).contains("warm-up (JIT)", "batch 3: repeat 2/2");
             ObjectMapper json = new ObjectMapper();
@@ -52,6 +53,11 @@ class EngineBenchmarkTest {
                 assertThat(n.get("gen_tokens").asInt()).isEqualTo(4);
                 assertThat(n.get("bandwidth_fraction").asDouble()).isPositive();
                 assertThat(r.decodeLimitTokS()).isEqualTo(bw.bytesPerSecond() / r.weightBytesPerToken());
+                assertThat(r.macsPerToken()).isEqualTo(EngineBenchmark.macsPerToken(m.config()));
+                assertThat(r.decodeGflops()).isEqualTo(2.0 * r.macsPerToken() * r.decodeAggregateTokS() / 1e9);
+                assertThat(r.peakFraction()).isEqualTo(r.decodeGflops() * 1e9 / peak.flopsPerSecond()).isPositive();
+                assertThat(n.get("fma_peak_gflops").asDouble()).isEqualTo(Math.round(peak.gflops() * 100) / 100.0);
+                assertThat(n.get("peak_fraction").asDouble()).isPositive();
             }
         }
     }
@@ -59,15 +65,45 @@ class EngineBenchmarkTest {
     @Test
     void emulatedAndInvariantModesRunAndSaySo() throws Exception {
         try (LoadedModel m = LoadedModel.load(demo(), 64)) {
-            var emu = EngineBenchmark.run(m.transformer(), m.weights(), "demo", new EngineBenchmark.Options(4, 2, List.of(2), 1, 0, true, false), null, x -> {});
+            var emu = EngineBenchmark.run(m.transformer(), m.weights(), "demo", new EngineBenchmark.Options(4, 2, List.of(2), 1, 0, true, false), null, null, x -> {});
             assertThat(emu.getFirst().batchMode()).isEqualTo(EngineBenchmark.BATCH_EMULATED);
             assertThat(emu.getFirst().decodeAggregateTokS()).isPositive();
             assertThat(Double.isNaN(emu.getFirst().bandwidthBytesPerSecond())).isTrue();
-            assertThat(emu.getFirst().toJson()).contains("\"mem_bandwidth_gb_s\":null");
-            var inv = EngineBenchmark.run(m.transformer(), m.weights(), "demo", new EngineBenchmark.Options(4, 2, List.of(1), 1, 0, false, true), null, x -> {});
+            assertThat(emu.getFirst().toJson()).contains("\"mem_bandwidth_gb_s\":null", "\"fma_peak_gflops\":null", "\"peak_fraction\":null");
+            var inv = EngineBenchmark.run(m.transformer(), m.weights(), "demo", new EngineBenchmark.Options(4, 2, List.of(1), 1, 0, false, true), null, null, x -> {});
             assertThat(inv.getFirst().batchMode()).isEqualTo(EngineBenchmark.BATCH_BATCHED_INVARIANT);
             assertThat(inv.getFirst().decodeTokS()).isPositive();
         }
+    }
+
+    @Test
+    void macsPerTokenCountsEveryMatmulWeightOnceAndTheOutputHead() throws Exception {
+        try (LoadedModel m = LoadedModel.load(demo(), 64)) {
+            // every 2-D matrix a token is multiplied with: all of them but the embedding, which is
+            // a row lookup unless it doubles as the (tied) output head
+            long expected = 0;
+            for (Tensor t : m.weights().tensors().values()) {
+                if (t.shape().length == 2 && !t.name().equals("token_embd.weight")) expected += t.numElements();
+            }
+            if (m.config().tiedEmbeddings() || m.weights().find("output.weight").isEmpty()) {
+                expected += m.weights().tensor("token_embd.weight").numElements();
+            }
+            assertThat(EngineBenchmark.macsPerToken(m.config())).isEqualTo(expected).isPositive();
+        }
+        // the benchmark model's shape (Qwen2.5-0.5B with a 102400 vocabulary): 24 x (896 x (896 + 2 x 128 + 896)
+        // + 3 x 896 x 4864) + 896 x 102400 = 449,445,888 multiply-adds, about 0.9 GFLOP per token
+        var c = new dev.sluice.engine.model.ModelConfig("qwen2", 896, 24, 14, 2, 64, 4864, 102400, 4096, 1e-6f, 1e6f, true, null, true, false, true, 0);
+        assertThat(EngineBenchmark.macsPerToken(c)).isEqualTo(24L * (896L * (896 + 2 * 128 + 896) + 3L * 896 * 4864) + 896L * 102400);
+    }
+
+    @Test
+    void computePeakIsPositiveAndRejectsBadArguments() {
+        ComputePeak.Result p = ComputePeak.measure(1, 0.03);
+        assertThat(p.flopsPerSecond()).isPositive();
+        assertThat(p.threads()).isEqualTo(1);
+        assertThat(p.lanes() * 32).isEqualTo(p.bits());
+        assertThatThrownBy(() -> ComputePeak.measure(0, 0.1)).hasMessageContaining("threads");
+        assertThatThrownBy(() -> ComputePeak.measure(1, 0)).hasMessageContaining("seconds");
     }
 
     @Test
