@@ -8,7 +8,9 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.Vector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -33,13 +35,13 @@ import java.nio.ByteOrder;
  *       rebuilds unsigned 6-bit quants from {@code ql}/{@code qh} on int lanes, scales by
  *       {@code d*scales[is]}, and takes the {@code -32} offset from per-activation sums of 16. No integer dot products: activations stay float, so results differ
  *       from the scalar twin only by float reassociation.</li>
- *   <li><b>Batched matmul</b> (prefill, batched decode) is a GEMM ({@link #gemm(Tensor[], float[], float[][], int, int)}):
+ *   <li><b>Batched matmul</b> (prefill, batched decode) is a GEMM ({@link #gemm}):
  *       each tile of 4 whole rows is dequantized once per block of tokens (vector code for F32, F16,
- *       Q8_0, Q4_0) into a per-thread scratch and multiplied with 4 input vectors per register tile
- *       (16 accumulators; each weight load and each activation load feeds 4 FMAs), each dot product
- *       accumulated over the whole row and lane-reduced once. Token blocks keep the activations in
+ *       Q8_0, Q4_0) into a per-thread scratch and multiplied with 6 input vectors per register tile
+ *       (24 accumulators with AVX-512's 32 registers; each weight load feeds 6 FMAs and each activation
+ *       load 4), each dot product accumulated over the whole row and lane-reduced once. Token blocks keep the activations in
  *       L2. Dequantization is amortized over the batch, and results are batch-invariant (see
- *       {@link #gemm(Tensor[], float[], float[][], int, int)}).</li>
+ *       {@link #gemm}).</li>
  *   <li>Rows are split over {@link Parallel}; attention is split over (token, head) pairs.</li>
  *   <li>Quantized in-register paths need 8 or 16 float lanes; other shapes use the scratch path.</li>
  * </ul>
@@ -149,32 +151,40 @@ public final class VectorKernels implements Kernels {
 
     /** Rows per tile of the batched matmul. */
     static final int ROW_TILE = 4;
-    /** Input vectors per register tile of the batched matmul: 4 rows x 4 vectors = 16 accumulators, each weight load feeds 4 FMAs and each activation load 4. */
-    static final int T_TILE = 4;
+    /**
+     * Input vectors per register tile of the batched matmul: with 32 vector registers (AVX-512) 4 rows x 6
+     * vectors = 24 accumulators, 4 weight and 1 activation registers, so each weight load feeds 6 FMAs
+     * and each activation load 4 (0.42 loads per FMA); with 16 registers (AVX2) 4 x 4.
+     */
+    static final int T_TILE = L >= 16 ? 6 : 4;
+    /** Floats of a thread's area for the register tiles' sums (the 4 x 6 tile stores two 16-lane vectors). */
+    static final int ACC_FLOATS = 32;
 
-    /** Activation bytes of one token block of {@link #gemmFullK}: it stays in L2 (1 MiB per core here) beside the dequantized row tile. */
+    /** Activation bytes of one token block of {@link #gemm}: it stays in L2 (1 MiB per core here) beside the dequantized row tile. */
     static final int T_BLOCK_BYTES = 512 * 1024;
 
     /**
      * The batched matmul ({@code n >= 2}), with whole-row register accumulation: each task walks its row tiles once per
      * block of tokens; a row tile ({@link #ROW_TILE} rows x all {@code cols}) is dequantized once per
      * token block into a per-thread scratch (L2), and each (row, token) dot product is accumulated over
-     * the whole row in one register, lane-reduced once at the end. An earlier version walked the
+     * the whole row in one register ({@link #tile}), lane-reduced once at the end. An earlier version walked the
      * columns in k-blocks of 512 (an L1-sized weight tile) and reduced and stored a partial sum per
      * k-block; one reduction per output instead was 20-40% faster at 4, 16 and 128 vectors (Q8_0, Q4_0,
-     * F16; single thread, this 2-core Zen 4, docs/engine.md). Token blocks ({@link #T_BLOCK_BYTES} of activations) keep a long prefill's activations in
+     * F16; single thread, docs/engine.md). Token blocks ({@link #T_BLOCK_BYTES} of activations) keep a long prefill's activations in
      * L2 while the tiles are walked.
      *
      * <p>Batch invariance: an output element is computed by the same operations in the same order
-     * (one accumulator over the row, in {@link #tile4}) whatever {@code n}, the token block or the
-     * other input vectors are.
+     * (one accumulator over the row, lane-reduced by the same tree, then the scalar tail)
+     * whatever {@code n}, the token block, the register tile it falls in or the other input vectors are.
      */
     private static void gemm(Tensor[] ws, float[] x, float[][] outs, int n, int cols) {
         int[] tileStart = new int[ws.length + 1];
         for (int i = 0; i < ws.length; i++) tileStart[i + 1] = tileStart[i] + (ws[i].rows() + ROW_TILE - 1) / ROW_TILE;
         int tBlock = Math.max(T_TILE, T_BLOCK_BYTES / (4 * cols) / T_TILE * T_TILE);
+        int accOff = ROW_TILE * cols;
         Parallel.forRange(tileStart[ws.length], 1, (from, to) -> {
-            float[] w4 = Scratch.floats(Scratch.GEMM_TILE, ROW_TILE * cols);
+            // the dequantized row tile, then the accumulator spill area
+            float[] w4 = Scratch.floats(Scratch.GEMM_TILE, accOff + ACC_FLOATS);
             for (int t0 = 0; t0 < n; t0 += tBlock) {
                 int tEnd = Math.min(n, t0 + tBlock);
                 int i = 0;
@@ -191,8 +201,13 @@ public final class VectorKernels implements Kernels {
                         int r0 = (g - tileStart[i]) * ROW_TILE, nr = Math.min(ROW_TILE, rows - r0);
                         for (int j = 0; j < nr; j++) dequantRow(type, seg, (r0 + j) * rowBytes, w4, j * cols, cols);
                         for (int j = nr; j < ROW_TILE; j++) java.util.Arrays.fill(w4, j * cols, (j + 1) * cols, 0f);
-                        for (int t = t0; t < tEnd; t += T_TILE) {
-                            tile4(w4, cols, x, t * cols, cols, Math.min(T_TILE, tEnd - t), out, t * rows + r0, rows, nr, true);
+                        for (int t = t0; t < tEnd; ) {
+                            int nt = tile(w4, cols, x, t * cols, cols, tEnd - t, w4, accOff);
+                            for (int u = 0; u < nt; u++) {
+                                int xo = (t + u) * cols, o = (t + u) * rows + r0;
+                                for (int j = 0; j < nr; j++) out[o + j] = withTail(w4[accOff + u * ROW_TILE + j], w4, j * cols, cols, x, xo);
+                            }
+                            t += nt;
                         }
                     }
                     i++;
@@ -201,89 +216,272 @@ public final class VectorKernels implements Kernels {
         });
     }
 
+    /**
+     * Register tile: the 4 rows of {@code w} ({@code kc} floats each) against the first {@code k} of the
+     * {@code nt} input vectors at {@code xOff + t * xStride}, with {@code k} = {@link #T_TILE}, 4, 2 or 1, the
+     * largest that fits; returns {@code k}. The accumulator of (vector {@code t}, row {@code j}) covers the row's
+     * first {@code kc - kc % L} columns; its lane sum is stored at {@code acc[accOff + t * 4 + j]}. Each (row, vector)
+     * pair has its own accumulator, fed in the same order and reduced the same way in every tile shape.
+     */
+    static int tile(float[] w, int kc, float[] x, int xOff, int xStride, int nt, float[] acc, int accOff) {
+        if (nt >= 6 && T_TILE == 6) {
+            tile4x6(w, kc, x, xOff, xStride, acc, accOff);
+            return 6;
+        }
+        if (nt >= 4) {
+            tile4x4(w, kc, x, xOff, xStride, acc, accOff);
+            return 4;
+        }
+        if (nt >= 2) {
+            tile4x2(w, kc, x, xOff, xStride, acc, accOff);
+            return 2;
+        }
+        tile4x1(w, kc, x, xOff, xStride, acc, accOff);
+        return 1;
+    }
 
     /**
-     * Register tile: for {@code nt <= 4} input vectors (at {@code xOff + t * xStride}) and the 4 rows of
-     * {@code w} ({@code kc} floats each), {@code out[outOff + t * outStride + j] (+)= dot(w row j, x_t)} for
-     * {@code j < nr}. Each (row, vector) pair has its own accumulator fed in the same order whatever {@code nt}.
+     * Reductions of the register tiles: {@link #TREE} (8 or 16 lanes) sums 16 accumulators into one vector
+     * of 16 sums by a transposing tree: at stride {@code s} = 1, 2, 4, 8, two vectors {@code a}, {@code b}
+     * become {@code a.blend(b, M_s) + b.blend(a, M_s).rearrange(P_s)}, where lanes with bit {@code s} set take
+     * {@code b}'s pair sums and the others {@code a}'s ({@code P_s} swaps lane {@code l} with {@code l ^ s}); groups
+     * of 8 or 4 accumulators finish with {@code v + v.rearrange(P_s)}. Lane {@code k} of the result is the sum
+     * of accumulator {@code k}: about 4 vector operations per output instead of a {@code reduceLanes}
+     * (log2(L) dependent shuffle-and-add steps) each, which cost a quarter of the GEMM at width 896.
+     * Every output's value is the same pairwise tree over its lanes ((l0 + l1) + (l2 + l3)) + ..., whatever
+     * group it was reduced in (float addition is commutative), so tile shapes stay batch-invariant.
      */
-    static void tile4(float[] w, int kc, float[] x, int xOff, int xStride, int nt, float[] out, int outOff, int outStride, int nr, boolean assign) {
-        if (nt == T_TILE) {
-            FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
-            FloatVector b0 = FloatVector.zero(F), b1 = FloatVector.zero(F), b2 = FloatVector.zero(F), b3 = FloatVector.zero(F);
-            FloatVector c0 = FloatVector.zero(F), c1 = FloatVector.zero(F), c2 = FloatVector.zero(F), c3 = FloatVector.zero(F);
-            FloatVector d0 = FloatVector.zero(F), d1 = FloatVector.zero(F), d2 = FloatVector.zero(F), d3 = FloatVector.zero(F);
-            int xa = xOff, xb = xOff + xStride, xc = xOff + 2 * xStride, xd = xOff + 3 * xStride;
-            int i = 0;
-            for (; i <= kc - L; i += L) {
-                FloatVector w0 = FloatVector.fromArray(F, w, i), w1 = FloatVector.fromArray(F, w, kc + i);
-                FloatVector w2 = FloatVector.fromArray(F, w, 2 * kc + i), w3 = FloatVector.fromArray(F, w, 3 * kc + i);
-                FloatVector v = FloatVector.fromArray(F, x, xa + i);
-                a0 = w0.fma(v, a0);
-                a1 = w1.fma(v, a1);
-                a2 = w2.fma(v, a2);
-                a3 = w3.fma(v, a3);
-                v = FloatVector.fromArray(F, x, xb + i);
-                b0 = w0.fma(v, b0);
-                b1 = w1.fma(v, b1);
-                b2 = w2.fma(v, b2);
-                b3 = w3.fma(v, b3);
-                v = FloatVector.fromArray(F, x, xc + i);
-                c0 = w0.fma(v, c0);
-                c1 = w1.fma(v, c1);
-                c2 = w2.fma(v, c2);
-                c3 = w3.fma(v, c3);
-                v = FloatVector.fromArray(F, x, xd + i);
-                d0 = w0.fma(v, d0);
-                d1 = w1.fma(v, d1);
-                d2 = w2.fma(v, d2);
-                d3 = w3.fma(v, d3);
-            }
-            store4(a0, a1, a2, a3, w, kc, i, x, xa, out, outOff, nr, assign);
-            store4(b0, b1, b2, b3, w, kc, i, x, xb, out, outOff + outStride, nr, assign);
-            store4(c0, c1, c2, c3, w, kc, i, x, xc, out, outOff + 2 * outStride, nr, assign);
-            store4(d0, d1, d2, d3, w, kc, i, x, xd, out, outOff + 3 * outStride, nr, assign);
-            return;
+    static final boolean TREE = L == 8 || L == 16;
+    private static final VectorMask<Float> M1 = TREE ? VectorMask.fromLong(F, 0xAAAAL) : null;
+    private static final VectorMask<Float> M2 = TREE ? VectorMask.fromLong(F, 0xCCCCL) : null;
+    private static final VectorMask<Float> M4 = TREE ? VectorMask.fromLong(F, 0xF0F0L) : null;
+    private static final VectorMask<Float> M8 = L == 16 ? VectorMask.fromLong(F, 0xFF00L) : null;
+    private static final VectorShuffle<Float> P1 = TREE ? VectorShuffle.fromOp(F, i -> i ^ 1) : null;
+    private static final VectorShuffle<Float> P2 = TREE ? VectorShuffle.fromOp(F, i -> i ^ 2) : null;
+    private static final VectorShuffle<Float> P4 = TREE ? VectorShuffle.fromOp(F, i -> i ^ 4) : null;
+    private static final VectorShuffle<Float> P8 = L == 16 ? VectorShuffle.fromOp(F, i -> i ^ 8) : null;
+
+    /** One output of the batched matmul: the tile's lane sum {@code s} plus the scalar tail {@code [kc - kc % L, kc)} of {@code w[wOff ..]} against {@code x[xOff ..]}. */
+    private static float withTail(float s, float[] w, int wOff, int kc, float[] x, int xOff) {
+        for (int i = kc - kc % L; i < kc; i++) s += w[wOff + i] * x[xOff + i];
+        return s;
+    }
+
+    /** 4 rows x 6 input vectors; see {@link #tile}. */
+    private static void tile4x6(float[] w, int kc, float[] x, int xOff, int xStride, float[] acc, int accOff) {
+        FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a02 = FloatVector.zero(F), a03 = FloatVector.zero(F);
+        FloatVector a10 = FloatVector.zero(F), a11 = FloatVector.zero(F), a12 = FloatVector.zero(F), a13 = FloatVector.zero(F);
+        FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a22 = FloatVector.zero(F), a23 = FloatVector.zero(F);
+        FloatVector a30 = FloatVector.zero(F), a31 = FloatVector.zero(F), a32 = FloatVector.zero(F), a33 = FloatVector.zero(F);
+        FloatVector a40 = FloatVector.zero(F), a41 = FloatVector.zero(F), a42 = FloatVector.zero(F), a43 = FloatVector.zero(F);
+        FloatVector a50 = FloatVector.zero(F), a51 = FloatVector.zero(F), a52 = FloatVector.zero(F), a53 = FloatVector.zero(F);
+        int x0 = xOff;
+        int x1 = xOff + 1 * xStride;
+        int x2 = xOff + 2 * xStride;
+        int x3 = xOff + 3 * xStride;
+        int x4 = xOff + 4 * xStride;
+        int x5 = xOff + 5 * xStride;
+        for (int i = 0; i <= kc - L; i += L) {
+            FloatVector w0 = FloatVector.fromArray(F, w, i), w1 = FloatVector.fromArray(F, w, kc + i);
+            FloatVector w2 = FloatVector.fromArray(F, w, 2 * kc + i), w3 = FloatVector.fromArray(F, w, 3 * kc + i);
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+            a00 = w0.fma(v0, a00); a01 = w1.fma(v0, a01); a02 = w2.fma(v0, a02); a03 = w3.fma(v0, a03);
+            FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+            a10 = w0.fma(v1, a10); a11 = w1.fma(v1, a11); a12 = w2.fma(v1, a12); a13 = w3.fma(v1, a13);
+            FloatVector v2 = FloatVector.fromArray(F, x, x2 + i);
+            a20 = w0.fma(v2, a20); a21 = w1.fma(v2, a21); a22 = w2.fma(v2, a22); a23 = w3.fma(v2, a23);
+            FloatVector v3 = FloatVector.fromArray(F, x, x3 + i);
+            a30 = w0.fma(v3, a30); a31 = w1.fma(v3, a31); a32 = w2.fma(v3, a32); a33 = w3.fma(v3, a33);
+            FloatVector v4 = FloatVector.fromArray(F, x, x4 + i);
+            a40 = w0.fma(v4, a40); a41 = w1.fma(v4, a41); a42 = w2.fma(v4, a42); a43 = w3.fma(v4, a43);
+            FloatVector v5 = FloatVector.fromArray(F, x, x5 + i);
+            a50 = w0.fma(v5, a50); a51 = w1.fma(v5, a51); a52 = w2.fma(v5, a52); a53 = w3.fma(v5, a53);
         }
-        for (int t = 0; t < nt; t++) {
-            int xo = xOff + t * xStride;
-            FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
-            int i = 0;
-            for (; i <= kc - L; i += L) {
-                FloatVector v = FloatVector.fromArray(F, x, xo + i);
-                a0 = FloatVector.fromArray(F, w, i).fma(v, a0);
-                a1 = FloatVector.fromArray(F, w, kc + i).fma(v, a1);
-                a2 = FloatVector.fromArray(F, w, 2 * kc + i).fma(v, a2);
-                a3 = FloatVector.fromArray(F, w, 3 * kc + i).fma(v, a3);
+        if (TREE) {
+            FloatVector r0_0 = a00.blend(a01, M1).add(a01.blend(a00, M1).rearrange(P1));
+            FloatVector r0_1 = a02.blend(a03, M1).add(a03.blend(a02, M1).rearrange(P1));
+            FloatVector r0_2 = a10.blend(a11, M1).add(a11.blend(a10, M1).rearrange(P1));
+            FloatVector r0_3 = a12.blend(a13, M1).add(a13.blend(a12, M1).rearrange(P1));
+            FloatVector r0_4 = a20.blend(a21, M1).add(a21.blend(a20, M1).rearrange(P1));
+            FloatVector r0_5 = a22.blend(a23, M1).add(a23.blend(a22, M1).rearrange(P1));
+            FloatVector r0_6 = a30.blend(a31, M1).add(a31.blend(a30, M1).rearrange(P1));
+            FloatVector r0_7 = a32.blend(a33, M1).add(a33.blend(a32, M1).rearrange(P1));
+            FloatVector r0_8 = r0_0.blend(r0_1, M2).add(r0_1.blend(r0_0, M2).rearrange(P2));
+            FloatVector r0_9 = r0_2.blend(r0_3, M2).add(r0_3.blend(r0_2, M2).rearrange(P2));
+            FloatVector r0_10 = r0_4.blend(r0_5, M2).add(r0_5.blend(r0_4, M2).rearrange(P2));
+            FloatVector r0_11 = r0_6.blend(r0_7, M2).add(r0_7.blend(r0_6, M2).rearrange(P2));
+            FloatVector r0_12 = r0_8.blend(r0_9, M4).add(r0_9.blend(r0_8, M4).rearrange(P4));
+            FloatVector r0_13 = r0_10.blend(r0_11, M4).add(r0_11.blend(r0_10, M4).rearrange(P4));
+            FloatVector r1_0 = a40.blend(a41, M1).add(a41.blend(a40, M1).rearrange(P1));
+            FloatVector r1_1 = a42.blend(a43, M1).add(a43.blend(a42, M1).rearrange(P1));
+            FloatVector r1_2 = a50.blend(a51, M1).add(a51.blend(a50, M1).rearrange(P1));
+            FloatVector r1_3 = a52.blend(a53, M1).add(a53.blend(a52, M1).rearrange(P1));
+            FloatVector r1_4 = r1_0.blend(r1_1, M2).add(r1_1.blend(r1_0, M2).rearrange(P2));
+            FloatVector r1_5 = r1_2.blend(r1_3, M2).add(r1_3.blend(r1_2, M2).rearrange(P2));
+            FloatVector r1_6 = r1_4.blend(r1_5, M4).add(r1_5.blend(r1_4, M4).rearrange(P4));
+            if (L == 16) {
+                r0_12.blend(r0_13, M8).add(r0_13.blend(r0_12, M8).rearrange(P8)).intoArray(acc, accOff + 0);
+                FloatVector r1_6s8 = r1_6.add(r1_6.rearrange(P8)); r1_6s8.intoArray(acc, accOff + 16);
+            } else {
+                r0_12.intoArray(acc, accOff + 0); r0_13.intoArray(acc, accOff + 8);
+                r1_6.intoArray(acc, accOff + 16);
             }
-            store4(a0, a1, a2, a3, w, kc, i, x, xo, out, outOff + t * outStride, nr, assign);
+        } else {
+            acc[accOff + 0] = a00.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 1] = a01.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 2] = a02.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 3] = a03.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 4] = a10.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 5] = a11.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 6] = a12.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 7] = a13.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 8] = a20.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 9] = a21.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 10] = a22.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 11] = a23.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 12] = a30.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 13] = a31.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 14] = a32.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 15] = a33.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 16] = a40.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 17] = a41.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 18] = a42.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 19] = a43.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 20] = a50.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 21] = a51.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 22] = a52.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 23] = a53.reduceLanes(VectorOperators.ADD);
         }
     }
 
-    /** Reduces four accumulators, adds the scalar tail {@code [i, kc)}, and stores (or adds) the first {@code nr}. */
-    private static void store4(FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3, float[] w, int kc, int i,
-                               float[] x, int xo, float[] out, int outOff, int nr, boolean assign) {
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
-        for (; i < kc; i++) {
-            float xi = x[xo + i];
-            s0 += w[i] * xi;
-            s1 += w[kc + i] * xi;
-            s2 += w[2 * kc + i] * xi;
-            s3 += w[3 * kc + i] * xi;
+    /** 4 rows x 4 input vectors; see {@link #tile}. */
+    private static void tile4x4(float[] w, int kc, float[] x, int xOff, int xStride, float[] acc, int accOff) {
+        FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a02 = FloatVector.zero(F), a03 = FloatVector.zero(F);
+        FloatVector a10 = FloatVector.zero(F), a11 = FloatVector.zero(F), a12 = FloatVector.zero(F), a13 = FloatVector.zero(F);
+        FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a22 = FloatVector.zero(F), a23 = FloatVector.zero(F);
+        FloatVector a30 = FloatVector.zero(F), a31 = FloatVector.zero(F), a32 = FloatVector.zero(F), a33 = FloatVector.zero(F);
+        int x0 = xOff;
+        int x1 = xOff + 1 * xStride;
+        int x2 = xOff + 2 * xStride;
+        int x3 = xOff + 3 * xStride;
+        for (int i = 0; i <= kc - L; i += L) {
+            FloatVector w0 = FloatVector.fromArray(F, w, i), w1 = FloatVector.fromArray(F, w, kc + i);
+            FloatVector w2 = FloatVector.fromArray(F, w, 2 * kc + i), w3 = FloatVector.fromArray(F, w, 3 * kc + i);
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+            a00 = w0.fma(v0, a00); a01 = w1.fma(v0, a01); a02 = w2.fma(v0, a02); a03 = w3.fma(v0, a03);
+            FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+            a10 = w0.fma(v1, a10); a11 = w1.fma(v1, a11); a12 = w2.fma(v1, a12); a13 = w3.fma(v1, a13);
+            FloatVector v2 = FloatVector.fromArray(F, x, x2 + i);
+            a20 = w0.fma(v2, a20); a21 = w1.fma(v2, a21); a22 = w2.fma(v2, a22); a23 = w3.fma(v2, a23);
+            FloatVector v3 = FloatVector.fromArray(F, x, x3 + i);
+            a30 = w0.fma(v3, a30); a31 = w1.fma(v3, a31); a32 = w2.fma(v3, a32); a33 = w3.fma(v3, a33);
         }
-        if (assign) {
-            out[outOff] = s0;
-            if (nr > 1) out[outOff + 1] = s1;
-            if (nr > 2) out[outOff + 2] = s2;
-            if (nr > 3) out[outOff + 3] = s3;
+        if (TREE) {
+            FloatVector r0_0 = a00.blend(a01, M1).add(a01.blend(a00, M1).rearrange(P1));
+            FloatVector r0_1 = a02.blend(a03, M1).add(a03.blend(a02, M1).rearrange(P1));
+            FloatVector r0_2 = a10.blend(a11, M1).add(a11.blend(a10, M1).rearrange(P1));
+            FloatVector r0_3 = a12.blend(a13, M1).add(a13.blend(a12, M1).rearrange(P1));
+            FloatVector r0_4 = a20.blend(a21, M1).add(a21.blend(a20, M1).rearrange(P1));
+            FloatVector r0_5 = a22.blend(a23, M1).add(a23.blend(a22, M1).rearrange(P1));
+            FloatVector r0_6 = a30.blend(a31, M1).add(a31.blend(a30, M1).rearrange(P1));
+            FloatVector r0_7 = a32.blend(a33, M1).add(a33.blend(a32, M1).rearrange(P1));
+            FloatVector r0_8 = r0_0.blend(r0_1, M2).add(r0_1.blend(r0_0, M2).rearrange(P2));
+            FloatVector r0_9 = r0_2.blend(r0_3, M2).add(r0_3.blend(r0_2, M2).rearrange(P2));
+            FloatVector r0_10 = r0_4.blend(r0_5, M2).add(r0_5.blend(r0_4, M2).rearrange(P2));
+            FloatVector r0_11 = r0_6.blend(r0_7, M2).add(r0_7.blend(r0_6, M2).rearrange(P2));
+            FloatVector r0_12 = r0_8.blend(r0_9, M4).add(r0_9.blend(r0_8, M4).rearrange(P4));
+            FloatVector r0_13 = r0_10.blend(r0_11, M4).add(r0_11.blend(r0_10, M4).rearrange(P4));
+            if (L == 16) {
+                r0_12.blend(r0_13, M8).add(r0_13.blend(r0_12, M8).rearrange(P8)).intoArray(acc, accOff + 0);
+            } else {
+                r0_12.intoArray(acc, accOff + 0); r0_13.intoArray(acc, accOff + 8);
+            }
         } else {
-            out[outOff] += s0;
-            if (nr > 1) out[outOff + 1] += s1;
-            if (nr > 2) out[outOff + 2] += s2;
-            if (nr > 3) out[outOff + 3] += s3;
+            acc[accOff + 0] = a00.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 1] = a01.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 2] = a02.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 3] = a03.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 4] = a10.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 5] = a11.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 6] = a12.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 7] = a13.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 8] = a20.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 9] = a21.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 10] = a22.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 11] = a23.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 12] = a30.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 13] = a31.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 14] = a32.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 15] = a33.reduceLanes(VectorOperators.ADD);
         }
     }
+
+    /** 4 rows x 2 input vectors; see {@link #tile}. */
+    private static void tile4x2(float[] w, int kc, float[] x, int xOff, int xStride, float[] acc, int accOff) {
+        FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a02 = FloatVector.zero(F), a03 = FloatVector.zero(F);
+        FloatVector a10 = FloatVector.zero(F), a11 = FloatVector.zero(F), a12 = FloatVector.zero(F), a13 = FloatVector.zero(F);
+        int x0 = xOff;
+        int x1 = xOff + 1 * xStride;
+        for (int i = 0; i <= kc - L; i += L) {
+            FloatVector w0 = FloatVector.fromArray(F, w, i), w1 = FloatVector.fromArray(F, w, kc + i);
+            FloatVector w2 = FloatVector.fromArray(F, w, 2 * kc + i), w3 = FloatVector.fromArray(F, w, 3 * kc + i);
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+            a00 = w0.fma(v0, a00); a01 = w1.fma(v0, a01); a02 = w2.fma(v0, a02); a03 = w3.fma(v0, a03);
+            FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+            a10 = w0.fma(v1, a10); a11 = w1.fma(v1, a11); a12 = w2.fma(v1, a12); a13 = w3.fma(v1, a13);
+        }
+        if (TREE) {
+            FloatVector r0_0 = a00.blend(a01, M1).add(a01.blend(a00, M1).rearrange(P1));
+            FloatVector r0_1 = a02.blend(a03, M1).add(a03.blend(a02, M1).rearrange(P1));
+            FloatVector r0_2 = a10.blend(a11, M1).add(a11.blend(a10, M1).rearrange(P1));
+            FloatVector r0_3 = a12.blend(a13, M1).add(a13.blend(a12, M1).rearrange(P1));
+            FloatVector r0_4 = r0_0.blend(r0_1, M2).add(r0_1.blend(r0_0, M2).rearrange(P2));
+            FloatVector r0_5 = r0_2.blend(r0_3, M2).add(r0_3.blend(r0_2, M2).rearrange(P2));
+            FloatVector r0_6 = r0_4.blend(r0_5, M4).add(r0_5.blend(r0_4, M4).rearrange(P4));
+            if (L == 16) {
+                FloatVector r0_6s8 = r0_6.add(r0_6.rearrange(P8)); r0_6s8.intoArray(acc, accOff + 0);
+            } else {
+                r0_6.intoArray(acc, accOff + 0);
+            }
+        } else {
+            acc[accOff + 0] = a00.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 1] = a01.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 2] = a02.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 3] = a03.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 4] = a10.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 5] = a11.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 6] = a12.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 7] = a13.reduceLanes(VectorOperators.ADD);
+        }
+    }
+
+    /** 4 rows x 1 input vector; see {@link #tile}. */
+    private static void tile4x1(float[] w, int kc, float[] x, int xOff, int xStride, float[] acc, int accOff) {
+        FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a02 = FloatVector.zero(F), a03 = FloatVector.zero(F);
+        int x0 = xOff;
+        for (int i = 0; i <= kc - L; i += L) {
+            FloatVector w0 = FloatVector.fromArray(F, w, i), w1 = FloatVector.fromArray(F, w, kc + i);
+            FloatVector w2 = FloatVector.fromArray(F, w, 2 * kc + i), w3 = FloatVector.fromArray(F, w, 3 * kc + i);
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+            a00 = w0.fma(v0, a00); a01 = w1.fma(v0, a01); a02 = w2.fma(v0, a02); a03 = w3.fma(v0, a03);
+        }
+        if (TREE) {
+            FloatVector r0_0 = a00.blend(a01, M1).add(a01.blend(a00, M1).rearrange(P1));
+            FloatVector r0_1 = a02.blend(a03, M1).add(a03.blend(a02, M1).rearrange(P1));
+            FloatVector r0_2 = r0_0.blend(r0_1, M2).add(r0_1.blend(r0_0, M2).rearrange(P2));
+            if (L == 16) {
+                FloatVector r0_2s4 = r0_2.add(r0_2.rearrange(P4)); FloatVector r0_2s8 = r0_2s4.add(r0_2s4.rearrange(P8)); r0_2s8.intoArray(acc, accOff + 0);
+            } else {
+                FloatVector r0_2s4 = r0_2.add(r0_2.rearrange(P4)); r0_2s4.intoArray(acc, accOff + 0);
+            }
+        } else {
+            acc[accOff + 0] = a00.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 1] = a01.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 2] = a02.reduceLanes(VectorOperators.ADD);
+            acc[accOff + 3] = a03.reduceLanes(VectorOperators.ADD);
+        }
+    }
+
 
     /**
      * {@link Dequant#row} with vector code for Q8_0 and Q4_0 (bit-identical: each element is the one
@@ -311,8 +509,10 @@ public final class VectorKernels implements Kernels {
         if (type == GGMLType.Q8_0) {
             for (int b = 0; b < n / 32; b++, off += 34) {
                 FloatVector d = FloatVector.broadcast(F, Dequant.halfAt(seg, off));
-                ByteVector q = ByteVector.fromMemorySegment(B32, seg, off + 2, LE);
-                for (int p = 0; p < 32 / L; p++) ((FloatVector) q.castShape(F, p)).mul(d).intoArray(dst, dstOff + b * 32 + p * L);
+                // L bytes per load, widened whole (part 0): taking part p of one 32-byte vector cost a shuffle more
+                for (int p = 0; p < 32 / L; p++) {
+                    ((FloatVector) ByteVector.fromMemorySegment(BL, seg, off + 2 + p * L, LE).castShape(F, 0)).mul(d).intoArray(dst, dstOff + b * 32 + p * L);
+                }
             }
         } else {
             for (int b = 0; b < n / 32; b++, off += 18) {

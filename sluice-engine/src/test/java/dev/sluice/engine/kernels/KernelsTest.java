@@ -182,6 +182,33 @@ class KernelsTest {
         }
     }
 
+    /**
+     * Every register tile shape (4 x 6, 4 x 4, 4 x 2, 4 x 1) and the scalar column tail give a vector the same bits:
+     * batches of 2 to 13 vectors cut into different tiles, 7 rows (a partial row tile), 200 columns (not a
+     * multiple of the vector length).
+     */
+    @ParameterizedTest
+    @EnumSource(value = GGMLType.class, names = {"F32", "F16"})
+    void everyTileShapeGivesTheSameBits(GGMLType type) {
+        int cols = 200, rows = 7, max = 13;
+        Tensor w = RandomTensors.random("w", type, cols, rows, 0.1f, rnd);
+        float[] x = RandomTensors.gaussArray(max * cols, 1f, rnd);
+        float[] all = new float[max * rows];
+        vector.matmul(w, x, all, max);
+        for (int n = 2; n < max; n++) {
+            float[] out = new float[n * rows];
+            vector.matmul(w, java.util.Arrays.copyOf(x, n * cols), out, n);
+            assertThat(out).as("%s first %d of a batch of %d, %s", type, n, max, seed()).containsExactly(java.util.Arrays.copyOf(all, n * rows));
+        }
+        float[] ref = new float[max * rows];
+        scalar.matmul(w, x, ref, max);
+        for (int t = 0; t < max; t++) {
+            for (int r = 0; r < rows; r++) {
+                assertThat((double) all[t * rows + r]).isCloseTo(ref[t * rows + r], within(dotTolerance(w, r, x, t * cols)));
+            }
+        }
+    }
+
     /** A batch longer than the GEMM's token block (here 32 vectors of 4096 columns) is still batch-invariant, and matches the scalar twin. */
     @Test
     void batchInvariantAcrossTokenBlocks() {
