@@ -104,12 +104,12 @@ public final class JlamaComparison {
             String text = promptText(j, prompt);
             int maxTokens = prompt + gen + 8;
             // warm-up: both engines, untimed
-            EngineBenchmark.run(s.transformer(), s.weights(), s.name(), new EngineBenchmark.Options(Math.min(prompt, 16), 8, List.of(1), 1, 3, false, false), null, x -> {});
+            EngineBenchmark.run(s.transformer(), s.weights(), s.name(), new EngineBenchmark.Options(Math.min(prompt, 16), 8, List.of(1), 1, 3, false, false), null, null, x -> {});
             jlama(j, promptText(j, Math.min(prompt, 16)), 16 + 8 + 4);
             jlama(j, promptText(j, Math.min(prompt, 16)), 16 + 8 + 4);
             for (int r = 0; r < repeats; r++) {
                 err.printf(Locale.ROOT, "%s: repeat %d/%d%n", label, r + 1, repeats);
-                var res = EngineBenchmark.run(s.transformer(), s.weights(), s.name(), new EngineBenchmark.Options(prompt, gen, List.of(1), 1, 0, false, false), null, x -> {});
+                var res = EngineBenchmark.run(s.transformer(), s.weights(), s.name(), new EngineBenchmark.Options(prompt, gen, List.of(1), 1, 0, false, false), null, null, x -> {});
                 sp[r] = res.getFirst().prefillTokS();
                 sd[r] = res.getFirst().decodeTokS();
                 double[] jr = jlama(j, text, maxTokens);
