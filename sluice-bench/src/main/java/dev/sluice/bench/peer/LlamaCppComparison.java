@@ -170,7 +170,7 @@ public final class LlamaCppComparison {
                 weights = first(FILE_TYPE, Files.readString(log, StandardCharsets.UTF_8), name);
                 // warm-up: both engines, untimed; llama.cpp's also sizes the prompt text
                 var warm = EngineBenchmark.run(s.transformer(), s.weights(), s.name(),
-                        new EngineBenchmark.Options(Math.min(prompt, 16), 8, List.of(1), 1, EngineBenchmark.DEFAULT_WARMUP_SECONDS, false, false), null, x -> {});
+                        new EngineBenchmark.Options(Math.min(prompt, 16), 8, List.of(1), 1, EngineBenchmark.DEFAULT_WARMUP_SECONDS, false, false), null, null, x -> {});
                 backend = warm.getFirst().backend();
                 String text = promptText(l, log, prompt, gen);
                 for (int r = 0; r < repeats; r++) {
@@ -178,7 +178,7 @@ public final class LlamaCppComparison {
                     boolean sluiceFirst = r % 2 == 0;
                     if (!sluiceFirst) llama(l, log, text, prompt, gen, lp, ld, r);
                     var res = EngineBenchmark.run(s.transformer(), s.weights(), s.name(),
-                            new EngineBenchmark.Options(prompt, gen, List.of(1), 1, 0, false, false), null, x -> {});
+                            new EngineBenchmark.Options(prompt, gen, List.of(1), 1, 0, false, false), null, null, x -> {});
                     sp[r] = res.getFirst().prefillTokS();
                     sd[r] = res.getFirst().decodeTokS();
                     if (sluiceFirst) llama(l, log, text, prompt, gen, lp, ld, r);

@@ -162,10 +162,10 @@ public final class VectorKernels implements Kernels {
     static final int ACC_FLOATS = 32;
 
     /**
-     * Rows at least this long run the {@link #tile} kernels (4 x 6, sums by a tree); shorter ones the 4 x 4
-     * {@link #tile4}. JMH on this Zen 5 (docs/engine.md): with 4864 columns the wide tiles were 13-25%
-     * faster at 16 and 128 vectors; with 896 columns 0-30% slower. The choice depends on the matrix
-     * only, never on the batch, so results stay batch-invariant.
+     * Rows at least this long use the 4 x 6 register tiles; shorter ones at most 4 x 4. JMH on this Zen 5
+     * (docs/engine.md): with 4864 columns the 4 x 6 tiles were 10-22% faster at 16 and 128 vectors; with 896
+     * columns up to 30% slower. The choice depends on the matrix only, never on the batch, so results stay
+     * batch-invariant.
      */
     static final int WIDE_COLS = 2048;
 
@@ -176,8 +176,8 @@ public final class VectorKernels implements Kernels {
      * The batched matmul ({@code n >= 2}), with whole-row register accumulation: each task walks its row tiles once per
      * block of tokens; a row tile ({@link #ROW_TILE} rows x all {@code cols}) is dequantized once per
      * token block into a per-thread scratch (L2), and each (row, token) dot product is accumulated over
-     * the whole row in one register ({@link #tile4}, or {@link #tile} for rows of at least {@link #WIDE_COLS}),
-     * lane-reduced once at the end. An earlier version walked the
+     * the whole row in one register ({@link #tile}: 4 x 6 register tiles for rows of at least {@link #WIDE_COLS},
+     * 4 x 4 for shorter ones), lane-reduced once at the end. An earlier version walked the
      * columns in k-blocks of 512 (an L1-sized weight tile) and reduced and stored a partial sum per
      * k-block; one reduction per output instead was 20-40% faster at 4, 16 and 128 vectors (Q8_0, Q4_0,
      * F16; single thread, docs/engine.md). Token blocks ({@link #T_BLOCK_BYTES} of activations) keep a long prefill's activations in
@@ -214,14 +214,8 @@ public final class VectorKernels implements Kernels {
                         int r0 = (g - tileStart[i]) * ROW_TILE, nr = Math.min(ROW_TILE, rows - r0);
                         for (int j = 0; j < nr; j++) dequantRow(type, seg, (r0 + j) * rowBytes, w4, j * cols, cols);
                         for (int j = nr; j < ROW_TILE; j++) java.util.Arrays.fill(w4, j * cols, (j + 1) * cols, 0f);
-                        if (!wide) {
-                            for (int t = t0; t < tEnd; t += 4) {
-                                tile4(w4, cols, x, t * cols, cols, Math.min(4, tEnd - t), out, t * rows + r0, rows, nr, true);
-                            }
-                            continue;
-                        }
                         for (int t = t0; t < tEnd; ) {
-                            int nt = tile(w4, cols, x, t * cols, cols, tEnd - t, w4, accOff);
+                            int nt = tile(w4, cols, x, t * cols, cols, wide ? tEnd - t : Math.min(4, tEnd - t), w4, accOff);
                             for (int u = 0; u < nt; u++) {
                                 int xo = (t + u) * cols, o = (t + u) * rows + r0;
                                 for (int j = 0; j < nr; j++) out[o + j] = withTail(w4[accOff + u * ROW_TILE + j], w4, j * cols, cols, x, xo);
@@ -233,89 +227,6 @@ public final class VectorKernels implements Kernels {
                 }
             }
         });
-    }
-
-    /**
-     * Register tile: for {@code nt <= 4} input vectors (at {@code xOff + t * xStride}) and the 4 rows of
-     * {@code w} ({@code kc} floats each), {@code out[outOff + t * outStride + j] (+)= dot(w row j, x_t)} for
-     * {@code j < nr}. Each (row, vector) pair has its own accumulator fed in the same order whatever {@code nt}.
-     */
-    static void tile4(float[] w, int kc, float[] x, int xOff, int xStride, int nt, float[] out, int outOff, int outStride, int nr, boolean assign) {
-        if (nt == 4) {
-            FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
-            FloatVector b0 = FloatVector.zero(F), b1 = FloatVector.zero(F), b2 = FloatVector.zero(F), b3 = FloatVector.zero(F);
-            FloatVector c0 = FloatVector.zero(F), c1 = FloatVector.zero(F), c2 = FloatVector.zero(F), c3 = FloatVector.zero(F);
-            FloatVector d0 = FloatVector.zero(F), d1 = FloatVector.zero(F), d2 = FloatVector.zero(F), d3 = FloatVector.zero(F);
-            int xa = xOff, xb = xOff + xStride, xc = xOff + 2 * xStride, xd = xOff + 3 * xStride;
-            int i = 0;
-            for (; i <= kc - L; i += L) {
-                FloatVector w0 = FloatVector.fromArray(F, w, i), w1 = FloatVector.fromArray(F, w, kc + i);
-                FloatVector w2 = FloatVector.fromArray(F, w, 2 * kc + i), w3 = FloatVector.fromArray(F, w, 3 * kc + i);
-                FloatVector v = FloatVector.fromArray(F, x, xa + i);
-                a0 = w0.fma(v, a0);
-                a1 = w1.fma(v, a1);
-                a2 = w2.fma(v, a2);
-                a3 = w3.fma(v, a3);
-                v = FloatVector.fromArray(F, x, xb + i);
-                b0 = w0.fma(v, b0);
-                b1 = w1.fma(v, b1);
-                b2 = w2.fma(v, b2);
-                b3 = w3.fma(v, b3);
-                v = FloatVector.fromArray(F, x, xc + i);
-                c0 = w0.fma(v, c0);
-                c1 = w1.fma(v, c1);
-                c2 = w2.fma(v, c2);
-                c3 = w3.fma(v, c3);
-                v = FloatVector.fromArray(F, x, xd + i);
-                d0 = w0.fma(v, d0);
-                d1 = w1.fma(v, d1);
-                d2 = w2.fma(v, d2);
-                d3 = w3.fma(v, d3);
-            }
-            store4(a0, a1, a2, a3, w, kc, i, x, xa, out, outOff, nr, assign);
-            store4(b0, b1, b2, b3, w, kc, i, x, xb, out, outOff + outStride, nr, assign);
-            store4(c0, c1, c2, c3, w, kc, i, x, xc, out, outOff + 2 * outStride, nr, assign);
-            store4(d0, d1, d2, d3, w, kc, i, x, xd, out, outOff + 3 * outStride, nr, assign);
-            return;
-        }
-        for (int t = 0; t < nt; t++) {
-            int xo = xOff + t * xStride;
-            FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
-            int i = 0;
-            for (; i <= kc - L; i += L) {
-                FloatVector v = FloatVector.fromArray(F, x, xo + i);
-                a0 = FloatVector.fromArray(F, w, i).fma(v, a0);
-                a1 = FloatVector.fromArray(F, w, kc + i).fma(v, a1);
-                a2 = FloatVector.fromArray(F, w, 2 * kc + i).fma(v, a2);
-                a3 = FloatVector.fromArray(F, w, 3 * kc + i).fma(v, a3);
-            }
-            store4(a0, a1, a2, a3, w, kc, i, x, xo, out, outOff + t * outStride, nr, assign);
-        }
-    }
-
-    /** Reduces four accumulators, adds the scalar tail {@code [i, kc)}, and stores (or adds) the first {@code nr}. */
-    private static void store4(FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3, float[] w, int kc, int i,
-                               float[] x, int xo, float[] out, int outOff, int nr, boolean assign) {
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
-        for (; i < kc; i++) {
-            float xi = x[xo + i];
-            s0 += w[i] * xi;
-            s1 += w[kc + i] * xi;
-            s2 += w[2 * kc + i] * xi;
-            s3 += w[3 * kc + i] * xi;
-        }
-        if (assign) {
-            out[outOff] = s0;
-            if (nr > 1) out[outOff + 1] = s1;
-            if (nr > 2) out[outOff + 2] = s2;
-            if (nr > 3) out[outOff + 3] = s3;
-        } else {
-            out[outOff] += s0;
-            if (nr > 1) out[outOff + 1] += s1;
-            if (nr > 2) out[outOff + 2] += s2;
-            if (nr > 3) out[outOff + 3] += s3;
-        }
     }
 
     /**
@@ -351,7 +262,10 @@ public final class VectorKernels implements Kernels {
      * of accumulator {@code k}: about 4 vector operations per output instead of a {@code reduceLanes}
      * (log2(L) dependent shuffle-and-add steps) each, which cost a quarter of the GEMM at width 896.
      * Every output's value is the same pairwise tree over its lanes ((l0 + l1) + (l2 + l3)) + ..., whatever
-     * group it was reduced in (float addition is commutative), so tile shapes stay batch-invariant.
+     * group it was reduced in (float addition is commutative), so tile shapes stay batch-invariant; and
+     * lane-wise operations give the same bits compiled or interpreted, which {@code reduceLanes} does not
+     * (its Java fallback adds in sequence, the intrinsic as a tree: a tile reduced through a helper that C2
+     * inlined at some call sites only could round differently from another).
      */
     static final boolean TREE = L == 8 || L == 16;
     private static final VectorMask<Float> M1 = TREE ? VectorMask.fromLong(F, 0xAAAAL) : null;
