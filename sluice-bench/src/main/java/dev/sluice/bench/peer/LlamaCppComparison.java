@@ -127,7 +127,7 @@ public final class LlamaCppComparison {
             Path log = logDir.resolve("llamacpp-" + JlamaComparison.stem(m) + ".log");
             Pair p = pair(m, log, threads, prompt, gen, repeats, err);
             all.add(p.comparison());
-            String text = Files.readString(log, StandardCharsets.UTF_8);
+            String text = awaitLog(log, SYSTEM_INFO);
             build = first(BUILD, text, build);
             systemInfo = first(SYSTEM_INFO, text, systemInfo);
             backend = p.sluiceBackend();
@@ -167,7 +167,7 @@ public final class LlamaCppComparison {
                     .setGpuLayers(0)
                     .setLogFile(log.toString());
             try (LlamaModel l = new LlamaModel(mp)) {
-                weights = first(FILE_TYPE, Files.readString(log, StandardCharsets.UTF_8), name);
+                weights = first(FILE_TYPE, awaitLog(log, FILE_TYPE), name);
                 // warm-up: both engines, untimed; llama.cpp's also sizes the prompt text
                 var warm = EngineBenchmark.run(s.transformer(), s.weights(), s.name(),
                         new EngineBenchmark.Options(Math.min(prompt, 16), 8, List.of(1), 1, EngineBenchmark.DEFAULT_WARMUP_SECONDS, false, false), null, null, x -> {});
@@ -224,7 +224,7 @@ public final class LlamaCppComparison {
 
     /** Greedy, EOS ignored, no prompt cache, {@code gen + 1} tokens; returns the timings llama.cpp logged for it. */
     private static Timings request(LlamaModel l, Path log, String text, int gen) throws IOException, InterruptedException {
-        long from = Files.size(log);
+        long from = Files.exists(log) ? Files.size(log) : 0;
         InferenceParameters ip = new InferenceParameters(text)
                 .setNPredict(gen + 1)
                 .setTemperature(0f)
@@ -294,7 +294,21 @@ public final class LlamaCppComparison {
         return b.toString();
     }
 
+    /**
+     * The log's text once it holds {@code p}, or what it holds after {@link #LOG_WAIT_MILLIS}: llama.cpp writes its log
+     * from a thread of its own, so the file may not even exist yet when the model has loaded.
+     */
+    private static String awaitLog(Path log, Pattern p) throws IOException, InterruptedException {
+        long deadline = System.currentTimeMillis() + LOG_WAIT_MILLIS;
+        while (true) {
+            String text = Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
+            if (p.matcher(text).find() || System.currentTimeMillis() > deadline) return text;
+            Thread.sleep(20);
+        }
+    }
+
     private static String readFrom(Path file, long offset) throws IOException {
+        if (!Files.exists(file)) return "";
         try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "r")) {
             long n = f.length() - offset;
             if (n <= 0) return "";

@@ -71,20 +71,8 @@ class GatewayWebSocketTest {
     @Test
     void socketMessagesAreAuthenticatedAdmittedRecordedAndRouted(@TempDir Path dir) throws Exception {
         String url = StoreConfig.defaultUrl(dir);
-        String key, keyId, operatorKey;
-        try (Store s = Store.open(new StoreConfig(url, null, null, 2, null))) {
-            IdentityStore ids = new IdentityStore(s);
-            ids.createTenant("acme", "Acme");
-            try {
-                ids.createTenant("default", "operator");
-            } catch (RuntimeException exists) {
-                // the schema may create the operator's tenant itself
-            }
-            IdentityStore.Created acme = ids.createKey(new IdentityStore.KeySpec("acme", null, null, "app", null, null, false, null));
-            key = acme.key();
-            keyId = acme.row().prefix();
-            operatorKey = ids.createKey(new IdentityStore.KeySpec("default", null, null, "ops", null, null, true, null)).key();
-        }
+        dev.sluice.server.gateway.auth.TestIdentities.Keys ids = dev.sluice.server.gateway.auth.TestIdentities.acmeAndOperator(url);
+        String key = ids.acmeKey(), keyId = ids.acmeKeyId(), operatorKey = ids.operatorKey();
         SluiceConfig config = SluiceConfig.parse("""
                 store:
                   url: %s
