@@ -108,7 +108,8 @@ public final class LlamaCppComparison {
         int prompt = Integer.parseInt(a.getOrDefault("--prompt", "128"));
         int gen = Integer.parseInt(a.getOrDefault("--gen", "64"));
         int repeats = Integer.parseInt(a.getOrDefault("--repeats", "3"));
-        Path logDir = a.containsKey("--log-dir") ? Path.of(a.get("--log-dir")) : Files.createTempDirectory("llamacpp-log");
+        // a fixed default folder: with a fresh Files.createTempDirectory folder, llama.cpp twice never created its log file
+        Path logDir = Path.of(a.getOrDefault("--log-dir", Path.of(System.getProperty("java.io.tmpdir"), "sluice-llamacpp-logs").toString()));
         if (models.isEmpty()) throw new IllegalArgumentException("--models needs at least one GGUF file");
         if (threads < 1 || prompt < 2 || gen < 1 || repeats < 1) {
             throw new IllegalArgumentException("need --threads >= 1, --prompt >= 2, --gen >= 1, --repeats >= 1");
@@ -125,6 +126,7 @@ public final class LlamaCppComparison {
         String build = "?", systemInfo = "?", backend = "?";
         for (Path m : models) {
             Path log = logDir.resolve("llamacpp-" + JlamaComparison.stem(m) + ".log");
+            Files.deleteIfExists(log); // a previous run's log must not answer for this one
             Pair p = pair(m, log, threads, prompt, gen, repeats, err);
             all.add(p.comparison());
             String text = awaitLog(log, SYSTEM_INFO);
