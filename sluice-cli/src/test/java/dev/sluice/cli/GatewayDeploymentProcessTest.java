@@ -162,7 +162,7 @@ class GatewayDeploymentProcessTest {
                       endpoints: ["http://127.0.0.1:%d/v1"]
                     ejecting:     # the first endpoint answers 500 until told otherwise
                       endpoints: ["http://127.0.0.1:%d/v1", "http://127.0.0.1:%d/v1"]
-                      ejection: {consecutiveFailures: 2, baseTime: PT1S, maxTime: PT1S}
+                      ejection: {consecutiveFailures: 2, baseTime: PT6S, maxTime: PT6S}
                     trickle:      # 50 ms between chunks
                       endpoints: ["http://127.0.0.1:%d/v1"]
                   models:
@@ -239,7 +239,7 @@ class GatewayDeploymentProcessTest {
         for (int i = 0; i < 3; i++) assertThat(upstreamChat(gw, "up-5xx", false).statusCode()).isEqualTo(200);
         assertThat(fakeCount("bad")).as("an ejected endpoint gets no requests").isEqualTo(badCalls);
         fake("behave bad NORMAL");
-        Thread.sleep(1_200); // the ejection time (1 s)
+        Thread.sleep(6_200); // the ejection time (6 s: long enough that a slow CI machine checks it before it ends)
         java.util.Set<String> servedBy = new java.util.HashSet<>();
         for (int i = 0; i < 8 && servedBy.size() < 2; i++) {
             HttpResponse<String> r = upstreamChat(gw, "up-5xx", false);
