@@ -40,8 +40,13 @@ final class BenchGatewayCommand implements Callable<Integer> {
     @Option(names = "--throughput-duration", paramLabel = "SECONDS", defaultValue = "10", description = "Length of each throughput run (default: ${DEFAULT-VALUE}).")
     double throughputDuration;
 
-    @Option(names = "--warmup", paramLabel = "SECONDS", defaultValue = "5", description = "Warm-up before each mode (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup", paramLabel = "SECONDS", defaultValue = "5", description = "Warm-up of each mode, all done before the first measurement (default: ${DEFAULT-VALUE}).")
     double warmup;
+
+    @Option(names = "--settle-max", paramLabel = "SECONDS", defaultValue = "60",
+            description = "After the warm-ups, keep a light load on until the gateway's JIT is quiet (its jvm_compilation_time_ms_total), "
+                    + "at most this long; 0: don't (default: ${DEFAULT-VALUE}).")
+    double settleMax;
 
     @Option(names = "--mode", paramLabel = "both|plain|stream", defaultValue = "both", description = "Plain requests, streamed, or both (default).")
     String mode;
@@ -88,7 +93,8 @@ final class BenchGatewayCommand implements Callable<Integer> {
         };
         GatewayBenchConfig config;
         try {
-            config = new GatewayBenchConfig(rates, seconds(duration), concurrency, seconds(throughputDuration), seconds(warmup), modes, chunks, upstream, model, gateway, gatewayModel);
+            config = new GatewayBenchConfig(rates, seconds(duration), concurrency, seconds(throughputDuration), seconds(warmup), modes, chunks, upstream, model, gateway, gatewayModel,
+                    seconds(settleMax));
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }

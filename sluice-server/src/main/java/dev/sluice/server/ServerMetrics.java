@@ -7,6 +7,15 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.MeterBinder;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmCompilationMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 
@@ -18,9 +27,12 @@ import java.util.function.Supplier;
  * time to first token, time per output token and end-to-end latency (histograms), token
  * counters, cancelled generations by reason, and per model the engine's queue depth, running
  * sequences, KV cache use and preemptions ({@link #engine}, read from {@link EngineStats} at
- * scrape time).
+ * scrape time). Beside them the JVM's and the process's standard Micrometer meters: heap and GC
+ * pauses, threads, classes, JIT compilation time ({@code jvm_compilation_time_ms_total}, which
+ * {@code sluice bench gateway} reads to warm a gateway until its JIT is quiet), CPU, open files and
+ * uptime.
  */
-public final class ServerMetrics {
+public final class ServerMetrics implements AutoCloseable {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Timer ttft;
     private final Timer tpot;
@@ -28,8 +40,13 @@ public final class ServerMetrics {
     private final Counter promptTokens;
     private final Counter generationTokens;
     private final DistributionSummary completionLength;
+    private final JvmGcMetrics gc = new JvmGcMetrics();
 
     public ServerMetrics() {
+        for (MeterBinder b : new MeterBinder[] {new JvmMemoryMetrics(), gc, new JvmThreadMetrics(), new ClassLoaderMetrics(),
+                new JvmCompilationMetrics(), new ProcessorMetrics(), new FileDescriptorMetrics(), new UptimeMetrics()}) {
+            b.bindTo(registry);
+        }
         ttft = Timer.builder("sluice.time_to_first_token").description("Time from request to the first generated text")
                 .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofMinutes(5)).register(registry);
         tpot = Timer.builder("sluice.time_per_output_token").description("Mean time between output tokens after the first, per request")
@@ -42,6 +59,12 @@ public final class ServerMetrics {
     }
 
     public MeterRegistry registry() { return registry; }
+
+    /** Stops listening to the JVM's GC notifications. */
+    @Override
+    public void close() {
+        gc.close();
+    }
 
     /** Counts one finished request: {@code route} like {@code chat}, {@code status} an HTTP status code. */
     public void request(String route, int status) {

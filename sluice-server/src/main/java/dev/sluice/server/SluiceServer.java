@@ -211,6 +211,7 @@ public final class SluiceServer implements AutoCloseable {
             awaitBounded(stopped, bound, "the HTTP server");
             awaitBounded(grpcStopped, bound, "the gRPC server");
             if (assembly != null) assembly.close();
+            metrics.close();
         } finally {
             closed.complete(null);
         }

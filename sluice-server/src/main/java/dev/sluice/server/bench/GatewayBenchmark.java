@@ -185,8 +185,12 @@ public final class GatewayBenchmark implements AutoCloseable {
     /** Runs every measurement; {@code onResult} sees each as it is done. */
     public List<GatewayBenchResult> run(Consumer<GatewayBenchResult> onResult) {
         List<GatewayBenchResult> out = new ArrayList<>();
+        // every mode is warmed before the first measurement: the gateway's JIT compiles each path's code
+        // only once it runs, so a mode measured right after its own short warm-up (and before the other
+        // mode's code was ever hot) paid for compilation on the gateway's cores in its latency run
+        for (boolean stream : config.modes()) warmUp(stream);
+        settle();
         for (boolean stream : config.modes()) {
-            warmUp(stream);
             for (int rate : config.rates()) {
                 GatewayBenchResult r = latency(rate, stream);
                 out.add(r);
@@ -204,6 +208,81 @@ public final class GatewayBenchmark implements AutoCloseable {
         long end = System.nanoTime() + config.warmup().toNanos();
         closedLoop(viaGateway, stream, Math.min(16, config.concurrency()), end);
         closedLoop(direct, stream, Math.min(16, config.concurrency()), System.nanoTime() + config.warmup().toNanos() / 2);
+    }
+
+    /** A settling slice: this long of light load on each mode, then the JIT's compile time is read again. */
+    static final Duration SETTLE_SLICE = Duration.ofSeconds(1);
+    /** The JIT counts as quiet when it compiled for less than this share of a slice (2%: 20 ms a second). */
+    static final double QUIET_SHARE = 0.02;
+
+    /**
+     * Keeps a light load on the gateway (4 in flight, every mode in turn) until its JIT is quiet: it compiled
+     * for less than {@link #QUIET_SHARE} of the last slice, or {@link GatewayBenchConfig#settleMax} passed. On a
+     * gateway with 2 cores the one C2 thread can still be compiling the hot paths for tens of seconds after a
+     * short warm-up (seen: 7.3 s of compile time in a 10 s latency run), and a compiler thread busy on one of
+     * the two cores is what the first latency run's tail then measures. The gateway's compile time is its
+     * {@code jvm_compilation_time_ms_total} from {@code /metrics}, or this JVM's when the gateway runs here;
+     * when it cannot be read, nothing is waited for and that is said.
+     */
+    private void settle() {
+        if (config.settleMax().isZero()) return;
+        long t0 = System.nanoTime(), end = t0 + config.settleMax().toNanos();
+        if (jitMillis() < 0) {
+            System.err.println("gateway JIT: compile time not readable (no jvm_compilation_time_ms_total in its /metrics); not settling");
+            return;
+        }
+        while (true) {
+            long c0 = jitMillis(), s0 = System.nanoTime();
+            for (boolean stream : config.modes()) closedLoop(viaGateway, stream, Math.min(4, config.concurrency()), System.nanoTime() + SETTLE_SLICE.toNanos());
+            long compiled = jitMillis() - c0;
+            double sliceMs = (System.nanoTime() - s0) / 1e6;
+            double waited = (System.nanoTime() - t0) / 1e9;
+            if (compiled >= 0 && compiled < QUIET_SHARE * sliceMs) {
+                System.err.printf(java.util.Locale.ROOT, "gateway JIT: quiet after %.1f s of settling (%d ms compiled in the last %.1f s)%n", waited, compiled, sliceMs / 1000);
+                return;
+            }
+            if (System.nanoTime() - end >= 0) {
+                System.err.printf(java.util.Locale.ROOT, "gateway JIT: still compiling after %.1f s of settling (%d ms in the last %.1f s); measuring anyway%n",
+                        waited, compiled, sliceMs / 1000);
+                return;
+            }
+        }
+    }
+
+    /** The gateway's total JIT compile time in ms, or -1 when unknown. */
+    long jitMillis() {
+        if (gateway != null) {
+            var bean = ManagementFactory.getCompilationMXBean();
+            return bean != null && bean.isCompilationTimeMonitoringSupported() ? bean.getTotalCompilationTime() : -1;
+        }
+        try {
+            AggregatedHttpResponse r = viaGateway.get("/metrics").aggregate().get(5, TimeUnit.SECONDS);
+            return r.status().code() == 200 ? jitMillis(r.contentUtf8()) : -1;
+        } catch (Exception e) {
+            return -1;
+        }
+    }
+
+    /** {@code jvm_compilation_time_ms_total} from a Prometheus text page, or -1 when absent. */
+    static long jitMillis(String prometheusText) {
+        String name = "jvm_compilation_time_ms_total";
+        for (String line : prometheusText.split("\n")) {
+            if (!line.startsWith(name)) continue;
+            String rest = line.substring(name.length());
+            if (rest.startsWith("{")) {
+                int close = rest.indexOf('}'); // label values may hold spaces ("HotSpot 64-Bit Tiered Compilers")
+                if (close < 0) return -1;
+                rest = rest.substring(close + 1);
+            } else if (!rest.startsWith(" ")) {
+                continue; // another metric whose name starts the same
+            }
+            try {
+                return (long) Double.parseDouble(rest.trim().split("\\s+")[0]);
+            } catch (NumberFormatException e) {
+                return -1;
+            }
+        }
+        return -1;
     }
 
     /** Open loop at {@code rate} req/s to both targets for {@link GatewayBenchConfig#duration}. */
