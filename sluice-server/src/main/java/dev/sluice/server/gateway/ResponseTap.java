@@ -155,7 +155,7 @@ public final class ResponseTap {
         int status;
         boolean stream;
         boolean truncated;
-        final SseParser sse = new SseParser();
+        final SseParser sse;
         /** The body of a plain response (a stream's events go through {@link #sse} instead). */
         java.io.ByteArrayOutputStream raw = new java.io.ByteArrayOutputStream();
         long size;
@@ -167,6 +167,7 @@ public final class ResponseTap {
 
         Capture(boolean keepChunks) {
             this.keepChunks = keepChunks;
+            this.sse = new SseParser(!keepChunks); // status mode: ordinary chunks are counted, not decoded
         }
 
         void headers(ResponseHeaders h) {
@@ -185,8 +186,12 @@ public final class ResponseTap {
                 raw = null;
                 return;
             }
-            if (stream) sse.push(bytes).forEach(this::event);
-            else raw.write(bytes, 0, bytes.length);
+            if (stream) {
+                sse.push(bytes).forEach(this::event);
+                events += sse.takeOrdinary();
+            } else {
+                raw.write(bytes, 0, bytes.length);
+            }
         }
 
         /** One SSE data payload. */
@@ -217,7 +222,10 @@ public final class ResponseTap {
 
         Outcome outcome(Throwable failure) {
             if (stream) {
-                if (!truncated) sse.finish().forEach(this::event);
+                if (!truncated) {
+                    sse.finish().forEach(this::event);
+                    events += sse.takeOrdinary();
+                }
                 return new Outcome(status, true, null, truncated ? List.of() : Collections.unmodifiableList(chunks), usage, error, done,
                         failure, truncated, events);
             }

@@ -18,12 +18,33 @@ import java.util.List;
  * a new array; lines are split by hand, no regular expression. This runs on the event loop for
  * every streamed chunk of every tapped response, so it must stay linear. Not thread-safe: one
  * stream, one thread at a time.
+ *
+ * <p>A parser made with {@code markedOnly} (the taps' status mode) passes on only the events whose
+ * bytes hold {@code "usage"}, {@code "error"} or {@code [DONE]}; the other events with data (the
+ * ordinary chunks) are only counted ({@link #takeOrdinary}), without a string made for them.
  */
 public final class SseParser {
+    private final boolean markedOnly;
+    private int ordinary;
     private byte[] buf = new byte[256];
     private int len;
     /** Bytes before this index hold no event end, except that its last two may begin one (the "\n\r" of a "\n\r\n"). */
     private int scanned;
+
+    public SseParser() {
+        this(false);
+    }
+
+    public SseParser(boolean markedOnly) {
+        this.markedOnly = markedOnly;
+    }
+
+    /** Ordinary events (see the class note) completed since the last call; always 0 unless {@code markedOnly}. */
+    public int takeOrdinary() {
+        int n = ordinary;
+        ordinary = 0;
+        return n;
+    }
 
     /** Adds {@code bytes}; returns the data of each event they complete, in order. */
     public List<String> push(byte[] bytes) {
@@ -66,8 +87,28 @@ public final class SseParser {
         return out;
     }
 
-    /** The data of the event in {@code b[from, to)}, if it has any, added to {@code out}. */
-    private static void event(byte[] b, int from, int to, List<String> out) {
+    /** The data of the event in {@code b[from, to)}, if it has any, added to {@code out} (or counted: see the class note). */
+    private void event(byte[] b, int from, int to, List<String> out) {
+        if (markedOnly && !Bytes.contains(b, Bytes.USAGE, from, to) && !Bytes.contains(b, Bytes.ERROR, from, to)
+                && !Bytes.contains(b, Bytes.DONE, from, to)) {
+            if (hasData(b, from, to)) ordinary++;
+            return;
+        }
+        data(b, from, to, out);
+    }
+
+    private static boolean hasData(byte[] b, int from, int to) {
+        for (int line = from; line < to; ) {
+            int end = line;
+            while (end < to && b[end] != '\n') end++;
+            int stop = end > line && b[end - 1] == '\r' ? end - 1 : end;
+            if (startsWithData(b, line, stop)) return true;
+            line = end + 1;
+        }
+        return false;
+    }
+
+    private static void data(byte[] b, int from, int to, List<String> out) {
         StringBuilder data = null;
         int line = from;
         while (line < to) {

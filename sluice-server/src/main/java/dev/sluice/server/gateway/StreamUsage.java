@@ -37,26 +37,33 @@ public final class StreamUsage {
     }
 
     static HttpData withoutUsageChunks(HttpData d) {
-        String s = d.toStringUtf8();
-        if (!s.contains("\"usage\"")) return d;
-        StringBuilder out = new StringBuilder(s.length());
-        int from = 0;
-        boolean dropped = false;
-        while (from < s.length()) {
-            int end = s.indexOf("\n\n", from);
-            int next = end < 0 ? s.length() : end + 2;
-            String event = s.substring(from, next);
-            if (usageOnly(event)) dropped = true;
-            else out.append(event);
+        byte[] b = d.array();
+        if (!Bytes.contains(b, Bytes.USAGE, 0, b.length)) return d; // the common frame: untouched, not even decoded
+        java.io.ByteArrayOutputStream out = null;
+        int from = 0, kept = 0;
+        while (from < b.length) {
+            int end = Bytes.indexOf(b, BLANK_LINE, from, b.length);
+            int next = end < 0 ? b.length : end + 2;
+            if (usageOnly(b, from, next)) {
+                if (out == null) out = new java.io.ByteArrayOutputStream(b.length);
+                out.write(b, kept, from - kept);
+                kept = next;
+            }
             from = next;
         }
-        return dropped ? HttpData.ofUtf8(out.toString()) : d;
+        if (out == null) return d;
+        out.write(b, kept, b.length - kept);
+        return HttpData.wrap(out.toByteArray());
     }
 
-    private static boolean usageOnly(String event) {
-        if (!event.startsWith("data:") || !event.contains("\"usage\"")) return false;
+    private static final byte[] BLANK_LINE = {'\n', '\n'};
+
+    /** The event in {@code b[from, to)}: a {@code data:} event whose JSON has {@code usage} and an empty {@code choices}. */
+    private static boolean usageOnly(byte[] b, int from, int to) {
+        if (to - from < 5 || b[from] != 'd' || b[from + 1] != 'a' || b[from + 2] != 't' || b[from + 3] != 'a' || b[from + 4] != ':') return false;
+        if (!Bytes.contains(b, Bytes.USAGE, from, to)) return false;
         try {
-            JsonNode n = JSON.readTree(event.substring(5).trim());
+            JsonNode n = JSON.readTree(b, from + 5, to - from - 5);
             return n != null && n.path("usage").isObject() && n.path("choices").isArray() && n.path("choices").isEmpty();
         } catch (IOException e) {
             return false;

@@ -43,4 +43,32 @@ class SseParserTest {
             assertThat(out.subList(0, 3)).isEqualTo(EVENTS);
         }
     }
+
+    @Test
+    void markedOnlyPassesOnUsageErrorAndDoneAndCountsTheOrdinaryChunks() {
+        String stream = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+                + ": keep-alive\n\n"
+                + "data: {\"choices\":[{\"delta\":{\"content\":\"wörld\"}}]}\r\n\r\n"
+                + "event: x\ndata: line1\ndata: line2\n\n"
+                + "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1}}\n\n"
+                + "data: {\"error\":{\"message\":\"x\"}}\n\n"
+                + "data: [DONE]\n\n";
+        byte[] b = stream.getBytes(StandardCharsets.UTF_8);
+        List<String> all = new ArrayList<>(new SseParser().push(b));
+        for (int cut = 0; cut <= b.length; cut++) {
+            SseParser p = new SseParser(true);
+            List<String> out = new ArrayList<>(p.push(java.util.Arrays.copyOfRange(b, 0, cut)));
+            int ordinary = p.takeOrdinary();
+            out.addAll(p.push(java.util.Arrays.copyOfRange(b, cut, b.length)));
+            out.addAll(p.finish());
+            ordinary += p.takeOrdinary();
+            assertThat(out).as("cut at %d", cut).containsExactly(all.get(3), all.get(4), all.get(5));
+            assertThat(ordinary).as("cut at %d: the 3 chunks with data and no marker, not the comment", cut).isEqualTo(3);
+            assertThat(p.takeOrdinary()).isZero();
+        }
+        assertThat(all).hasSize(6);
+        SseParser plain = new SseParser();
+        plain.push(b);
+        assertThat(plain.takeOrdinary()).isZero(); // a parser not made markedOnly returns every event
+    }
 }

@@ -48,6 +48,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -584,15 +585,29 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
         boolean ended;
         Attempt current;
         ScheduledFuture<?> totalTimer;
-        /** Events relayed from one upstream frame, written to the client as one frame by {@link #flush}. */
-        final ByteArrayOutputStream batch = new ByteArrayOutputStream(512);
+        /**
+         * Events relayed from one upstream frame, written to the client as one frame by {@link #flush}: the
+         * array is handed to that frame as it is (no copy) and a new one is started, sized for the next upstream frame.
+         */
+        byte[] batch;
+        int batchLen;
+        /** The size to start the next batch with: the upstream frame being relayed, plus room for a usage chunk. */
+        int batchHint = 512;
+
+        void batch(byte[] bytes) {
+            if (batch == null) batch = new byte[Math.max(batchHint, bytes.length)];
+            else if (batchLen + bytes.length > batch.length) batch = Arrays.copyOf(batch, Math.max(batch.length * 2, batchLen + bytes.length));
+            System.arraycopy(bytes, 0, batch, batchLen, bytes.length);
+            batchLen += bytes.length;
+        }
 
         /** Writes the batched events; true when something was written. */
         boolean flush() {
-            if (batch.size() == 0) return false;
-            byte[] b = batch.toByteArray();
-            batch.reset();
-            return out.tryWrite(HttpData.wrap(b));
+            if (batchLen == 0) return false;
+            HttpData d = HttpData.wrap(batch, 0, batchLen);
+            batch = null;
+            batchLen = 0;
+            return out.tryWrite(d);
         }
 
         StreamCall(ServiceRequestContext ctx, GatewayRequest req, byte[] body, long deadline, boolean clientUsage, String affinityKey) {
@@ -696,7 +711,7 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
             String id, model, object;
             long created;
             /** The data of events not yet parsed (no usage in them), kept in case usage must be counted; bounded. */
-            final List<String> unparsed = new ArrayList<>();
+            final List<byte[]> unparsed = new ArrayList<>();
             int unparsedChars;
 
             Attempt(UpstreamEndpoint ep) {
@@ -730,6 +745,7 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
                             return;
                         }
                         lastChunkNanos = System.nanoTime();
+                        batchHint = d.length() + 256;
                         splitter.feed(d.array(), this::event);
                         if (over) return;
                         if (flush()) out.whenConsumed().thenRun(() -> sub.request(1));
@@ -782,6 +798,11 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
 
             /** One SSE event from the upstream. */
             private void event(byte[] raw) {
+                if (SseSplitter.ordinaryData(raw)) { // the common chunk, found without decoding it
+                    keepUnparsed(raw);
+                    emit(raw);
+                    return;
+                }
                 String ev = new String(raw, StandardCharsets.UTF_8);
                 String data = SseSplitter.data(ev);
                 if (data == null) { // a comment (keep-alive) or a field-only event
@@ -791,7 +812,7 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
                 if (data.trim().equals("[DONE]")) {
                     sawDone = true;
                     if (usage == null) {
-                        for (String u : unparsed) observe(u);
+                        for (byte[] u : unparsed) observe(SseSplitter.data(new String(u, StandardCharsets.UTF_8)));
                         unparsed.clear();
                         int prompt = req.promptTokens() >= 0 ? req.promptTokens() : counter.prompt(req);
                         usage = new Usage(prompt, counter.count(text.toString()));
@@ -801,11 +822,7 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
                     return;
                 }
                 if (!data.contains("\"usage\"") && !data.contains("\"error\"")) {
-                    // the common chunk: relayed unparsed; kept to count usage only if the upstream sends none
-                    if (unparsedChars < MAX_COUNTED_CHARS) {
-                        unparsed.add(data);
-                        unparsedChars += data.length();
-                    }
+                    keepUnparsed(raw);
                     emit(raw);
                     return;
                 }
@@ -843,6 +860,23 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
                 emit(raw);
             }
 
+            /** A common chunk, relayed unparsed: kept (bounded) to count usage only if the upstream sends none. */
+            private void keepUnparsed(byte[] raw) {
+                if (unparsedChars < MAX_COUNTED_CHARS) {
+                    unparsed.add(raw);
+                    unparsedChars += raw.length;
+                }
+            }
+
+            private void observe(String data) {
+                if (data == null) return;
+                try {
+                    if (JSON.readTree(data) instanceof ObjectNode o) observe(o);
+                } catch (IOException e) {
+                    // not a JSON chunk: nothing to count
+                }
+            }
+
             /** Notes a chunk's ids and generated text, for a usage chunk of our own. */
             private void observe(ObjectNode o) {
                 if (o.path("id").isTextual()) id = o.get("id").asText();
@@ -850,14 +884,6 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
                 if (o.path("object").isTextual()) object = o.get("object").asText();
                 if (o.path("created").isNumber()) created = o.get("created").asLong();
                 for (JsonNode c : o.path("choices")) appendText(c, text);
-            }
-
-            private void observe(String data) {
-                try {
-                    if (JSON.readTree(data) instanceof ObjectNode o) observe(o);
-                } catch (IOException e) {
-                    // not a JSON chunk: nothing to count
-                }
             }
 
             private String usageChunk() {
@@ -876,7 +902,7 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
                     if (firstTokenTimer != null) firstTokenTimer.cancel(false);
                     scheduleIdle(config.timeouts().idle().toNanos());
                 }
-                batch.write(bytes, 0, bytes.length);
+                batch(bytes);
             }
 
             private void scheduleIdle(long nanos) {
