@@ -48,10 +48,22 @@ public final class SseParser {
 
     /** Adds {@code bytes}; returns the data of each event they complete, in order. */
     public List<String> push(byte[] bytes) {
-        if (len + bytes.length > buf.length) buf = Arrays.copyOf(buf, Math.max(len + bytes.length, buf.length * 2));
-        System.arraycopy(bytes, 0, buf, len, bytes.length);
-        len += bytes.length;
+        if (len == 0) {
+            // nothing pending (the usual case: whole events per frame): parse the frame where it is, keep only its rest
+            List<String> out = new ArrayList<>(0);
+            int rest = scan(bytes, bytes.length, 0, false, out);
+            if (rest < bytes.length) append(bytes, rest, bytes.length - rest);
+            scanned = len;
+            return out;
+        }
+        append(bytes, 0, bytes.length);
         return drain(false);
+    }
+
+    private void append(byte[] bytes, int from, int n) {
+        if (len + n > buf.length) buf = Arrays.copyOf(buf, Math.max(len + n, buf.length * 2));
+        System.arraycopy(bytes, from, buf, len, n);
+        len += n;
     }
 
     /** Ends the stream: an unterminated last event counts as ended. */
@@ -60,31 +72,35 @@ public final class SseParser {
     }
 
     private List<String> drain(boolean atEnd) {
-        List<String> out = List.of();
-        int start = 0;
-        for (int i = Math.max(0, scanned - 2); i < len; i++) {
-            if (buf[i] != '\n') continue;
-            // a blank line: "\n\n" or "\n\r\n"
-            int j = i + 1;
-            if (j < len && buf[j] == '\r') j++;
-            if (j < len && buf[j] == '\n') {
-                if (out.isEmpty()) out = new ArrayList<>(2);
-                event(buf, start, i, out);
-                start = j + 1;
-                i = j;
-            }
-        }
-        if (atEnd && start < len) {
-            if (out.isEmpty()) out = new ArrayList<>(1);
-            event(buf, start, len, out);
-            start = len;
-        }
+        List<String> out = new ArrayList<>(0);
+        int start = scan(buf, len, Math.max(0, scanned - 2), atEnd, out);
         if (start > 0) {
             System.arraycopy(buf, start, buf, 0, len - start);
             len -= start;
         }
         scanned = len;
         return out;
+    }
+
+    /** Passes the events that end in {@code b[0, n)} (looking for ends from {@code from}) to {@link #event}; returns where the rest starts. */
+    private int scan(byte[] b, int n, int from, boolean atEnd, List<String> out) {
+        int start = 0;
+        for (int i = from; i < n; i++) {
+            if (b[i] != '\n') continue;
+            // a blank line: "\n\n" or "\n\r\n"
+            int j = i + 1;
+            if (j < n && b[j] == '\r') j++;
+            if (j < n && b[j] == '\n') {
+                event(b, start, i, out);
+                start = j + 1;
+                i = j;
+            }
+        }
+        if (atEnd && start < n) {
+            event(b, start, n, out);
+            start = n;
+        }
+        return start;
     }
 
     /** The data of the event in {@code b[from, to)}, if it has any, added to {@code out} (or counted: see the class note). */

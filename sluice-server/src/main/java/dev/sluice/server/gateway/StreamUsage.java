@@ -6,6 +6,7 @@ import com.linecorp.armeria.common.HttpData;
 import com.linecorp.armeria.common.HttpResponse;
 
 import java.io.IOException;
+import java.util.Arrays;
 
 /**
  * Every stream the gateway serves carries usage on its way through the stages, and the client
@@ -39,21 +40,31 @@ public final class StreamUsage {
     static HttpData withoutUsageChunks(HttpData d) {
         byte[] b = d.array();
         if (!Bytes.contains(b, Bytes.USAGE, 0, b.length)) return d; // the common frame: untouched, not even decoded
-        java.io.ByteArrayOutputStream out = null;
-        int from = 0, kept = 0;
-        while (from < b.length) {
+        int[] drop = null; // [from, to) pairs of the events to drop
+        int dropped = 0, bytes = 0;
+        for (int from = 0; from < b.length; ) {
             int end = Bytes.indexOf(b, BLANK_LINE, from, b.length);
             int next = end < 0 ? b.length : end + 2;
             if (usageOnly(b, from, next)) {
-                if (out == null) out = new java.io.ByteArrayOutputStream(b.length);
-                out.write(b, kept, from - kept);
-                kept = next;
+                if (drop == null) drop = new int[4];
+                else if (dropped * 2 == drop.length) drop = Arrays.copyOf(drop, drop.length * 2);
+                drop[dropped * 2] = from;
+                drop[dropped * 2 + 1] = next;
+                dropped++;
+                bytes += next - from;
             }
             from = next;
         }
-        if (out == null) return d;
-        out.write(b, kept, b.length - kept);
-        return HttpData.wrap(out.toByteArray());
+        if (dropped == 0) return d;
+        byte[] out = new byte[b.length - bytes];
+        int o = 0, kept = 0;
+        for (int k = 0; k < dropped; k++) {
+            System.arraycopy(b, kept, out, o, drop[2 * k] - kept);
+            o += drop[2 * k] - kept;
+            kept = drop[2 * k + 1];
+        }
+        System.arraycopy(b, kept, out, o, b.length - kept);
+        return HttpData.wrap(out);
     }
 
     private static final byte[] BLANK_LINE = {'\n', '\n'};

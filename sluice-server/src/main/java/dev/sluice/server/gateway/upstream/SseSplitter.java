@@ -14,35 +14,52 @@ final class SseSplitter {
     /** Largest single event buffered: 4 MiB (a chunk is a few hundred bytes); a longer one is a protocol error. */
     static final int MAX_EVENT_BYTES = 4 << 20;
 
-    private byte[] buf = new byte[1024];
+    private byte[] buf = new byte[256];
     private int len;
     private int scanFrom;
 
     /** Appends {@code data} and passes each complete event to {@code onEvent}. */
     void feed(byte[] data, Consumer<byte[]> onEvent) {
-        if (len + data.length > buf.length) {
-            if (len + data.length > MAX_EVENT_BYTES) throw new IllegalStateException("an SSE event is longer than " + MAX_EVENT_BYTES + " bytes");
-            buf = Arrays.copyOf(buf, Math.max(buf.length * 2, len + data.length));
+        if (len == 0) {
+            // nothing pending (the usual case: whole events per frame): split the frame where it is, keep only its rest
+            int rest = split(data, data.length, 1, onEvent);
+            if (rest < data.length) append(data, rest, data.length - rest);
+            scanFrom = Math.max(0, len - 1);
+            return;
         }
-        System.arraycopy(data, 0, buf, len, data.length);
-        len += data.length;
-        int start = 0;
-        for (int i = Math.max(scanFrom, 1); i < len; i++) {
-            if (buf[i] != '\n') continue;
-            int end = -1;
-            if (buf[i - 1] == '\n') end = i + 1;
-            else if (i >= 3 && buf[i - 1] == '\r' && buf[i - 2] == '\n' && buf[i - 3] == '\r') end = i + 1;
-            if (end > start) {
-                onEvent.accept(Arrays.copyOfRange(buf, start, end));
-                start = end;
-                i = end; // the next event starts after the terminator
-            }
-        }
+        append(data, 0, data.length);
+        int start = split(buf, len, Math.max(scanFrom, 1), onEvent);
         if (start > 0) {
             System.arraycopy(buf, start, buf, 0, len - start);
             len -= start;
         }
         scanFrom = Math.max(0, len - 1);
+    }
+
+    private void append(byte[] data, int from, int n) {
+        if (len + n > buf.length) {
+            if (len + n > MAX_EVENT_BYTES) throw new IllegalStateException("an SSE event is longer than " + MAX_EVENT_BYTES + " bytes");
+            buf = Arrays.copyOf(buf, Math.max(buf.length * 2, len + n));
+        }
+        System.arraycopy(data, from, buf, len, n);
+        len += n;
+    }
+
+    /** Passes each event that ends in {@code b[0, n)} (looking for ends from {@code from}) to {@code onEvent}; returns where the rest starts. */
+    private static int split(byte[] b, int n, int from, Consumer<byte[]> onEvent) {
+        int start = 0;
+        for (int i = Math.max(from, 1); i < n; i++) {
+            if (b[i] != '\n') continue;
+            int end = -1;
+            if (b[i - 1] == '\n') end = i + 1;
+            else if (i >= 3 && b[i - 1] == '\r' && b[i - 2] == '\n' && b[i - 3] == '\r') end = i + 1;
+            if (end > start) {
+                onEvent.accept(Arrays.copyOfRange(b, start, end));
+                start = end;
+                i = end; // the next event starts after the terminator
+            }
+        }
+        return start;
     }
 
     /** Bytes of an event not yet ended by a blank line. */
