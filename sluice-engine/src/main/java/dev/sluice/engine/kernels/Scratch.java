@@ -32,13 +32,26 @@ public final class Scratch {
     public static final int EXP = 7;
     private static final int SLOTS = 8;
 
+    /** Int slot: {@code PagedAttention}'s offsets of the attended positions, one (token, head) pair at a time. */
+    public static final int KV_OFFSETS = 0;
+    private static final int INT_SLOTS = 1;
+
     private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[SLOTS][]);
+    private static final ThreadLocal<int[][]> INT_BUFFERS = ThreadLocal.withInitial(() -> new int[INT_SLOTS][]);
 
     /** At least {@code n} floats of this thread's {@code slot}; contents are left from the last use. */
     public static float[] floats(int slot, int n) {
         float[][] b = BUFFERS.get();
         float[] a = b[slot];
         if (a == null || a.length < n) b[slot] = a = new float[Math.max(n, a == null ? 0 : a.length + (a.length >> 1))];
+        return a;
+    }
+
+    /** At least {@code n} ints of this thread's int {@code slot}; contents are left from the last use. */
+    public static int[] ints(int slot, int n) {
+        int[][] b = INT_BUFFERS.get();
+        int[] a = b[slot];
+        if (a == null || a.length < n) b[slot] = a = new int[Math.max(n, a == null ? 0 : a.length + (a.length >> 1))];
         return a;
     }
 }

@@ -138,6 +138,19 @@ public final class PagedKVCache {
             return (table[pos / blockSize] * blockSize + pos % blockSize) * kvDim;
         }
 
+        /**
+         * {@code dst[j - first] = offset(j)} for {@code first <= j <= last}: one division per block
+         * instead of one per position (attention reads every position of every head through these).
+         */
+        void offsets(int first, int last, int[] dst) {
+            int j = first;
+            while (j <= last) {
+                int b = j / blockSize, end = Math.min(last, (b + 1) * blockSize - 1);
+                int o = (table[b] * blockSize + j % blockSize) * kvDim;
+                for (; j <= end; j++, o += kvDim) dst[j - first] = o;
+            }
+        }
+
         /** Writes {@code n} rows of {@code kvDim} floats from {@code src[srcOff ..]} at positions {@code pos ..} of {@code dst}. */
         void write(float[] dst, int pos, float[] src, int srcOff, int n) {
             int t = 0;
