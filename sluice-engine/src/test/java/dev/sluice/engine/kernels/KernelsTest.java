@@ -186,13 +186,13 @@ class KernelsTest {
     /**
      * Every register tile shape (4 x 6, 4 x 4, 4 x 2, 4 x 1 for rows of at least {@code WIDE_COLS}; 4 x 4 and
      * narrower for shorter rows) and the scalar column tail give a vector the same bits: batches of 2 to 13
-     * vectors cut into different tiles, 7 rows (a partial row tile), 200 and 2056 columns (not multiples of
-     * the vector length).
+     * vectors cut into different tiles, 13 rows (a panel of two row tiles, a single one and a partial one),
+     * 200 and 2056 columns (not multiples of the vector length); Q8_0 and Q4_0 with whole blocks of 32 columns.
      */
     @ParameterizedTest
-    @CsvSource({"F32, 200", "F16, 200", "F32, 2056", "F16, 2056"})
+    @CsvSource({"F32, 200", "F16, 200", "F32, 2056", "F16, 2056", "Q8_0, 224", "Q4_0, 224", "Q8_0, 2080", "Q4_0, 2080"})
     void everyTileShapeGivesTheSameBits(GGMLType type, int cols) {
-        int rows = 7, max = 13;
+        int rows = 13, max = 13;
         assertThat(cols >= VectorKernels.WIDE_COLS).as("both kernels covered").isEqualTo(cols > 1000);
         Tensor w = RandomTensors.random("w", type, cols, rows, 0.1f, rnd);
         float[] x = RandomTensors.gaussArray(max * cols, 1f, rnd);
