@@ -186,7 +186,7 @@ class KernelsTest {
     /**
      * Every register tile shape (4 x 6, 4 x 4, 4 x 2, 4 x 1 for rows of at least {@code WIDE_COLS}; 4 x 4 and
      * narrower for shorter rows) and the scalar column tail give a vector the same bits: batches of 2 to 13
-     * vectors cut into different tiles, 13 rows (a panel of two row tiles, a single one and a partial one),
+     * vectors cut into different tiles, 13 rows (three whole row tiles and a partial one),
      * 200 and 2056 columns (not multiples of the vector length); Q8_0 and Q4_0 with whole blocks of 32 columns.
      */
     @ParameterizedTest
