@@ -159,7 +159,7 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
                 .idleTimeout(Duration.ofSeconds(60))
                 .build();
         List<UpstreamEndpoint> eps = new ArrayList<>();
-        for (String url : config.endpoints()) eps.add(new UpstreamEndpoint(name, url, factory, config));
+        for (String url : config.endpoints()) eps.add(new UpstreamEndpoint(name, url, factory, this::loopFactory, config));
         this.endpoints = List.copyOf(eps);
         for (UpstreamEndpoint e : endpoints) {
             String ep = e.endpoint.authority();
@@ -493,7 +493,7 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
             RequestOptions opts = RequestOptions.builder().responseTimeoutMillis(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)))
                     .maxResponseLength(MAX_PLAIN_RESPONSE_BYTES).build();
             HttpRequest r = HttpRequest.of(upstreamHeaders(ep, req, false, deadline), HttpData.wrap(body));
-            ep.client.execute(r, opts).aggregate().handleAsync((agg, t) -> {
+            client(ep, ctx).execute(r, opts).aggregate().handleAsync((agg, t) -> {
                 try {
                     done(ep, agg, t);
                 } catch (RuntimeException e) {
@@ -645,7 +645,7 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
         void attempt(UpstreamEndpoint ep) {
             Attempt a = new Attempt(ep);
             current = a;
-            HttpResponse res = ep.client.execute(HttpRequest.of(upstreamHeaders(ep, req, true, deadline), HttpData.wrap(body)));
+            HttpResponse res = client(ep, ctx).execute(HttpRequest.of(upstreamHeaders(ep, req, true, deadline), HttpData.wrap(body)));
             a.res = res;
             long ft = Math.min(config.timeouts().firstToken().toNanos(), Math.max(0, deadline - System.nanoTime()));
             a.firstTokenTimer = ctx.eventLoop().schedule(() -> {
@@ -951,11 +951,38 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
         }
     }
 
+    /**
+     * The client factory whose connections live on {@code loop}, made on first use.
+     *
+     * <p>Design note (loop-local connections, as Envoy's workers keep their own pools): a request is
+     * served on its server event loop, and with one shared factory its upstream connection lives on
+     * some other loop, so every request crosses threads twice (the request out, the response back),
+     * and each crossing may have to wake a sleeping thread, which is where a busy or virtualised host
+     * adds its latency. Each server loop gets its own factory on that loop instead: its upstream
+     * calls, their response callbacks and the relay to the client all run on one thread. The cost is
+     * one connection per loop per endpoint (an HTTP/2 one multiplexes all of that loop's requests).
+     */
+    private ClientFactory loopFactory(io.netty.channel.EventLoop loop) {
+        return loopFactories.computeIfAbsent(loop, l -> ClientFactory.builder()
+                .workerGroup(l, false)
+                .connectTimeout(config.timeouts().connect())
+                .idleTimeout(Duration.ofSeconds(60))
+                .build());
+    }
+
+    private final java.util.concurrent.ConcurrentHashMap<io.netty.channel.EventLoop, ClientFactory> loopFactories = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** The client for an attempt made on {@code ctx}'s event loop. */
+    private static com.linecorp.armeria.client.WebClient client(UpstreamEndpoint ep, ServiceRequestContext ctx) {
+        return ep.client(ctx.eventLoop().withoutContext());
+    }
+
     @Override
     public void close() {
         for (Meter m : gauges) metrics.remove(m);
         if (health != null) health.close();
         factory.close();
+        for (ClientFactory f : loopFactories.values()) f.close();
     }
 
     @Override

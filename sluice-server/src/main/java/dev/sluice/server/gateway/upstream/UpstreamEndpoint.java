@@ -30,7 +30,11 @@ final class UpstreamEndpoint {
     final Endpoint endpoint;
     /** The base path, e.g. {@code /v1}, without a trailing slash. */
     final String basePath;
+    /** The client on the backend's shared factory (off an event loop: health checks, tests). */
     final WebClient client;
+    private final java.util.function.Function<io.netty.channel.EventLoop, ClientFactory> loopFactories;
+    /** A client per event loop, each on a factory whose connections live on that loop; made on first use. */
+    private final java.util.concurrent.ConcurrentHashMap<io.netty.channel.EventLoop, WebClient> loopClients = new java.util.concurrent.ConcurrentHashMap<>();
     final CircuitBreaker breaker;
     final AtomicInteger outstanding = new AtomicInteger();
     /** Meters, set by the backend that owns this endpoint. */
@@ -44,6 +48,16 @@ final class UpstreamEndpoint {
     private int ejections;
 
     UpstreamEndpoint(String backend, String url, ClientFactory factory, BackendConfig config) {
+        this(backend, url, factory, loop -> factory, config);
+    }
+
+    /**
+     * @param loopFactories the factory whose connections live on a given event loop (see
+     *                      {@link OpenAiUpstreamBackend}'s note on loop-local connections)
+     */
+    UpstreamEndpoint(String backend, String url, ClientFactory factory, java.util.function.Function<io.netty.channel.EventLoop, ClientFactory> loopFactories,
+                     BackendConfig config) {
+        this.loopFactories = loopFactories;
         this.backend = backend;
         this.url = url;
         URI u = URI.create(url);
@@ -57,10 +71,7 @@ final class UpstreamEndpoint {
         this.endpoint = Endpoint.of(u.getHost(), port);
         String path = u.getRawPath() == null ? "" : u.getRawPath();
         this.basePath = path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
-        this.client = WebClient.builder(protocol, endpoint).factory(factory)
-                .responseTimeout(Duration.ZERO) // the backend runs its own timeouts
-                .maxResponseLength(0) // streams are unbounded; plain calls set their own bound
-                .build();
+        this.client = client(factory);
         BackendConfig.CircuitBreakerConfig cb = config.circuitBreaker();
         Duration window = cb.window();
         this.breaker = CircuitBreaker.builder(backend + "@" + endpoint)
@@ -73,6 +84,19 @@ final class UpstreamEndpoint {
                 .build();
         this.ejection = config.ejection();
         this.ejectionBackoff = Backoff.exponential(ejection.baseTime().toMillis(), ejection.maxTime().toMillis());
+    }
+
+    private WebClient client(ClientFactory factory) {
+        return WebClient.builder(protocol, endpoint).factory(factory)
+                .responseTimeout(Duration.ZERO) // the backend runs its own timeouts
+                .maxResponseLength(0) // streams are unbounded; plain calls set their own bound
+                .build();
+    }
+
+    /** The client whose connections to this endpoint live on {@code loop}. */
+    WebClient client(io.netty.channel.EventLoop loop) {
+        WebClient c = loopClients.get(loop);
+        return c != null ? c : loopClients.computeIfAbsent(loop, l -> client(loopFactories.apply(l)));
     }
 
     /** False while ejected. (The breaker is asked last, by {@code tryRequest}, which also moves an open one to half-open in time.) */

@@ -69,6 +69,25 @@ class OpenAiUpstreamBackendTest {
     }
 
     @Test
+    void eachEventLoopHasItsOwnUpstreamConnectionsOnThatLoop() throws Exception {
+        FakeUpstream f = fake("a");
+        UpstreamEndpoint ep = backend(config(null, f)).endpoints().getFirst();
+        java.util.Set<io.netty.channel.EventLoop> loops = new java.util.LinkedHashSet<>();
+        for (io.netty.util.concurrent.EventExecutor e : com.linecorp.armeria.common.CommonPools.workerGroup()) loops.add((io.netty.channel.EventLoop) e);
+        assertThat(loops).hasSizeGreaterThan(1);
+        for (io.netty.channel.EventLoop loop : loops) {
+            WebClient c = ep.client(loop);
+            assertThat(ep.client(loop)).isSameAs(c);
+            for (int i = 0; i < 3; i++) {
+                // the aggregated answer completes on the thread of the connection it came over
+                Boolean onLoop = c.get("/v1/models").aggregate().thenApply(r -> r.status().code() == 200 && loop.inEventLoop()).get(10, java.util.concurrent.TimeUnit.SECONDS);
+                assertThat(onLoop).as("a call through %s's client is served on that loop", loop).isTrue();
+            }
+        }
+        assertThat(loops.stream().map(ep::client).distinct()).hasSize(loops.size());
+    }
+
+    @Test
     void streamsPassThroughByteForByteWithTheUpstreamsUsageOnlyWhenAskedFor() {
         FakeUpstream a = fake("A");
         UpstreamTestSupport g = gateway(backend(config(null, a)));
