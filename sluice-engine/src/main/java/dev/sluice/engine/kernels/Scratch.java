@@ -30,7 +30,9 @@ public final class Scratch {
     public static final int GEMM_TILE = 6;
     /** {@link VectorKernels#swiglu}: {@code exp(-gate)} of one chunk. */
     public static final int EXP = 7;
-    private static final int SLOTS = 8;
+    /** {@link VectorKernels} batched matmul: the input vectors at a cache-line offset (caller thread; only with 64-byte object alignment). */
+    public static final int GEMM_X = 8;
+    private static final int SLOTS = 9;
 
     /** Int slot: {@code PagedAttention}'s offsets of the attended positions, one (token, head) pair at a time. */
     public static final int KV_OFFSETS = 0;

@@ -212,6 +212,23 @@ class KernelsTest {
         }
     }
 
+    /**
+     * The GEMM's cache-line offset: 0 with the default 8-byte object alignment; with 64-byte object alignment
+     * ({@code -XX:ObjectAlignmentInBytes=64}, under which this class also runs the other GEMM tests when the
+     * surefire flags say so) it puts a {@code float[]} element on a cache line.
+     */
+    @Test
+    void gemmAlignmentOffsetFollowsTheJvmsObjectAlignment() {
+        var hotspot = java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
+        int objectAlignment = Integer.parseInt(hotspot.getVMOption("ObjectAlignmentInBytes").getValue());
+        if (objectAlignment % 64 != 0) {
+            assertThat(VectorKernels.ALIGN_FLOATS).isZero();
+        } else {
+            assertThat((sun.misc.Unsafe.ARRAY_FLOAT_BASE_OFFSET + 4 * VectorKernels.ALIGN_FLOATS) % 64).isZero();
+            assertThat(VectorKernels.ALIGN_FLOATS).isBetween(0, 15);
+        }
+    }
+
     /** A batch longer than the GEMM's token block (here 32 vectors of 4096 columns) is still batch-invariant, and matches the scalar twin. */
     @Test
     void batchInvariantAcrossTokenBlocks() {
