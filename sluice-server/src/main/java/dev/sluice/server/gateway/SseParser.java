@@ -105,12 +105,23 @@ public final class SseParser {
 
     /** The data of the event in {@code b[from, to)}, if it has any, added to {@code out} (or counted: see the class note). */
     private void event(byte[] b, int from, int to, List<String> out) {
-        if (markedOnly && !Bytes.contains(b, Bytes.USAGE, from, to) && !Bytes.contains(b, Bytes.ERROR, from, to)
-                && !Bytes.contains(b, Bytes.DONE, from, to)) {
+        if (markedOnly && !marked(b, from, to)) {
             if (hasData(b, from, to)) ordinary++;
             return;
         }
         data(b, from, to, out);
+    }
+
+    /**
+     * Whether the event in {@code b[from, to)} is an ordinary chunk: it has a {@code data:} line and its bytes
+     * hold none of {@code "usage"}, {@code "error"} and {@code [DONE]}, so a relay can pass it on undecoded.
+     */
+    public static boolean ordinary(byte[] b, int from, int to) {
+        return !marked(b, from, to) && hasData(b, from, to);
+    }
+
+    private static boolean marked(byte[] b, int from, int to) {
+        return Bytes.contains(b, Bytes.USAGE, from, to) || Bytes.contains(b, Bytes.ERROR, from, to) || Bytes.contains(b, Bytes.DONE, from, to);
     }
 
     private static boolean hasData(byte[] b, int from, int to) {

@@ -6,7 +6,6 @@ import com.linecorp.armeria.common.HttpData;
 import com.linecorp.armeria.common.HttpResponse;
 
 import java.io.IOException;
-import java.util.Arrays;
 
 /**
  * Every stream the gateway serves carries usage on its way through the stages, and the client
@@ -40,31 +39,22 @@ public final class StreamUsage {
     static HttpData withoutUsageChunks(HttpData d) {
         byte[] b = d.array();
         if (!Bytes.contains(b, Bytes.USAGE, 0, b.length)) return d; // the common frame: untouched, not even decoded
-        int[] drop = null; // [from, to) pairs of the events to drop
-        int dropped = 0, bytes = 0;
+        byte[] out = null; // the kept events, made on the first dropped one
+        int o = 0, kept = 0;
         for (int from = 0; from < b.length; ) {
             int end = Bytes.indexOf(b, BLANK_LINE, from, b.length);
             int next = end < 0 ? b.length : end + 2;
             if (usageOnly(b, from, next)) {
-                if (drop == null) drop = new int[4];
-                else if (dropped * 2 == drop.length) drop = Arrays.copyOf(drop, drop.length * 2);
-                drop[dropped * 2] = from;
-                drop[dropped * 2 + 1] = next;
-                dropped++;
-                bytes += next - from;
+                if (out == null) out = new byte[b.length];
+                System.arraycopy(b, kept, out, o, from - kept);
+                o += from - kept;
+                kept = next;
             }
             from = next;
         }
-        if (dropped == 0) return d;
-        byte[] out = new byte[b.length - bytes];
-        int o = 0, kept = 0;
-        for (int k = 0; k < dropped; k++) {
-            System.arraycopy(b, kept, out, o, drop[2 * k] - kept);
-            o += drop[2 * k] - kept;
-            kept = drop[2 * k + 1];
-        }
+        if (out == null) return d;
         System.arraycopy(b, kept, out, o, b.length - kept);
-        return HttpData.wrap(out);
+        return HttpData.wrap(out, 0, o + b.length - kept);
     }
 
     private static final byte[] BLANK_LINE = {'\n', '\n'};

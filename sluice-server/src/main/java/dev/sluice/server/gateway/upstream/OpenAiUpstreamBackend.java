@@ -30,6 +30,7 @@ import com.linecorp.armeria.server.ServiceRequestContext;
 import dev.sluice.server.gateway.Backend;
 import dev.sluice.server.gateway.GatewayRequest;
 import dev.sluice.server.gateway.PromptText;
+import dev.sluice.server.gateway.SseParser;
 import dev.sluice.server.gateway.Usage;
 import dev.sluice.server.openai.OpenAiException;
 import dev.sluice.server.openai.OpenAiService;
@@ -159,7 +160,7 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
                 .idleTimeout(Duration.ofSeconds(60))
                 .build();
         List<UpstreamEndpoint> eps = new ArrayList<>();
-        for (String url : config.endpoints()) eps.add(new UpstreamEndpoint(name, url, factory, this::loopFactory, config));
+        for (String url : config.endpoints()) eps.add(new UpstreamEndpoint(name, url, this::loopFactory, config));
         this.endpoints = List.copyOf(eps);
         for (UpstreamEndpoint e : endpoints) {
             String ep = e.endpoint.authority();
@@ -712,7 +713,7 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
             long created;
             /** The data of events not yet parsed (no usage in them), kept in case usage must be counted; bounded. */
             final List<byte[]> unparsed = new ArrayList<>();
-            int unparsedChars;
+            int unparsedBytes;
 
             Attempt(UpstreamEndpoint ep) {
                 this.ep = ep;
@@ -798,7 +799,7 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
 
             /** One SSE event from the upstream. */
             private void event(byte[] raw) {
-                if (SseSplitter.ordinaryData(raw)) { // the common chunk, found without decoding it
+                if (SseParser.ordinary(raw, 0, raw.length)) { // the common chunk, found without decoding it
                     keepUnparsed(raw);
                     emit(raw);
                     return;
@@ -862,9 +863,9 @@ public final class OpenAiUpstreamBackend implements Backend, AutoCloseable {
 
             /** A common chunk, relayed unparsed: kept (bounded) to count usage only if the upstream sends none. */
             private void keepUnparsed(byte[] raw) {
-                if (unparsedChars < MAX_COUNTED_CHARS) {
+                if (unparsedBytes < MAX_COUNTED_CHARS) {
                     unparsed.add(raw);
-                    unparsedChars += raw.length;
+                    unparsedBytes += raw.length;
                 }
             }
 

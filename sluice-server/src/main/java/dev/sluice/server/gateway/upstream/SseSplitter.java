@@ -1,7 +1,5 @@
 package dev.sluice.server.gateway.upstream;
 
-import dev.sluice.server.gateway.Bytes;
-
 import java.util.Arrays;
 import java.util.function.Consumer;
 
@@ -77,21 +75,6 @@ final class SseSplitter {
         len = 0;
         scanFrom = 0;
         return out;
-    }
-
-    /**
-     * Whether {@code event} is an ordinary chunk: it has a {@code data:} line, and its bytes hold none of
-     * {@code "usage"}, {@code "error"} and {@code [DONE]}, so a relay can pass it on without decoding it.
-     */
-    static boolean ordinaryData(byte[] event) {
-        int n = event.length;
-        if (Bytes.contains(event, Bytes.USAGE, 0, n) || Bytes.contains(event, Bytes.ERROR, 0, n) || Bytes.contains(event, Bytes.DONE, 0, n)) return false;
-        for (int line = 0; line < n; ) {
-            if (n - line >= 5 && event[line] == 'd' && event[line + 1] == 'a' && event[line + 2] == 't' && event[line + 3] == 'a' && event[line + 4] == ':') return true;
-            while (line < n && event[line] != '\n') line++;
-            line++;
-        }
-        return false;
     }
 
     /** The value of an event's {@code data:} lines (joined by newlines), or null when it has none. */

@@ -30,8 +30,6 @@ final class UpstreamEndpoint {
     final Endpoint endpoint;
     /** The base path, e.g. {@code /v1}, without a trailing slash. */
     final String basePath;
-    /** The client on the backend's shared factory (off an event loop: health checks, tests). */
-    final WebClient client;
     private final java.util.function.Function<io.netty.channel.EventLoop, ClientFactory> loopFactories;
     /** A client per event loop, each on a factory whose connections live on that loop; made on first use. */
     private final java.util.concurrent.ConcurrentHashMap<io.netty.channel.EventLoop, WebClient> loopClients = new java.util.concurrent.ConcurrentHashMap<>();
@@ -47,16 +45,11 @@ final class UpstreamEndpoint {
     private int consecutiveFailures;
     private int ejections;
 
-    UpstreamEndpoint(String backend, String url, ClientFactory factory, BackendConfig config) {
-        this(backend, url, factory, loop -> factory, config);
-    }
-
     /**
      * @param loopFactories the factory whose connections live on a given event loop (see
      *                      {@link OpenAiUpstreamBackend}'s note on loop-local connections)
      */
-    UpstreamEndpoint(String backend, String url, ClientFactory factory, java.util.function.Function<io.netty.channel.EventLoop, ClientFactory> loopFactories,
-                     BackendConfig config) {
+    UpstreamEndpoint(String backend, String url, java.util.function.Function<io.netty.channel.EventLoop, ClientFactory> loopFactories, BackendConfig config) {
         this.loopFactories = loopFactories;
         this.backend = backend;
         this.url = url;
@@ -71,7 +64,6 @@ final class UpstreamEndpoint {
         this.endpoint = Endpoint.of(u.getHost(), port);
         String path = u.getRawPath() == null ? "" : u.getRawPath();
         this.basePath = path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
-        this.client = client(factory);
         BackendConfig.CircuitBreakerConfig cb = config.circuitBreaker();
         Duration window = cb.window();
         this.breaker = CircuitBreaker.builder(backend + "@" + endpoint)

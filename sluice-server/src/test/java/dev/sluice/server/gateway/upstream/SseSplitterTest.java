@@ -8,19 +8,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 class SseSplitterTest {
     @Test
-    void anOrdinaryChunkIsOneWithDataAndNoMarker() {
-        assertThat(ordinary("data: {\"choices\":[{\"delta\":{\"content\":\"wörld\"}}]}\n\n")).isTrue();
-        assertThat(ordinary("event: delta\r\ndata:{\"a\":1}\r\n\r\n")).isTrue();
-        assertThat(ordinary("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1}}\n\n")).isFalse();
-        assertThat(ordinary("data: {\"choices\":[],\"usage\":null}\n\n")).isFalse();
-        assertThat(ordinary("data: {\"error\":{\"message\":\"x\"}}\n\n")).isFalse();
-        assertThat(ordinary("data: [DONE]\n\n")).isFalse();
-        assertThat(ordinary(": keep-alive\n\n")).isFalse();
-        assertThat(ordinary("event: ping\n\n")).isFalse();
-        assertThat(ordinary("id: 7\nmetadata: x\n\n")).isFalse(); // "data" must start the line
-    }
-
-    @Test
     void eventsCutAtEveryByteComeOutWholeAndExact() {
         String stream = "data: {\"a\":\"wörld 🙂\"}\n\n: keep-alive\n\nevent: x\r\ndata: y\r\n\r\ndata: [DONE]\n\n";
         byte[] b = stream.getBytes(StandardCharsets.UTF_8);
@@ -54,9 +41,5 @@ class SseSplitterTest {
         s.feed(java.util.Arrays.copyOfRange(b, 0, cut), e -> out.add(new String(e, StandardCharsets.UTF_8)));
         s.feed(java.util.Arrays.copyOfRange(b, cut, b.length), e -> out.add(new String(e, StandardCharsets.UTF_8)));
         return out;
-    }
-
-    private static boolean ordinary(String event) {
-        return SseSplitter.ordinaryData(event.getBytes(StandardCharsets.UTF_8));
     }
 }
