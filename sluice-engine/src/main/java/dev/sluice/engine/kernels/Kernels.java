@@ -47,6 +47,16 @@ public interface Kernels {
         matmul(w, x, out, 1);
     }
 
+    /**
+     * {@code w} in the layout this backend's matmuls read fastest, holding the same values: called once per
+     * weight matrix at load (the {@link dev.sluice.engine.runtime.Transformer} does). The default keeps the
+     * file's layout; {@link VectorKernels} repacks Q8_0 and Q4_0 matrices into
+     * {@link dev.sluice.engine.tensor.Panels}. Every backend accepts tensors of either layout.
+     */
+    default Tensor prepare(Tensor w) {
+        return w;
+    }
+
     /** Dot product of row {@code row} of {@code w} with {@code x[xOff .. xOff + w.cols())}. */
     float dot(Tensor w, int row, float[] x, int xOff);
 

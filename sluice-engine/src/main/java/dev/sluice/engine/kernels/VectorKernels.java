@@ -2,6 +2,7 @@ package dev.sluice.engine.kernels;
 
 import dev.sluice.engine.tensor.Dequant;
 import dev.sluice.engine.tensor.GGMLType;
+import dev.sluice.engine.tensor.Panels;
 import dev.sluice.engine.tensor.Tensor;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
@@ -103,8 +104,31 @@ public final class VectorKernels implements Kernels {
             if (ws[i].cols() != cols) throw new IllegalArgumentException(ws[i] + " has " + ws[i].cols() + " columns, " + ws[0] + " has " + cols);
             ScalarKernels.checkMatmul(ws[i], x, outs[i], n);
         }
-        if (n == 1) matvec(ws, x, outs, cols);
-        else gemm(ws, x, outs, n, cols);
+        int panels = 0;
+        for (Tensor w : ws) if (w.layout() == Tensor.Layout.PANELS) panels++;
+        if (panels == ws.length) {
+            PanelKernels.matmul(ws, x, outs, n, cols);
+        } else if (panels > 0) { // mixed layouts (e.g. a Q4_0 file with a Q6_K matrix): each group in its own job
+            for (int i = 0; i < ws.length; i++) matmul(new Tensor[] {ws[i]}, x, new float[][] {outs[i]}, n);
+        } else if (n == 1) {
+            matvec(ws, x, outs, cols);
+        } else {
+            gemm(ws, x, outs, n, cols);
+        }
+    }
+
+    /**
+     * Whether {@link #prepare} repacks Q8_0 and Q4_0 matrices into {@link Panels} for {@link PanelKernels}: where
+     * vectors have 16 float lanes, unless the system property {@code sluice.panels} is {@code false} (for
+     * comparisons with the row-layout kernels).
+     */
+    static final boolean PANELS = PanelKernels.available() && !"false".equalsIgnoreCase(System.getProperty("sluice.panels"));
+
+    /** Q8_0 and Q4_0 matrices repacked into {@link Panels} (see {@link #PANELS}); other tensors as they are. */
+    @Override
+    public Tensor prepare(Tensor w) {
+        if (!PANELS || !Panels.supports(w.type()) || w.layout() != Tensor.Layout.ROWS || w.shape().length < 2) return w;
+        return Panels.repack(w, java.lang.foreign.Arena.ofAuto());
     }
 
     /** The single-vector matmul (decode): rows of all matrices split over threads, each row dotted in registers. */
@@ -600,6 +624,11 @@ public final class VectorKernels implements Kernels {
     @Override
     public float dot(Tensor w, int row, float[] x, int xOff) {
         int cols = w.cols();
+        if (w.layout() == Tensor.Layout.PANELS) {
+            float[] tmp = new float[cols];
+            Dequant.row(w, row, tmp, 0);
+            return dot(tmp, 0, x, xOff, cols);
+        }
         return dotRow(w.type(), w.data(), row * w.rowBytes(), x, xOff, cols, needsScratch(w.type()) ? new float[cols] : null);
     }
 
@@ -699,7 +728,7 @@ public final class VectorKernels implements Kernels {
      * multiplication by 2^112 rebiases it (sign kept). Three operations; exact for every finite half,
      * subnormals included (they become float denormals, scaled exactly); inf and NaN are not handled.
      */
-    private static FloatVector halfToFloat(IntVector s) {
+    static FloatVector halfToFloat(IntVector s) {
         return s.lanewise(VectorOperators.LSHL, 13).and(HALF_BITS).reinterpretAsFloats().mul(F16_MAGIC);
     }
 

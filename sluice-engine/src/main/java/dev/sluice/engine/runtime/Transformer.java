@@ -136,8 +136,12 @@ public final class Transformer {
         this.kernels = kernels;
         this.vectorAttention = !"cpu-scalar".equals(kernels.name());
         this.maxContext = Math.min(maxContextCap, c.contextLength());
-        this.tokenEmbd = weights.tensor(TensorNames.TOKEN_EMBD);
-        this.output = c.tiedEmbeddings() ? tokenEmbd : weights.find(TensorNames.OUTPUT).orElse(tokenEmbd);
+        // matrices in the kernels' layout (kernels.prepare: Q8_0/Q4_0 panels on 16-lane CPUs); the embedding
+        // table is repacked only when it is also the output head (its rows read either way)
+        Tensor embd = weights.tensor(TensorNames.TOKEN_EMBD);
+        Optional<Tensor> head = c.tiedEmbeddings() ? Optional.empty() : weights.find(TensorNames.OUTPUT);
+        this.output = kernels.prepare(head.orElse(embd));
+        this.tokenEmbd = head.isPresent() ? embd : output;
         this.outputNorm = vec(weights, TensorNames.OUTPUT_NORM);
         Optional<float[]> freqFactors = weights.ropeFreqFactors();
         ModelConfig.RopeScaling scaling = c.ropeScaling();
@@ -153,19 +157,19 @@ public final class Transformer {
         for (int i = 0; i < c.nLayers(); i++) {
             layers[i] = new Layer(
                     vec(weights, TensorNames.blk(i, "attn_norm")),
-                    weights.tensor(TensorNames.blk(i, "attn_q")),
-                    weights.tensor(TensorNames.blk(i, "attn_k")),
-                    weights.tensor(TensorNames.blk(i, "attn_v")),
-                    weights.tensor(TensorNames.blk(i, "attn_output")),
+                    kernels.prepare(weights.tensor(TensorNames.blk(i, "attn_q"))),
+                    kernels.prepare(weights.tensor(TensorNames.blk(i, "attn_k"))),
+                    kernels.prepare(weights.tensor(TensorNames.blk(i, "attn_v"))),
+                    kernels.prepare(weights.tensor(TensorNames.blk(i, "attn_output"))),
                     c.qkvBias() ? vec(weights, TensorNames.blkBias(i, "attn_q")) : null,
                     c.qkvBias() ? vec(weights, TensorNames.blkBias(i, "attn_k")) : null,
                     c.qkvBias() ? vec(weights, TensorNames.blkBias(i, "attn_v")) : null,
                     c.qkNorm() ? vec(weights, TensorNames.blk(i, "attn_q_norm")) : null,
                     c.qkNorm() ? vec(weights, TensorNames.blk(i, "attn_k_norm")) : null,
                     vec(weights, TensorNames.blk(i, "ffn_norm")),
-                    weights.tensor(TensorNames.blk(i, "ffn_gate")),
-                    weights.tensor(TensorNames.blk(i, "ffn_up")),
-                    weights.tensor(TensorNames.blk(i, "ffn_down")));
+                    kernels.prepare(weights.tensor(TensorNames.blk(i, "ffn_gate"))),
+                    kernels.prepare(weights.tensor(TensorNames.blk(i, "ffn_up"))),
+                    kernels.prepare(weights.tensor(TensorNames.blk(i, "ffn_down"))));
         }
     }
 

@@ -44,14 +44,16 @@ public final class Dequant {
         return Float.float16ToFloat(seg.get(I16, off));
     }
 
-    /** Byte offset of row {@code row} within the tensor data. */
+    /** Byte offset of row {@code row} within the tensor data (ggml's {@link Tensor.Layout#ROWS} layout). */
     public static long rowOffset(Tensor t, int row) {
+        if (t.layout() != Tensor.Layout.ROWS) throw new IllegalArgumentException(t + ": a row of a panel tensor is not contiguous");
         return row * t.rowBytes();
     }
 
-    /** Dequantizes row {@code row} of {@code t} (length {@code t.cols()}) into {@code dst[dstOff..]}. */
+    /** Dequantizes row {@code row} of {@code t} (length {@code t.cols()}, either layout) into {@code dst[dstOff..]}. */
     public static void row(Tensor t, int row, float[] dst, int dstOff) {
-        row(t.type(), t.data(), rowOffset(t, row), dst, dstOff, t.cols());
+        if (t.layout() == Tensor.Layout.PANELS) Panels.row(t, row, dst, dstOff);
+        else row(t.type(), t.data(), rowOffset(t, row), dst, dstOff, t.cols());
     }
 
     /**
@@ -104,6 +106,7 @@ public final class Dequant {
 
     /** One element, {@code index} counted from the start of the tensor (row-major). */
     public static float element(Tensor t, long index) {
+        if (t.layout() == Tensor.Layout.PANELS) return Panels.element(t, (int) (index / t.cols()), (int) (index % t.cols()));
         GGMLType type = t.type();
         MemorySegment seg = t.data();
         int bs = type.blockSize;
@@ -139,7 +142,11 @@ public final class Dequant {
     /** The whole tensor as floats, rows in order (small tensors and tests only: it is copied to the heap). */
     public static float[] toFloats(Tensor t) {
         float[] out = new float[Math.toIntExact(t.numElements())];
-        row(t.type(), t.data(), 0, out, 0, out.length);
+        if (t.layout() == Tensor.Layout.PANELS) {
+            for (int r = 0; r < t.rows(); r++) Panels.row(t, r, out, r * t.cols());
+        } else {
+            row(t.type(), t.data(), 0, out, 0, out.length);
+        }
         return out;
     }
 

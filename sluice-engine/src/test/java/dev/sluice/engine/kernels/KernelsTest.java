@@ -41,7 +41,7 @@ class KernelsTest {
     }
 
     /** The bound described in the class note, for row {@code r} of {@code w} against {@code x[xOff..]}. */
-    private static double dotTolerance(Tensor w, int r, float[] x, int xOff) {
+    static double dotTolerance(Tensor w, int r, float[] x, int xOff) {
         float[] row = Dequant.row(w, r);
         double mags = 0;
         float offset = 0;

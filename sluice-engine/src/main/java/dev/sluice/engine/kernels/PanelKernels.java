@@ -1,0 +1,506 @@
+package dev.sluice.engine.kernels;
+
+import dev.sluice.engine.tensor.GGMLType;
+import dev.sluice.engine.tensor.Panels;
+import dev.sluice.engine.tensor.Tensor;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+import static dev.sluice.engine.tensor.Panels.ROWS;
+import static dev.sluice.engine.tensor.Panels.SCALE_BYTES;
+
+/**
+ * Matmuls of Q8_0 and Q4_0 matrices in the {@link Panels} layout, with 16-lane (512-bit) vectors: a lane
+ * per row of a 16-row panel. {@link VectorKernels} repacks such matrices at load ({@link VectorKernels#prepare})
+ * when its vectors have 16 float lanes, and sends their matmuls here.
+ *
+ * <p><b>Batched ({@code n >= 2}): outer products.</b> The input vectors of a token block are transposed
+ * once per call into {@code xt} (column-major: the block's 16 values of column {@code k} side by side). A
+ * register tile holds, for one panel, one accumulator per input vector (16, 8, 4, 2 or 1 of them), its lanes
+ * the panel's 16 rows. For each column it decodes the panel's 16 weights in registers (one 128-bit load,
+ * a widening, a conversion and a multiply or FMA by the scales) and adds them times each input vector's
+ * broadcast value of that column. The weights are read once per token block, straight from the repacked
+ * bytes; there is no dequantized copy in memory and no lane reduction; the accumulators are the outputs.
+ * The activations stream from L1/L2 at one cache line per column.
+ *
+ * <p>Batch invariance: every output is one lane's chain of FMAs over the columns in a fixed order
+ * (column after column) on weights decoded the same way, whatever
+ * tile or token block it falls in, so a vector's outputs have the same bits in any batch of {@code n >= 2}.
+ *
+ * <p><b>Single vector ({@code n = 1}, decode):</b> the same decoding against broadcast inputs, but the
+ * quants are summed unscaled within a block (four chains) and scaled once per block, as ggml's dot
+ * products do; Q4_0's {@code -8} becomes {@code -8 * sum(x)} over the block.
+ */
+final class PanelKernels {
+    private PanelKernels() {}
+
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
+    private static final VectorSpecies<Short> S16 = ShortVector.SPECIES_256;
+    private static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final int Q8_BLOCK = Panels.blockBytes(GGMLType.Q8_0);
+    private static final int Q4_BLOCK = Panels.blockBytes(GGMLType.Q4_0);
+    /** Floats per column in the transposed token block: one per input vector of a 16-vector block. */
+    static final int X_STRIDE = 16;
+    /** Activation bytes of one token block (as {@link VectorKernels#T_BLOCK_BYTES}): its transpose stays in L2 while the panels are walked. */
+    private static final int T_BLOCK_BYTES = VectorKernels.T_BLOCK_BYTES;
+
+    /** Whether these kernels can run here: 16 float lanes. */
+    static boolean available() {
+        return VectorKernels.L == ROWS;
+    }
+
+    /** {@code outs[i] = ws[i] x} for {@code n} vectors of {@code cols}; every {@code ws[i]} is a panel tensor. */
+    static void matmul(Tensor[] ws, float[] x, float[][] outs, int n, int cols) {
+        int[] panelStart = new int[ws.length + 1];
+        for (int i = 0; i < ws.length; i++) panelStart[i + 1] = panelStart[i] + Panels.panels(ws[i].rows());
+        if (n == 1) matvec(ws, x, outs, cols, panelStart);
+        else gemm(ws, x, outs, n, cols, panelStart);
+    }
+
+    private static void matvec(Tensor[] ws, float[] x, float[][] outs, int cols, int[] panelStart) {
+        int nb = cols / 32;
+        // Q4_0's offset: 8 x the sum of each block's inputs (exact: a power of two times a float)
+        float[] xs8 = VectorKernels.groupSums(x, 0, cols, 32, Scratch.floats(Scratch.GROUP_SUMS_32, nb));
+        for (int b = 0; b < nb; b++) xs8[b] *= 8f;
+        Parallel.forRange(panelStart[ws.length], 1, (from, to) -> {
+            int i = 0;
+            while (panelStart[i + 1] <= from) i++;
+            for (int g = from; g < to; ) {
+                Tensor w = ws[i];
+                boolean q4 = w.type() == GGMLType.Q4_0;
+                int rows = w.rows(), end = Math.min(to, panelStart[i + 1]);
+                for (; g < end; g++) {
+                    int p = g - panelStart[i], r0 = p * ROWS;
+                    FloatVector acc = q4 ? dotQ4_0(w.data(), Panels.blockOffset(w.type(), cols, p, 0), nb, x, xs8)
+                            : dotQ8_0(w.data(), Panels.blockOffset(w.type(), cols, p, 0), nb, x);
+                    store(acc, outs[i], r0, Math.min(ROWS, rows - r0));
+                }
+                i++;
+            }
+        });
+    }
+
+    /** A Q8_0 panel's 16 dot products with {@code x}. */
+    private static FloatVector dotQ8_0(MemorySegment seg, long off, int nb, float[] x) {
+        FloatVector acc = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q8_BLOCK + SCALE_BYTES;
+            FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+            int xb = b * 32;
+            for (int j = 0; j < 32; j += 4) {
+                s0 = quants(seg, o + (long) j * ROWS).fma(FloatVector.broadcast(F, x[xb + j]), s0);
+                s1 = quants(seg, o + (long) (j + 1) * ROWS).fma(FloatVector.broadcast(F, x[xb + j + 1]), s1);
+                s2 = quants(seg, o + (long) (j + 2) * ROWS).fma(FloatVector.broadcast(F, x[xb + j + 2]), s2);
+                s3 = quants(seg, o + (long) (j + 3) * ROWS).fma(FloatVector.broadcast(F, x[xb + j + 3]), s3);
+            }
+            acc = s0.add(s1).add(s2.add(s3)).fma(scales(seg, o - SCALE_BYTES), acc);
+        }
+        return acc;
+    }
+
+    /** A Q4_0 panel's 16 dot products with {@code x}; {@code xs8[b]} is 8 x the sum of block {@code b}'s inputs. */
+    private static FloatVector dotQ4_0(MemorySegment seg, long off, int nb, float[] x, float[] xs8) {
+        FloatVector acc = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q4_BLOCK + SCALE_BYTES;
+            FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+            int xb = b * 32;
+            for (int j = 0; j < 16; j += 2) {
+                IntVector q0 = nibbles(seg, o + (long) j * ROWS), q1 = nibbles(seg, o + (long) (j + 1) * ROWS);
+                s0 = toFloat(q0.and(0x0F)).fma(FloatVector.broadcast(F, x[xb + j]), s0);
+                s1 = toFloat(q0.lanewise(VectorOperators.LSHR, 4)).fma(FloatVector.broadcast(F, x[xb + j + 16]), s1);
+                s2 = toFloat(q1.and(0x0F)).fma(FloatVector.broadcast(F, x[xb + j + 1]), s2);
+                s3 = toFloat(q1.lanewise(VectorOperators.LSHR, 4)).fma(FloatVector.broadcast(F, x[xb + j + 17]), s3);
+            }
+            acc = s0.add(s1).add(s2.add(s3)).sub(xs8[b]).fma(scales(seg, o - SCALE_BYTES), acc);
+        }
+        return acc;
+    }
+
+    private static void gemm(Tensor[] ws, float[] x, float[][] outs, int n, int cols, int[] panelStart) {
+        int nb = cols / 32;
+        int tBlock = Math.max(X_STRIDE, T_BLOCK_BYTES / (4 * cols) / X_STRIDE * X_STRIDE);
+        float[] xt = Scratch.floats(Scratch.GEMM_X, Math.min(n + X_STRIDE - 1, tBlock) / X_STRIDE * X_STRIDE * cols);
+        for (int t0 = 0; t0 < n; t0 += tBlock) {
+            int tEnd = Math.min(n, t0 + tBlock), first = t0;
+            transpose(x, cols, t0, tEnd, xt);
+            Parallel.forRange(panelStart[ws.length], 1, (from, to) -> {
+                int i = 0;
+                while (panelStart[i + 1] <= from) i++;
+                for (int g = from; g < to; ) {
+                    Tensor w = ws[i];
+                    boolean q4 = w.type() == GGMLType.Q4_0;
+                    MemorySegment seg = w.data();
+                    int rows = w.rows(), end = Math.min(to, panelStart[i + 1]);
+                    float[] out = outs[i];
+                    for (; g < end; g++) {
+                        int p = g - panelStart[i], r0 = p * ROWS, valid = Math.min(ROWS, rows - r0);
+                        long off = Panels.blockOffset(w.type(), cols, p, 0);
+                        for (int s = first; s < tEnd; s += X_STRIDE) {
+                            tiles(seg, off, nb, q4, xt, (s - first) * cols, Math.min(X_STRIDE, tEnd - s), out, s * rows + r0, rows, valid);
+                        }
+                    }
+                    i++;
+                }
+            });
+        }
+    }
+
+    /** Vectors {@code [t0, tEnd)} of {@code x} into {@code xt}: blocks of 16 vectors, each column-major ({@code xt[block + k * 16 + u]}). */
+    static void transpose(float[] x, int cols, int t0, int tEnd, float[] xt) {
+        for (int s = t0; s < tEnd; s += X_STRIDE) {
+            int base = (s - t0) * cols, nt = Math.min(X_STRIDE, tEnd - s);
+            for (int u = 0; u < nt; u++) {
+                int xo = (s + u) * cols;
+                for (int k = 0; k < cols; k++) xt[base + k * X_STRIDE + u] = x[xo + k];
+            }
+        }
+    }
+
+    /**
+     * One panel against {@code nt <= 16} input vectors of a transposed block (from {@code xOff}), in register
+     * tiles of 16, 8, 4, 2 and 1 vectors; vector {@code u}'s 16 outputs go to {@code out[oOff + u * rows ..]}
+     * (the first {@code valid} of them).
+     */
+    private static void tiles(MemorySegment seg, long off, int nb, boolean q4, float[] xt, int xOff, int nt, float[] out, int oOff, int rows, int valid) {
+        int u = 0;
+        if (q4) {
+            for (; nt - u >= 16; u += 16) tile16Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+            if (nt - u >= 8) { tile8Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 8; }
+            if (nt - u >= 4) { tile4Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 4; }
+            if (nt - u >= 2) { tile2Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 2; }
+            if (nt - u >= 1) tile1Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+        } else {
+            for (; nt - u >= 16; u += 16) tile16Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+            if (nt - u >= 8) { tile8Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 8; }
+            if (nt - u >= 4) { tile4Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 4; }
+            if (nt - u >= 2) { tile2Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 2; }
+            if (nt - u >= 1) tile1Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+        }
+    }
+
+    /** The 16 rows' scales of the panel block at {@code o}. */
+    private static FloatVector scales(MemorySegment seg, long o) {
+        return VectorKernels.halfToFloat((IntVector) ShortVector.fromMemorySegment(S16, seg, o, LE).convertShape(VectorOperators.S2I, I, 0));
+    }
+
+    /** 16 Q8_0 quants (one column of a panel) as floats. */
+    private static FloatVector quants(MemorySegment seg, long o) {
+        return toFloat((IntVector) ByteVector.fromMemorySegment(B16, seg, o, LE).convertShape(VectorOperators.B2I, I, 0));
+    }
+
+    /** 16 Q8_0 weights (one column of a panel), scaled. */
+    private static FloatVector q8(MemorySegment seg, long o, FloatVector d) {
+        return quants(seg, o).mul(d);
+    }
+
+    /** 16 Q4_0 bytes (two columns of a panel), zero-extended. */
+    private static IntVector nibbles(MemorySegment seg, long o) {
+        return (IntVector) ByteVector.fromMemorySegment(B16, seg, o, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+    }
+
+    /** Q4_0 weights of one column of a panel: the low ({@code high == false}) or high nibbles of the 16 bytes at {@code o}. */
+    private static FloatVector column(MemorySegment seg, long o, boolean high, FloatVector d, FloatVector m8) {
+        IntVector q = nibbles(seg, o);
+        return high ? highNibbles(q, d, m8) : lowNibbles(q, d, m8);
+    }
+
+    /** The low nibbles' weights: {@code (q - 8) d} as one rounding, {@code fma(q, d, -8d)}. */
+    private static FloatVector lowNibbles(IntVector q, FloatVector d, FloatVector m8) {
+        return toFloat(q.and(0x0F)).fma(d, m8);
+    }
+
+    private static FloatVector highNibbles(IntVector q, FloatVector d, FloatVector m8) {
+        return toFloat(q.lanewise(VectorOperators.LSHR, 4)).fma(d, m8);
+    }
+
+    private static FloatVector toFloat(IntVector q) {
+        return (FloatVector) q.convert(VectorOperators.I2F, 0);
+    }
+
+    private static void store(FloatVector a, float[] out, int off, int valid) {
+        a.intoArray(out, off, F.indexInRange(0, valid));
+    }
+
+    /** Q4_0, 16 input vectors; see {@link #tiles}. */
+    private static void tile16Q4(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        FloatVector a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        FloatVector a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+        FloatVector a12 = a0, a13 = a0, a14 = a0, a15 = a0;
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q4_BLOCK;
+            FloatVector d = scales(seg, o), m8 = d.mul(-8f);
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
+                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
+                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
+                a4 = w.fma(FloatVector.broadcast(F, xt[xa + 4]), a4);
+                a5 = w.fma(FloatVector.broadcast(F, xt[xa + 5]), a5);
+                a6 = w.fma(FloatVector.broadcast(F, xt[xa + 6]), a6);
+                a7 = w.fma(FloatVector.broadcast(F, xt[xa + 7]), a7);
+                a8 = w.fma(FloatVector.broadcast(F, xt[xa + 8]), a8);
+                a9 = w.fma(FloatVector.broadcast(F, xt[xa + 9]), a9);
+                a10 = w.fma(FloatVector.broadcast(F, xt[xa + 10]), a10);
+                a11 = w.fma(FloatVector.broadcast(F, xt[xa + 11]), a11);
+                a12 = w.fma(FloatVector.broadcast(F, xt[xa + 12]), a12);
+                a13 = w.fma(FloatVector.broadcast(F, xt[xa + 13]), a13);
+                a14 = w.fma(FloatVector.broadcast(F, xt[xa + 14]), a14);
+                a15 = w.fma(FloatVector.broadcast(F, xt[xa + 15]), a15);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        a2.intoArray(out, oOff + 2 * rows, m);
+        a3.intoArray(out, oOff + 3 * rows, m);
+        a4.intoArray(out, oOff + 4 * rows, m);
+        a5.intoArray(out, oOff + 5 * rows, m);
+        a6.intoArray(out, oOff + 6 * rows, m);
+        a7.intoArray(out, oOff + 7 * rows, m);
+        a8.intoArray(out, oOff + 8 * rows, m);
+        a9.intoArray(out, oOff + 9 * rows, m);
+        a10.intoArray(out, oOff + 10 * rows, m);
+        a11.intoArray(out, oOff + 11 * rows, m);
+        a12.intoArray(out, oOff + 12 * rows, m);
+        a13.intoArray(out, oOff + 13 * rows, m);
+        a14.intoArray(out, oOff + 14 * rows, m);
+        a15.intoArray(out, oOff + 15 * rows, m);
+    }
+
+    /** Q4_0, 8 input vectors; see {@link #tiles}. */
+    private static void tile8Q4(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        FloatVector a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q4_BLOCK;
+            FloatVector d = scales(seg, o), m8 = d.mul(-8f);
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
+                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
+                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
+                a4 = w.fma(FloatVector.broadcast(F, xt[xa + 4]), a4);
+                a5 = w.fma(FloatVector.broadcast(F, xt[xa + 5]), a5);
+                a6 = w.fma(FloatVector.broadcast(F, xt[xa + 6]), a6);
+                a7 = w.fma(FloatVector.broadcast(F, xt[xa + 7]), a7);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        a2.intoArray(out, oOff + 2 * rows, m);
+        a3.intoArray(out, oOff + 3 * rows, m);
+        a4.intoArray(out, oOff + 4 * rows, m);
+        a5.intoArray(out, oOff + 5 * rows, m);
+        a6.intoArray(out, oOff + 6 * rows, m);
+        a7.intoArray(out, oOff + 7 * rows, m);
+    }
+
+    /** Q4_0, 4 input vectors; see {@link #tiles}. */
+    private static void tile4Q4(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q4_BLOCK;
+            FloatVector d = scales(seg, o), m8 = d.mul(-8f);
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
+                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
+                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        a2.intoArray(out, oOff + 2 * rows, m);
+        a3.intoArray(out, oOff + 3 * rows, m);
+    }
+
+    /** Q4_0, 2 input vectors; see {@link #tiles}. */
+    private static void tile2Q4(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q4_BLOCK;
+            FloatVector d = scales(seg, o), m8 = d.mul(-8f);
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+        a1.intoArray(out, oOff + 1 * rows, m);
+    }
+
+    /** Q4_0, 1 input vector; see {@link #tiles}. */
+    private static void tile1Q4(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q4_BLOCK;
+            FloatVector d = scales(seg, o), m8 = d.mul(-8f);
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+    }
+
+    /** Q8_0, 16 input vectors; see {@link #tiles}. */
+    private static void tile16Q8(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        FloatVector a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        FloatVector a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+        FloatVector a12 = a0, a13 = a0, a14 = a0, a15 = a0;
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q8_BLOCK;
+            FloatVector d = scales(seg, o);
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
+                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
+                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
+                a4 = w.fma(FloatVector.broadcast(F, xt[xa + 4]), a4);
+                a5 = w.fma(FloatVector.broadcast(F, xt[xa + 5]), a5);
+                a6 = w.fma(FloatVector.broadcast(F, xt[xa + 6]), a6);
+                a7 = w.fma(FloatVector.broadcast(F, xt[xa + 7]), a7);
+                a8 = w.fma(FloatVector.broadcast(F, xt[xa + 8]), a8);
+                a9 = w.fma(FloatVector.broadcast(F, xt[xa + 9]), a9);
+                a10 = w.fma(FloatVector.broadcast(F, xt[xa + 10]), a10);
+                a11 = w.fma(FloatVector.broadcast(F, xt[xa + 11]), a11);
+                a12 = w.fma(FloatVector.broadcast(F, xt[xa + 12]), a12);
+                a13 = w.fma(FloatVector.broadcast(F, xt[xa + 13]), a13);
+                a14 = w.fma(FloatVector.broadcast(F, xt[xa + 14]), a14);
+                a15 = w.fma(FloatVector.broadcast(F, xt[xa + 15]), a15);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        a2.intoArray(out, oOff + 2 * rows, m);
+        a3.intoArray(out, oOff + 3 * rows, m);
+        a4.intoArray(out, oOff + 4 * rows, m);
+        a5.intoArray(out, oOff + 5 * rows, m);
+        a6.intoArray(out, oOff + 6 * rows, m);
+        a7.intoArray(out, oOff + 7 * rows, m);
+        a8.intoArray(out, oOff + 8 * rows, m);
+        a9.intoArray(out, oOff + 9 * rows, m);
+        a10.intoArray(out, oOff + 10 * rows, m);
+        a11.intoArray(out, oOff + 11 * rows, m);
+        a12.intoArray(out, oOff + 12 * rows, m);
+        a13.intoArray(out, oOff + 13 * rows, m);
+        a14.intoArray(out, oOff + 14 * rows, m);
+        a15.intoArray(out, oOff + 15 * rows, m);
+    }
+
+    /** Q8_0, 8 input vectors; see {@link #tiles}. */
+    private static void tile8Q8(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        FloatVector a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q8_BLOCK;
+            FloatVector d = scales(seg, o);
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
+                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
+                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
+                a4 = w.fma(FloatVector.broadcast(F, xt[xa + 4]), a4);
+                a5 = w.fma(FloatVector.broadcast(F, xt[xa + 5]), a5);
+                a6 = w.fma(FloatVector.broadcast(F, xt[xa + 6]), a6);
+                a7 = w.fma(FloatVector.broadcast(F, xt[xa + 7]), a7);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        a2.intoArray(out, oOff + 2 * rows, m);
+        a3.intoArray(out, oOff + 3 * rows, m);
+        a4.intoArray(out, oOff + 4 * rows, m);
+        a5.intoArray(out, oOff + 5 * rows, m);
+        a6.intoArray(out, oOff + 6 * rows, m);
+        a7.intoArray(out, oOff + 7 * rows, m);
+    }
+
+    /** Q8_0, 4 input vectors; see {@link #tiles}. */
+    private static void tile4Q8(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q8_BLOCK;
+            FloatVector d = scales(seg, o);
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
+                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
+                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        a2.intoArray(out, oOff + 2 * rows, m);
+        a3.intoArray(out, oOff + 3 * rows, m);
+    }
+
+    /** Q8_0, 2 input vectors; see {@link #tiles}. */
+    private static void tile2Q8(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q8_BLOCK;
+            FloatVector d = scales(seg, o);
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+        a1.intoArray(out, oOff + 1 * rows, m);
+    }
+
+    /** Q8_0, 1 input vector; see {@link #tiles}. */
+    private static void tile1Q8(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q8_BLOCK;
+            FloatVector d = scales(seg, o);
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+    }
+}

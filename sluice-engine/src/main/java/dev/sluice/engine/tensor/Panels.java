@@ -1,0 +1,117 @@
+package dev.sluice.engine.tensor;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.stream.IntStream;
+
+/**
+ * The kernels' repacked layout of Q8_0 and Q4_0 weight matrices ({@link Tensor.Layout#PANELS}): rows in
+ * panels of {@link #ROWS}, and within a panel, for each block of 32 columns, one <em>panel block</em>:
+ * <ul>
+ *   <li>the 16 rows' half-precision scales (32 bytes, row 0 first);</li>
+ *   <li>the quants column by column, 16 bytes per column position (row 0 first): Q8_0 has 32 such
+ *   positions, one per column; Q4_0 has 16, byte {@code j} of a row holding columns {@code j} (low nibble)
+ *   and {@code j + 16} (high nibble) as in ggml's block.</li>
+ * </ul>
+ * A panel block is 16 ggml blocks' bytes ({@code 16 x 34} for Q8_0, {@code 16 x 18} for Q4_0), so the copy
+ * is exactly as large as the file's tensor (plus zero rows up to a multiple of 16). One 128-bit load gives
+ * one column of a 16-row panel: a 16-lane vector of weights after one widening, conversion and scaling,
+ * which the batched matmul multiplies by each input vector's element of that column (an outer product)
+ * with no lane reduction and no dequantized copy in memory.
+ */
+public final class Panels {
+    private Panels() {}
+
+    /** Rows per panel: one 512-bit vector of floats. */
+    public static final int ROWS = 16;
+    /** Bytes of a panel block's scales. */
+    public static final int SCALE_BYTES = 2 * ROWS;
+
+    /** Whether {@code type} has a panel layout. */
+    public static boolean supports(GGMLType type) {
+        return type == GGMLType.Q8_0 || type == GGMLType.Q4_0;
+    }
+
+    /** Bytes of one panel block (16 rows x 32 columns). */
+    public static int blockBytes(GGMLType type) {
+        return ROWS * (int) type.typeSize;
+    }
+
+    /** Panels of a matrix of {@code rows} rows. */
+    public static int panels(int rows) {
+        return (rows + ROWS - 1) / ROWS;
+    }
+
+    /** Byte offset of panel {@code p}'s block {@code b} in a tensor of {@code cols} columns. */
+    public static long blockOffset(GGMLType type, int cols, int p, int b) {
+        return ((long) p * (cols / 32) + b) * blockBytes(type);
+    }
+
+    /**
+     * {@code t} (ggml rows, Q8_0 or Q4_0) repacked into panels in memory of {@code arena}: the same values
+     * bit for bit ({@link #row}). Panels are built in parallel, each from its 16 rows read once.
+     *
+     * @throws IllegalArgumentException for another type or layout
+     */
+    public static Tensor repack(Tensor t, Arena arena) {
+        if (!supports(t.type()) || t.layout() != Tensor.Layout.ROWS) {
+            throw new IllegalArgumentException("cannot repack " + t + " into panels (Q8_0 or Q4_0 rows only)");
+        }
+        GGMLType type = t.type();
+        int rows = t.rows(), cols = t.cols(), nb = cols / 32, panels = panels(rows);
+        int rowBytes = Math.toIntExact(t.rowBytes()), typeSize = (int) type.typeSize, quantBytes = typeSize - 2;
+        int panelBytes = nb * blockBytes(type);
+        MemorySegment src = t.data();
+        MemorySegment dst = arena.allocate((long) panels * panelBytes, 64);
+        IntStream.range(0, panels).parallel().forEach(p -> {
+            byte[] in = new byte[ROWS * rowBytes], out = new byte[panelBytes];
+            int n = Math.min(ROWS, rows - p * ROWS);
+            MemorySegment.copy(src, (long) p * ROWS * rowBytes, MemorySegment.ofArray(in), 0, (long) n * rowBytes);
+            for (int b = 0; b < nb; b++) {
+                int o = b * blockBytes(type);
+                for (int r = 0; r < n; r++) {
+                    int s = r * rowBytes + b * typeSize;
+                    out[o + 2 * r] = in[s];
+                    out[o + 2 * r + 1] = in[s + 1];
+                    for (int j = 0; j < quantBytes; j++) out[o + SCALE_BYTES + j * ROWS + r] = in[s + 2 + j];
+                }
+            }
+            MemorySegment.copy(MemorySegment.ofArray(out), 0, dst, (long) p * panelBytes, panelBytes);
+        });
+        return new Tensor(t.name(), type, t.shape(), dst, Tensor.Layout.PANELS);
+    }
+
+    /** Dequantizes row {@code row} of panel tensor {@code t} into {@code dst[dstOff..]}: the bits of {@link Dequant#row} on the ggml rows. */
+    public static void row(Tensor t, int row, float[] dst, int dstOff) {
+        GGMLType type = t.type();
+        MemorySegment seg = t.data();
+        int cols = t.cols(), p = row / ROWS, r = row % ROWS;
+        for (int b = 0; b < cols / 32; b++) {
+            long off = blockOffset(type, cols, p, b);
+            float d = Dequant.halfAt(seg, off + 2L * r);
+            long q = off + SCALE_BYTES + r;
+            int o = dstOff + b * 32;
+            if (type == GGMLType.Q8_0) {
+                for (int j = 0; j < 32; j++) dst[o + j] = d * seg.get(ValueLayout.JAVA_BYTE, q + (long) j * ROWS);
+            } else {
+                for (int j = 0; j < 16; j++) {
+                    int v = seg.get(ValueLayout.JAVA_BYTE, q + (long) j * ROWS) & 0xFF;
+                    dst[o + j] = d * ((v & 0x0F) - 8);
+                    dst[o + j + 16] = d * ((v >>> 4) - 8);
+                }
+            }
+        }
+    }
+
+    /** Element ({@code row}, {@code col}) of panel tensor {@code t}. */
+    public static float element(Tensor t, int row, int col) {
+        GGMLType type = t.type();
+        long off = blockOffset(type, t.cols(), row / ROWS, col / 32);
+        int r = row % ROWS, j = col % 32;
+        float d = Dequant.halfAt(t.data(), off + 2L * r);
+        if (type == GGMLType.Q8_0) return d * t.data().get(ValueLayout.JAVA_BYTE, off + SCALE_BYTES + (long) j * ROWS + r);
+        int v = t.data().get(ValueLayout.JAVA_BYTE, off + SCALE_BYTES + (long) (j & 15) * ROWS + r) & 0xFF;
+        return d * ((j < 16 ? v & 0x0F : v >>> 4) - 8);
+    }
+}

@@ -1,0 +1,157 @@
+package dev.sluice.engine.kernels;
+
+import dev.sluice.engine.bench.RandomTensors;
+import dev.sluice.engine.tensor.Dequant;
+import dev.sluice.engine.tensor.GGMLType;
+import dev.sluice.engine.tensor.Panels;
+import dev.sluice.engine.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.lang.foreign.Arena;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+/**
+ * The {@link Panels} layout and {@link PanelKernels}: repacking keeps every value's bits; the panel matmuls
+ * match the {@link ScalarKernels} twin on the file's rows (tolerances as in {@link KernelsTest}); batched
+ * results are batch-invariant across every register tile and token block.
+ */
+class PanelKernelsTest {
+    private static final long SEED = System.nanoTime();
+    private static final float EPS = 0x1p-24f;
+    private final SplittableRandom rnd = new SplittableRandom(SEED);
+    private final ScalarKernels scalar = new ScalarKernels();
+    private final VectorKernels vector = new VectorKernels();
+
+    private String seed() {
+        return "seed " + SEED + "L";
+    }
+
+    @Test
+    void panelsAreUsedWhereVectorsHave16Lanes() {
+        assertThat(VectorKernels.PANELS).isEqualTo(VectorKernels.L == 16 && !"false".equals(System.getProperty("sluice.panels")));
+        Tensor q8 = RandomTensors.random("w", GGMLType.Q8_0, 64, 3, 0.1f, rnd);
+        Tensor f16 = RandomTensors.random("w", GGMLType.F16, 64, 3, 0.1f, rnd);
+        assertThat(vector.prepare(q8).layout()).isEqualTo(VectorKernels.PANELS ? Tensor.Layout.PANELS : Tensor.Layout.ROWS);
+        assertThat(vector.prepare(f16)).isSameAs(f16);
+        assertThat(scalar.prepare(q8)).isSameAs(q8);
+    }
+
+    @ParameterizedTest
+    @CsvSource({"Q8_0, 13, 64", "Q8_0, 16, 96", "Q8_0, 37, 896", "Q4_0, 13, 64", "Q4_0, 32, 96", "Q4_0, 37, 896"})
+    void repackingKeepsEveryValue(GGMLType type, int rows, int cols) {
+        Tensor w = RandomTensors.random("w", type, cols, rows, 0.1f, rnd);
+        Tensor p = Panels.repack(w, Arena.ofAuto());
+        assertThat(p.layout()).isEqualTo(Tensor.Layout.PANELS);
+        assertThat(p.data().byteSize()).isEqualTo((long) Panels.panels(rows) * Panels.ROWS * w.rowBytes());
+        assertThat(Dequant.toFloats(p)).containsExactly(Dequant.toFloats(w));
+        for (int r = 0; r < rows; r++) {
+            assertThat(Dequant.row(p, r)).as("row %d", r).containsExactly(Dequant.row(w, r));
+            int c = rnd.nextInt(cols);
+            assertThat(Dequant.element(p, (long) r * cols + c)).isEqualTo(Dequant.element(w, (long) r * cols + c));
+        }
+        assertThatThrownBy(() -> Panels.repack(p, Arena.ofAuto())).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cannot repack");
+        assertThatThrownBy(() -> Dequant.rowOffset(p, 1)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    /**
+     * The bound of {@link KernelsTest}, with Q4_0's {@code 8 d} offset of each weight added to the term
+     * magnitudes: the single-vector path sums {@code d q x} and {@code 8 d x} separately.
+     */
+    private static double tolerance(Tensor w, int r, float[] x, int xOff) {
+        float[] row = Dequant.row(w, r);
+        double mags = 0;
+        for (int i = 0; i < row.length; i++) {
+            double offset = w.type() == GGMLType.Q4_0 ? 8 * Math.abs(Dequant.halfAt(w.data(), r * w.rowBytes() + i / 32 * 18L)) : 0;
+            mags += (Math.abs(row[i]) + offset) * Math.abs(x[xOff + i]);
+        }
+        return row.length * EPS * mags + 1e-30;
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = GGMLType.class, names = {"Q8_0", "Q4_0"})
+    void matmulMatchesTheScalarTwin(GGMLType type) {
+        int cols = 640, rows = 45;
+        Tensor w = RandomTensors.random("w", type, cols, rows, 0.1f, rnd);
+        Tensor p = Panels.repack(w, Arena.ofAuto());
+        for (int n : new int[] {1, 2, 3, 7, 16, 19, 40}) {
+            float[] x = RandomTensors.gaussArray(n * cols, 1f, rnd);
+            float[] v = new float[n * rows], s = new float[n * rows];
+            vector.matmul(p, x, v, n);
+            scalar.matmul(w, x, s, n);
+            for (int t = 0; t < n; t++) {
+                for (int r = 0; r < rows; r++) {
+                    assertThat((double) v[t * rows + r]).as("%s n=%d vector %d row %d, %s", type, n, t, r, seed())
+                            .isCloseTo(s[t * rows + r], within(tolerance(w, r, x, t * cols)));
+                }
+            }
+            assertThat((double) vector.dot(p, 3, x, 0)).isCloseTo(scalar.dot(w, 3, x, 0), within(tolerance(w, 3, x, 0)));
+        }
+    }
+
+    /** Batches of 2 to 40 (every mix of 16, 8, 4, 2 and 1-vector tiles) give each vector the bits of the 40-vector batch; 37 rows (a partial panel). */
+    @ParameterizedTest
+    @EnumSource(value = GGMLType.class, names = {"Q8_0", "Q4_0"})
+    void everyTileGivesTheSameBits(GGMLType type) {
+        int cols = 256, rows = 37, max = 40;
+        Tensor p = Panels.repack(RandomTensors.random("w", type, cols, rows, 0.1f, rnd), Arena.ofAuto());
+        float[] x = RandomTensors.gaussArray(max * cols, 1f, rnd);
+        float[] all = new float[max * rows];
+        vector.matmul(p, x, all, max);
+        for (int n = 2; n < max; n++) {
+            float[] out = new float[n * rows];
+            vector.matmul(p, Arrays.copyOfRange(x, (max - n) * cols, max * cols), out, n);
+            assertThat(out).as("%s last %d of a batch of %d, %s", type, n, max, seed()).containsExactly(Arrays.copyOfRange(all, (max - n) * rows, max * rows));
+        }
+    }
+
+    /** A batch longer than a token block (4096 columns: 32 vectors per block) keeps every vector's bits, and rows past the last panel row are not written. */
+    @Test
+    void batchInvariantAcrossTokenBlocks() {
+        int cols = 4096, rows = 21, n = 37;
+        assertThat(VectorKernels.T_BLOCK_BYTES / (4 * cols)).isLessThan(n);
+        Tensor p = Panels.repack(RandomTensors.random("w", GGMLType.Q4_0, cols, rows, 0.1f, rnd), Arena.ofAuto());
+        float[] x = RandomTensors.gaussArray(n * cols, 1f, rnd);
+        float[] all = new float[n * rows + 5];
+        Arrays.fill(all, n * rows, all.length, 42f);
+        vector.matmul(p, x, all, n);
+        assertThat(Arrays.copyOfRange(all, n * rows, all.length)).containsOnly(42f);
+        for (int t = 0; t < n; t++) {
+            float[] pair = new float[2 * cols];
+            System.arraycopy(x, t * cols, pair, 0, cols);
+            float[] out = new float[2 * rows];
+            vector.matmul(p, pair, out, 2);
+            assertThat(Arrays.copyOf(out, rows)).as("vector %d alone vs in a batch of %d, %s", t, n, seed())
+                    .containsExactly(Arrays.copyOfRange(all, t * rows, (t + 1) * rows));
+        }
+    }
+
+    /** Several matrices in one call (panels, rows, and a mix of both) give what each gives alone. */
+    @Test
+    void severalMatricesMatchEachAlone() {
+        int cols = 128;
+        Tensor a = Panels.repack(RandomTensors.random("a", GGMLType.Q8_0, cols, 40, 0.1f, rnd), Arena.ofAuto());
+        Tensor b = Panels.repack(RandomTensors.random("b", GGMLType.Q4_0, cols, 8, 0.1f, rnd), Arena.ofAuto());
+        Tensor c = RandomTensors.random("c", GGMLType.F16, cols, 24, 0.1f, rnd);
+        for (Tensor[] ws : new Tensor[][] {{a, b}, {a, c, b}}) {
+            for (int n : new int[] {1, 5}) {
+                float[] x = RandomTensors.gaussArray(n * cols, 1f, rnd);
+                float[][] outs = new float[ws.length][];
+                for (int i = 0; i < ws.length; i++) outs[i] = new float[n * ws[i].rows()];
+                vector.matmul(ws, x, outs, n);
+                for (int i = 0; i < ws.length; i++) {
+                    float[] one = new float[n * ws[i].rows()];
+                    vector.matmul(ws[i], x, one, n);
+                    assertThat(outs[i]).as("%s n=%d", ws[i], n).containsExactly(one);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+# Prints the register tiles of sluice-engine PanelKernels (Q8_0 and Q4_0, 16, 8, 4, 2 and 1 input vectors):
+#   python3 tools/gen-panel-tiles.py
+# Each type has its own methods: one method holding both decodings grew past C2's inlining node budget.
+# One column per loop step: a body of two columns (32 FMAs at 16 vectors) ran C1 out of virtual registers,
+# and the method then stayed interpreted when two threads called it.
+def tile(k, q4):
+    acc = [f"a{i}" for i in range(k)]
+    name = f"tile{k}{'Q4' if q4 else 'Q8'}"
+    L = []
+    L.append(f"    /** {'Q4_0' if q4 else 'Q8_0'}, {k} input vector{'s' if k > 1 else ''}; see {{@link #tiles}}. */")
+    L.append(f"    private static void {name}(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {{")
+    L.append("        FloatVector " + ", ".join(f"{a} = FloatVector.zero(F)" for a in acc[:4]) + ";")
+    for s in range(4, k, 4):
+        L.append("        FloatVector " + ", ".join(f"{a} = a0" for a in acc[s:s+4]) + ";")
+    L.append("        for (int b = 0; b < nb; b++) {")
+    L.append(f"            long o = off + (long) b * {'Q4_BLOCK' if q4 else 'Q8_BLOCK'};")
+    if q4:
+        L.append("            FloatVector d = scales(seg, o), m8 = d.mul(-8f);")
+    else:
+        L.append("            FloatVector d = scales(seg, o);")
+    L.append("            for (int j = 0; j < 32; j++) {")
+    if q4:
+        L.append("                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8);")
+    else:
+        L.append("                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d);")
+    L.append("                int xa = xOff + (b * 32 + j) * X_STRIDE;")
+    for i in range(k):
+        L.append(f"                {acc[i]} = w.fma(FloatVector.broadcast(F, xt[xa{' + ' + str(i) if i else ''}]), {acc[i]});")
+    L.append("            }")
+    L.append("        }")
+    L.append("        VectorMask<Float> m = F.indexInRange(0, valid);")
+    for i in range(k):
+        L.append(f"        {acc[i]}.intoArray(out, oOff{' + ' + str(i) + ' * rows' if i else ''}, m);")
+    L.append("    }")
+    return "\n".join(L)
+
+print("\n\n".join(tile(k, q4) for q4 in (True, False) for k in (16, 8, 4, 2, 1)))
