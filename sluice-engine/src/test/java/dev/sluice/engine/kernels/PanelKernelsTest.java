@@ -96,7 +96,7 @@ class PanelKernelsTest {
         }
     }
 
-    /** Batches of 2 to 40 (every mix of 16, 8, 4, 2 and 1-vector tiles) give each vector the bits of the 40-vector batch; 37 rows (a partial panel). */
+    /** Batches of 2 to 40 (every mix of 8, 4, 2 and 1-vector tiles) give each vector the bits of the 40-vector batch; 37 rows (a partial panel). */
     @ParameterizedTest
     @EnumSource(value = GGMLType.class, names = {"Q8_0", "Q4_0"})
     void everyTileGivesTheSameBits(GGMLType type) {
