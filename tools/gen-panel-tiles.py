@@ -1,9 +1,9 @@
-# Prints the register tiles of sluice-engine PanelKernels (Q8_0 and Q4_0, 8, 4, 2 and 1 input vectors):
+# Prints the register tiles of sluice-engine PanelKernels (Q8_0 and Q4_0, 16, 8, 4, 2 and 1 input vectors):
 #   python3 tools/gen-panel-tiles.py
 # Each type has its own methods: one method holding both decodings grew past C2's inlining node budget.
-# At most 8 vectors: a 16-vector tile (32 FMAs per loop step) runs C1 out of virtual registers; its tier-3
-# compile then fails, and where C1's tier-2 code was made first (a busy C2 queue at start-up) the method
-# stayed there, never reaching C2 (2.5 GFLOP/s instead of 350). 8-vector tiles ran as fast per FMA.
+# One column per loop step (Q4_0: a byte's low or high nibble): a two-column step was no faster at 16
+# vectors and 25% slower at 4 in the engine benchmark. C1 cannot compile the 16-vector tiles (out of
+# virtual registers): PanelKernels keeps C1 off its tiles by a compiler directive (see PanelKernels.WIDE).
 def tile(k, q4):
     acc = [f"a{i}" for i in range(k)]
     name = f"tile{k}{'Q4' if q4 else 'Q8'}"
@@ -19,23 +19,15 @@ def tile(k, q4):
         L.append("            FloatVector d = scales(seg, o), m8 = d.mul(-8f);")
     else:
         L.append("            FloatVector d = scales(seg, o);")
+    L.append("            for (int j = 0; j < 32; j++) {")
     if q4:
-        L.append("            for (int j = 0; j < 16; j++) {")
-        L.append("                IntVector q = nibbles(seg, o + SCALE_BYTES + j * ROWS);")
-        L.append("                FloatVector wa = lowNibbles(q, d, m8), wb = highNibbles(q, d, m8);")
-        L.append("                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + 16 * X_STRIDE;")
-        for i in range(k):
-            L.append(f"                {acc[i]} = wa.fma(FloatVector.broadcast(F, xt[xa{' + ' + str(i) if i else ''}]), {acc[i]});")
-        for i in range(k):
-            L.append(f"                {acc[i]} = wb.fma(FloatVector.broadcast(F, xt[xb{' + ' + str(i) if i else ''}]), {acc[i]});")
-        L.append("            }")
+        L.append("                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8);")
     else:
-        L.append("            for (int j = 0; j < 32; j++) {")
         L.append("                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d);")
-        L.append("                int xa = xOff + (b * 32 + j) * X_STRIDE;")
-        for i in range(k):
-            L.append(f"                {acc[i]} = w.fma(FloatVector.broadcast(F, xt[xa{' + ' + str(i) if i else ''}]), {acc[i]});")
-        L.append("            }")
+    L.append("                int xa = xOff + (b * 32 + j) * X_STRIDE;")
+    for i in range(k):
+        L.append(f"                {acc[i]} = w.fma(FloatVector.broadcast(F, xt[xa{' + ' + str(i) if i else ''}]), {acc[i]});")
+    L.append("            }")
     L.append("        }")
     L.append("        VectorMask<Float> m = F.indexInRange(0, valid);")
     for i in range(k):
@@ -43,4 +35,4 @@ def tile(k, q4):
     L.append("    }")
     return "\n".join(L)
 
-print("\n\n".join(tile(k, q4) for q4 in (True, False) for k in (8, 4, 2, 1)))
+print("\n\n".join(tile(k, q4) for q4 in (True, False) for k in (16, 8, 4, 2, 1)))

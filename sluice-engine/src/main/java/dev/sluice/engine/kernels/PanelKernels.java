@@ -24,7 +24,7 @@ import static dev.sluice.engine.tensor.Panels.SCALE_BYTES;
  *
  * <p><b>Batched ({@code n >= 2}): outer products.</b> The input vectors of a token block are transposed
  * once per call into {@code xt} (column-major: the block's 16 values of column {@code k} side by side). A
- * register tile holds, for one panel, one accumulator per input vector (8, 4, 2 or 1 of them), its lanes
+ * register tile holds, for one panel, one accumulator per input vector (16, 8, 4, 2 or 1 of them), its lanes
  * the panel's 16 rows. For each column it decodes the panel's 16 weights in registers (one 128-bit load,
  * a widening, a conversion and a multiply or FMA by the scales) and adds them times each input vector's
  * broadcast value of that column. The weights are read once per token block, straight from the repacked
@@ -32,8 +32,7 @@ import static dev.sluice.engine.tensor.Panels.SCALE_BYTES;
  * The activations stream from L1/L2 at one cache line per column.
  *
  * <p>Batch invariance: every output is one lane's chain of FMAs over the columns in a fixed order
- * (Q8_0 column after column; Q4_0 per 32-column block {@code j, j + 16} for {@code j = 0..15}, the two
- * nibbles of a byte) on weights decoded the same way, whatever
+ * (column after column) on weights decoded the same way, whatever
  * tile or token block it falls in, so a vector's outputs have the same bits in any batch of {@code n >= 2}.
  *
  * <p><b>Single vector ({@code n = 1}, decode):</b> the same decoding against broadcast inputs, but the
@@ -42,6 +41,8 @@ import static dev.sluice.engine.tensor.Panels.SCALE_BYTES;
  */
 final class PanelKernels {
     private PanelKernels() {}
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(PanelKernels.class);
 
     static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
@@ -54,6 +55,47 @@ final class PanelKernels {
     static final int X_STRIDE = 16;
     /** Activation bytes of one token block (as {@link VectorKernels#T_BLOCK_BYTES}): its transpose stays in L2 while the panels are walked. */
     private static final int T_BLOCK_BYTES = VectorKernels.T_BLOCK_BYTES;
+
+    /**
+     * Whether the 16-vector register tiles are used: only once C1 is kept off them. C1 (HotSpot's first JIT
+     * tier) cannot compile a 16-vector tile, whose loop step holds 16 FMAs and a decoding on Vector API
+     * objects: "out of virtual registers". Where C1 had already made its tier-2 code of the method (it does
+     * when the C2 queue is long, as at start-up), the failed tier-3 compile left the method in that code for
+     * good, never reaching C2: 2.5 GFLOP/s instead of 350 (seen in most two-thread runs of one variant). A
+     * compiler directive excluding the tiles from C1 ({@code c1: {Exclude: true}}, added at class
+     * initialization through the {@code DiagnosticCommand} MBean's {@code compilerDirectivesAdd}, as
+     * {@code jcmd Compiler.directives_add} does) sends them from the interpreter straight to C2. Without it
+     * (no {@code java.management}, or the command refused) the tiles stop at 8 vectors, which C1 compiles;
+     * those ran 25-30% slower per FMA at 16 vectors with the weights streamed from memory, since 8
+     * accumulators barely cover the FMA latency. Either way every output has the same bits.
+     */
+    static final boolean WIDE = excludeTilesFromC1();
+
+    private static boolean excludeTilesFromC1() {
+        java.nio.file.Path file = null;
+        try {
+            file = java.nio.file.Files.createTempFile("sluice-jit-", ".json");
+            java.nio.file.Files.writeString(file,
+                    "[ { match: \"" + PanelKernels.class.getName().replace('.', '/') + ".tile*\", c1: { Exclude: true } } ]");
+            Object result = java.lang.management.ManagementFactory.getPlatformMBeanServer().invoke(
+                    new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand"), "compilerDirectivesAdd",
+                    new Object[] {new String[] {file.toString()}}, new String[] {String[].class.getName()});
+            boolean added = String.valueOf(result).contains("1 compiler directives added");
+            if (!added) LOG.warn("JIT directive for the panel tiles refused ({}); 8-vector tiles", String.valueOf(result).strip());
+            return added;
+        } catch (Exception | LinkageError e) {
+            LOG.warn("JIT directive for the panel tiles not added ({}); 8-vector tiles", e.toString());
+            return false;
+        } finally {
+            if (file != null) {
+                try {
+                    java.nio.file.Files.deleteIfExists(file);
+                } catch (java.io.IOException ignored) {
+                    // a temp file left behind
+                }
+            }
+        }
+    }
 
     /** Whether these kernels can run here: 16 float lanes. */
     static boolean available() {
@@ -173,17 +215,19 @@ final class PanelKernels {
 
     /**
      * One panel against {@code nt <= 16} input vectors of a transposed block (from {@code xOff}), in register
-     * tiles of 8, 4, 2 and 1 vectors; vector {@code u}'s 16 outputs go to {@code out[oOff + u * rows ..]}
+     * tiles of 16 (where {@link #WIDE}), 8, 4, 2 and 1 vectors; vector {@code u}'s 16 outputs go to {@code out[oOff + u * rows ..]}
      * (the first {@code valid} of them).
      */
     private static void tiles(MemorySegment seg, long off, int nb, boolean q4, float[] xt, int xOff, int nt, float[] out, int oOff, int rows, int valid) {
         int u = 0;
         if (q4) {
+            for (; WIDE && nt - u >= 16; u += 16) tile16Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
             for (; nt - u >= 8; u += 8) tile8Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
             if (nt - u >= 4) { tile4Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 4; }
             if (nt - u >= 2) { tile2Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 2; }
             if (nt - u >= 1) tile1Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
         } else {
+            for (; WIDE && nt - u >= 16; u += 16) tile16Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
             for (; nt - u >= 8; u += 8) tile8Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
             if (nt - u >= 4) { tile4Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 4; }
             if (nt - u >= 2) { tile2Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 2; }
@@ -234,6 +278,55 @@ final class PanelKernels {
         a.intoArray(out, off, F.indexInRange(0, valid));
     }
 
+    /** Q4_0, 16 input vectors; see {@link #tiles}. */
+    private static void tile16Q4(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        FloatVector a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        FloatVector a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+        FloatVector a12 = a0, a13 = a0, a14 = a0, a15 = a0;
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q4_BLOCK;
+            FloatVector d = scales(seg, o), m8 = d.mul(-8f);
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
+                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
+                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
+                a4 = w.fma(FloatVector.broadcast(F, xt[xa + 4]), a4);
+                a5 = w.fma(FloatVector.broadcast(F, xt[xa + 5]), a5);
+                a6 = w.fma(FloatVector.broadcast(F, xt[xa + 6]), a6);
+                a7 = w.fma(FloatVector.broadcast(F, xt[xa + 7]), a7);
+                a8 = w.fma(FloatVector.broadcast(F, xt[xa + 8]), a8);
+                a9 = w.fma(FloatVector.broadcast(F, xt[xa + 9]), a9);
+                a10 = w.fma(FloatVector.broadcast(F, xt[xa + 10]), a10);
+                a11 = w.fma(FloatVector.broadcast(F, xt[xa + 11]), a11);
+                a12 = w.fma(FloatVector.broadcast(F, xt[xa + 12]), a12);
+                a13 = w.fma(FloatVector.broadcast(F, xt[xa + 13]), a13);
+                a14 = w.fma(FloatVector.broadcast(F, xt[xa + 14]), a14);
+                a15 = w.fma(FloatVector.broadcast(F, xt[xa + 15]), a15);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        a2.intoArray(out, oOff + 2 * rows, m);
+        a3.intoArray(out, oOff + 3 * rows, m);
+        a4.intoArray(out, oOff + 4 * rows, m);
+        a5.intoArray(out, oOff + 5 * rows, m);
+        a6.intoArray(out, oOff + 6 * rows, m);
+        a7.intoArray(out, oOff + 7 * rows, m);
+        a8.intoArray(out, oOff + 8 * rows, m);
+        a9.intoArray(out, oOff + 9 * rows, m);
+        a10.intoArray(out, oOff + 10 * rows, m);
+        a11.intoArray(out, oOff + 11 * rows, m);
+        a12.intoArray(out, oOff + 12 * rows, m);
+        a13.intoArray(out, oOff + 13 * rows, m);
+        a14.intoArray(out, oOff + 14 * rows, m);
+        a15.intoArray(out, oOff + 15 * rows, m);
+    }
+
     /** Q4_0, 8 input vectors; see {@link #tiles}. */
     private static void tile8Q4(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
         FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
@@ -241,26 +334,17 @@ final class PanelKernels {
         for (int b = 0; b < nb; b++) {
             long o = off + (long) b * Q4_BLOCK;
             FloatVector d = scales(seg, o), m8 = d.mul(-8f);
-            for (int j = 0; j < 16; j++) {
-                IntVector q = nibbles(seg, o + SCALE_BYTES + j * ROWS);
-                FloatVector wa = lowNibbles(q, d, m8), wb = highNibbles(q, d, m8);
-                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + 16 * X_STRIDE;
-                a0 = wa.fma(FloatVector.broadcast(F, xt[xa]), a0);
-                a1 = wa.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
-                a2 = wa.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
-                a3 = wa.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
-                a4 = wa.fma(FloatVector.broadcast(F, xt[xa + 4]), a4);
-                a5 = wa.fma(FloatVector.broadcast(F, xt[xa + 5]), a5);
-                a6 = wa.fma(FloatVector.broadcast(F, xt[xa + 6]), a6);
-                a7 = wa.fma(FloatVector.broadcast(F, xt[xa + 7]), a7);
-                a0 = wb.fma(FloatVector.broadcast(F, xt[xb]), a0);
-                a1 = wb.fma(FloatVector.broadcast(F, xt[xb + 1]), a1);
-                a2 = wb.fma(FloatVector.broadcast(F, xt[xb + 2]), a2);
-                a3 = wb.fma(FloatVector.broadcast(F, xt[xb + 3]), a3);
-                a4 = wb.fma(FloatVector.broadcast(F, xt[xb + 4]), a4);
-                a5 = wb.fma(FloatVector.broadcast(F, xt[xb + 5]), a5);
-                a6 = wb.fma(FloatVector.broadcast(F, xt[xb + 6]), a6);
-                a7 = wb.fma(FloatVector.broadcast(F, xt[xb + 7]), a7);
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
+                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
+                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
+                a4 = w.fma(FloatVector.broadcast(F, xt[xa + 4]), a4);
+                a5 = w.fma(FloatVector.broadcast(F, xt[xa + 5]), a5);
+                a6 = w.fma(FloatVector.broadcast(F, xt[xa + 6]), a6);
+                a7 = w.fma(FloatVector.broadcast(F, xt[xa + 7]), a7);
             }
         }
         VectorMask<Float> m = F.indexInRange(0, valid);
@@ -280,18 +364,13 @@ final class PanelKernels {
         for (int b = 0; b < nb; b++) {
             long o = off + (long) b * Q4_BLOCK;
             FloatVector d = scales(seg, o), m8 = d.mul(-8f);
-            for (int j = 0; j < 16; j++) {
-                IntVector q = nibbles(seg, o + SCALE_BYTES + j * ROWS);
-                FloatVector wa = lowNibbles(q, d, m8), wb = highNibbles(q, d, m8);
-                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + 16 * X_STRIDE;
-                a0 = wa.fma(FloatVector.broadcast(F, xt[xa]), a0);
-                a1 = wa.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
-                a2 = wa.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
-                a3 = wa.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
-                a0 = wb.fma(FloatVector.broadcast(F, xt[xb]), a0);
-                a1 = wb.fma(FloatVector.broadcast(F, xt[xb + 1]), a1);
-                a2 = wb.fma(FloatVector.broadcast(F, xt[xb + 2]), a2);
-                a3 = wb.fma(FloatVector.broadcast(F, xt[xb + 3]), a3);
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
+                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
+                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
             }
         }
         VectorMask<Float> m = F.indexInRange(0, valid);
@@ -307,14 +386,11 @@ final class PanelKernels {
         for (int b = 0; b < nb; b++) {
             long o = off + (long) b * Q4_BLOCK;
             FloatVector d = scales(seg, o), m8 = d.mul(-8f);
-            for (int j = 0; j < 16; j++) {
-                IntVector q = nibbles(seg, o + SCALE_BYTES + j * ROWS);
-                FloatVector wa = lowNibbles(q, d, m8), wb = highNibbles(q, d, m8);
-                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + 16 * X_STRIDE;
-                a0 = wa.fma(FloatVector.broadcast(F, xt[xa]), a0);
-                a1 = wa.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
-                a0 = wb.fma(FloatVector.broadcast(F, xt[xb]), a0);
-                a1 = wb.fma(FloatVector.broadcast(F, xt[xb + 1]), a1);
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
             }
         }
         VectorMask<Float> m = F.indexInRange(0, valid);
@@ -328,16 +404,63 @@ final class PanelKernels {
         for (int b = 0; b < nb; b++) {
             long o = off + (long) b * Q4_BLOCK;
             FloatVector d = scales(seg, o), m8 = d.mul(-8f);
-            for (int j = 0; j < 16; j++) {
-                IntVector q = nibbles(seg, o + SCALE_BYTES + j * ROWS);
-                FloatVector wa = lowNibbles(q, d, m8), wb = highNibbles(q, d, m8);
-                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + 16 * X_STRIDE;
-                a0 = wa.fma(FloatVector.broadcast(F, xt[xa]), a0);
-                a0 = wb.fma(FloatVector.broadcast(F, xt[xb]), a0);
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
             }
         }
         VectorMask<Float> m = F.indexInRange(0, valid);
         a0.intoArray(out, oOff, m);
+    }
+
+    /** Q8_0, 16 input vectors; see {@link #tiles}. */
+    private static void tile16Q8(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        FloatVector a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        FloatVector a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+        FloatVector a12 = a0, a13 = a0, a14 = a0, a15 = a0;
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q8_BLOCK;
+            FloatVector d = scales(seg, o);
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
+                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
+                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
+                a4 = w.fma(FloatVector.broadcast(F, xt[xa + 4]), a4);
+                a5 = w.fma(FloatVector.broadcast(F, xt[xa + 5]), a5);
+                a6 = w.fma(FloatVector.broadcast(F, xt[xa + 6]), a6);
+                a7 = w.fma(FloatVector.broadcast(F, xt[xa + 7]), a7);
+                a8 = w.fma(FloatVector.broadcast(F, xt[xa + 8]), a8);
+                a9 = w.fma(FloatVector.broadcast(F, xt[xa + 9]), a9);
+                a10 = w.fma(FloatVector.broadcast(F, xt[xa + 10]), a10);
+                a11 = w.fma(FloatVector.broadcast(F, xt[xa + 11]), a11);
+                a12 = w.fma(FloatVector.broadcast(F, xt[xa + 12]), a12);
+                a13 = w.fma(FloatVector.broadcast(F, xt[xa + 13]), a13);
+                a14 = w.fma(FloatVector.broadcast(F, xt[xa + 14]), a14);
+                a15 = w.fma(FloatVector.broadcast(F, xt[xa + 15]), a15);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        a2.intoArray(out, oOff + 2 * rows, m);
+        a3.intoArray(out, oOff + 3 * rows, m);
+        a4.intoArray(out, oOff + 4 * rows, m);
+        a5.intoArray(out, oOff + 5 * rows, m);
+        a6.intoArray(out, oOff + 6 * rows, m);
+        a7.intoArray(out, oOff + 7 * rows, m);
+        a8.intoArray(out, oOff + 8 * rows, m);
+        a9.intoArray(out, oOff + 9 * rows, m);
+        a10.intoArray(out, oOff + 10 * rows, m);
+        a11.intoArray(out, oOff + 11 * rows, m);
+        a12.intoArray(out, oOff + 12 * rows, m);
+        a13.intoArray(out, oOff + 13 * rows, m);
+        a14.intoArray(out, oOff + 14 * rows, m);
+        a15.intoArray(out, oOff + 15 * rows, m);
     }
 
     /** Q8_0, 8 input vectors; see {@link #tiles}. */
