@@ -1,29 +1,33 @@
-# Prints the register tiles of sluice-engine PanelKernels (Q8_0 and Q4_0, 16, 8, 4, 2 and 1 input vectors):
-#   python3 tools/gen-panel-tiles.py
-# Each type has its own methods: one method holding both decodings grew past C2's inlining node budget.
+# Prints the register tiles of sluice-engine PanelKernels (Q4_0, Q8_0 and F16; 16, 8, 4, 2 and 1 input
+# vectors):   python3 tools/gen-panel-tiles.py
+# Each type has its own methods: one method holding two decodings grew past C2's inlining node budget.
 # One column per loop step (Q4_0: a byte's low or high nibble): a two-column step was no faster at 16
 # vectors and 25% slower at 4 in the engine benchmark. C1 cannot compile the 16-vector tiles (out of
 # virtual registers): PanelKernels keeps C1 off its tiles by a compiler directive (see PanelKernels.WIDE).
-def tile(k, q4):
+TYPES = {
+    "Q4": ("Q4_0", "Q4_BLOCK", "            FloatVector d = scales(seg, o), m8 = d.mul(-8f);",
+           "                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8);"),
+    "Q8": ("Q8_0", "Q8_BLOCK", "            FloatVector d = scales(seg, o);",
+           "                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d);"),
+    "F16": ("F16", "F16_BLOCK", None,
+            "                FloatVector w = halves(seg, o + 2L * j * ROWS);"),
+}
+
+def tile(k, t):
+    ggml, block, scales, decode = TYPES[t]
     acc = [f"a{i}" for i in range(k)]
-    name = f"tile{k}{'Q4' if q4 else 'Q8'}"
     L = []
-    L.append(f"    /** {'Q4_0' if q4 else 'Q8_0'}, {k} input vector{'s' if k > 1 else ''}; see {{@link #tiles}}. */")
-    L.append(f"    private static void {name}(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {{")
+    L.append(f"    /** {ggml}, {k} input vector{'s' if k > 1 else ''}; see {{@link #tiles}}. */")
+    L.append(f"    private static void tile{k}{t}(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {{")
     L.append("        FloatVector " + ", ".join(f"{a} = FloatVector.zero(F)" for a in acc[:4]) + ";")
     for s in range(4, k, 4):
         L.append("        FloatVector " + ", ".join(f"{a} = a0" for a in acc[s:s+4]) + ";")
     L.append("        for (int b = 0; b < nb; b++) {")
-    L.append(f"            long o = off + (long) b * {'Q4_BLOCK' if q4 else 'Q8_BLOCK'};")
-    if q4:
-        L.append("            FloatVector d = scales(seg, o), m8 = d.mul(-8f);")
-    else:
-        L.append("            FloatVector d = scales(seg, o);")
+    L.append(f"            long o = off + (long) b * {block};")
+    if scales:
+        L.append(scales)
     L.append("            for (int j = 0; j < 32; j++) {")
-    if q4:
-        L.append("                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8);")
-    else:
-        L.append("                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d);")
+    L.append(decode)
     L.append("                int xa = xOff + (b * 32 + j) * X_STRIDE;")
     for i in range(k):
         L.append(f"                {acc[i]} = w.fma(FloatVector.broadcast(F, xt[xa{' + ' + str(i) if i else ''}]), {acc[i]});")
@@ -35,4 +39,4 @@ def tile(k, q4):
     L.append("    }")
     return "\n".join(L)
 
-print("\n\n".join(tile(k, q4) for q4 in (True, False) for k in (16, 8, 4, 2, 1)))
+print("\n\n".join(tile(k, t) for t in TYPES for k in (16, 8, 4, 2, 1)))

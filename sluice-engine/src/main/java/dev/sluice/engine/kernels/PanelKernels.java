@@ -18,7 +18,7 @@ import static dev.sluice.engine.tensor.Panels.ROWS;
 import static dev.sluice.engine.tensor.Panels.SCALE_BYTES;
 
 /**
- * Matmuls of Q8_0 and Q4_0 matrices in the {@link Panels} layout, with 16-lane (512-bit) vectors: a lane
+ * Matmuls of Q8_0, Q4_0 and F16 matrices in the {@link Panels} layout, with 16-lane (512-bit) vectors: a lane
  * per row of a 16-row panel. {@link VectorKernels} repacks such matrices at load ({@link VectorKernels#prepare})
  * when its vectors have 16 float lanes, and sends their matmuls here.
  *
@@ -26,7 +26,8 @@ import static dev.sluice.engine.tensor.Panels.SCALE_BYTES;
  * once per call into {@code xt} (column-major: the block's 16 values of column {@code k} side by side). A
  * register tile holds, for one panel, one accumulator per input vector (16, 8, 4, 2 or 1 of them), its lanes
  * the panel's 16 rows. For each column it decodes the panel's 16 weights in registers (one 128-bit load,
- * a widening, a conversion and a multiply or FMA by the scales) and adds them times each input vector's
+ * a widening, a conversion and a multiply or FMA by the scales; F16: one 256-bit load, a widening and the
+ * half-to-float bit conversion) and adds them times each input vector's
  * broadcast value of that column. The weights are read once per token block, straight from the repacked
  * bytes; there is no dequantized copy in memory and no lane reduction; the accumulators are the outputs.
  * The activations stream from L1/L2 at one cache line per column.
@@ -37,7 +38,8 @@ import static dev.sluice.engine.tensor.Panels.SCALE_BYTES;
  *
  * <p><b>Single vector ({@code n = 1}, decode):</b> the same decoding against broadcast inputs, but the
  * quants are summed unscaled within a block (four chains) and scaled once per block, as ggml's dot
- * products do; Q4_0's {@code -8} becomes {@code -8 * sum(x)} over the block.
+ * products do; Q4_0's {@code -8} becomes {@code -8 * sum(x)} over the block. F16: four chains over the
+ * columns.
  */
 final class PanelKernels {
     private PanelKernels() {}
@@ -51,6 +53,7 @@ final class PanelKernels {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final int Q8_BLOCK = Panels.blockBytes(GGMLType.Q8_0);
     private static final int Q4_BLOCK = Panels.blockBytes(GGMLType.Q4_0);
+    private static final int F16_BLOCK = Panels.blockBytes(GGMLType.F16);
     /** Floats per column in the transposed token block: one per input vector of a 16-vector block. */
     static final int X_STRIDE = 16;
     /** Activation bytes of one token block (as {@link VectorKernels#T_BLOCK_BYTES}): its transpose stays in L2 while the panels are walked. */
@@ -120,12 +123,16 @@ final class PanelKernels {
             while (panelStart[i + 1] <= from) i++;
             for (int g = from; g < to; ) {
                 Tensor w = ws[i];
-                boolean q4 = w.type() == GGMLType.Q4_0;
+                GGMLType type = w.type();
                 int rows = w.rows(), end = Math.min(to, panelStart[i + 1]);
                 for (; g < end; g++) {
                     int p = g - panelStart[i], r0 = p * ROWS;
-                    FloatVector acc = q4 ? dotQ4_0(w.data(), Panels.blockOffset(w.type(), cols, p, 0), nb, x, xs8)
-                            : dotQ8_0(w.data(), Panels.blockOffset(w.type(), cols, p, 0), nb, x);
+                    long off = Panels.blockOffset(type, cols, p, 0);
+                    FloatVector acc = switch (type) {
+                        case Q4_0 -> dotQ4_0(w.data(), off, nb, x, xs8);
+                        case Q8_0 -> dotQ8_0(w.data(), off, nb, x);
+                        default -> dotF16(w.data(), off, nb, x);
+                    };
                     store(acc, outs[i], r0, Math.min(ROWS, rows - r0));
                 }
                 i++;
@@ -149,6 +156,19 @@ final class PanelKernels {
             acc = s0.add(s1).add(s2.add(s3)).fma(scales(seg, o - SCALE_BYTES), acc);
         }
         return acc;
+    }
+
+    /** An F16 panel's 16 dot products with {@code x}. */
+    private static FloatVector dotF16(MemorySegment seg, long off, int nb, float[] x) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+        for (int c = 0; c < nb * 32; c += 4) {
+            long o = off + 2L * ROWS * c;
+            s0 = halves(seg, o).fma(FloatVector.broadcast(F, x[c]), s0);
+            s1 = halves(seg, o + 2 * ROWS).fma(FloatVector.broadcast(F, x[c + 1]), s1);
+            s2 = halves(seg, o + 4 * ROWS).fma(FloatVector.broadcast(F, x[c + 2]), s2);
+            s3 = halves(seg, o + 6 * ROWS).fma(FloatVector.broadcast(F, x[c + 3]), s3);
+        }
+        return s0.add(s1).add(s2.add(s3));
     }
 
     /** A Q4_0 panel's 16 dot products with {@code x}; {@code xs8[b]} is 8 x the sum of block {@code b}'s inputs. */
@@ -182,7 +202,7 @@ final class PanelKernels {
                 while (panelStart[i + 1] <= from) i++;
                 for (int g = from; g < to; ) {
                     Tensor w = ws[i];
-                    boolean q4 = w.type() == GGMLType.Q4_0;
+                    GGMLType type = w.type();
                     MemorySegment seg = w.data();
                     int rows = w.rows(), end = Math.min(to, panelStart[i + 1]);
                     float[] out = outs[i];
@@ -190,7 +210,7 @@ final class PanelKernels {
                         int p = g - panelStart[i], r0 = p * ROWS, valid = Math.min(ROWS, rows - r0);
                         long off = Panels.blockOffset(w.type(), cols, p, 0);
                         for (int s = first; s < tEnd; s += X_STRIDE) {
-                            tiles(seg, off, nb, q4, xt, (s - first) * cols, Math.min(X_STRIDE, tEnd - s), out, s * rows + r0, rows, valid);
+                            tiles(seg, off, nb, type, xt, (s - first) * cols, Math.min(X_STRIDE, tEnd - s), out, s * rows + r0, rows, valid);
                         }
                     }
                     i++;
@@ -218,9 +238,15 @@ final class PanelKernels {
      * tiles of 16 (where {@link #WIDE}), 8, 4, 2 and 1 vectors; vector {@code u}'s 16 outputs go to {@code out[oOff + u * rows ..]}
      * (the first {@code valid} of them).
      */
-    private static void tiles(MemorySegment seg, long off, int nb, boolean q4, float[] xt, int xOff, int nt, float[] out, int oOff, int rows, int valid) {
+    private static void tiles(MemorySegment seg, long off, int nb, GGMLType type, float[] xt, int xOff, int nt, float[] out, int oOff, int rows, int valid) {
         int u = 0;
-        if (q4) {
+        if (type == GGMLType.F16) {
+            for (; WIDE && nt - u >= 16; u += 16) tile16F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+            for (; nt - u >= 8; u += 8) tile8F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+            if (nt - u >= 4) { tile4F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 4; }
+            if (nt - u >= 2) { tile2F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 2; }
+            if (nt - u >= 1) tile1F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+        } else if (type == GGMLType.Q4_0) {
             for (; WIDE && nt - u >= 16; u += 16) tile16Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
             for (; nt - u >= 8; u += 8) tile8Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
             if (nt - u >= 4) { tile4Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 4; }
@@ -237,6 +263,11 @@ final class PanelKernels {
 
     /** The 16 rows' scales of the panel block at {@code o}. */
     private static FloatVector scales(MemorySegment seg, long o) {
+        return halves(seg, o);
+    }
+
+    /** 16 halves (one column of an F16 panel) as floats. */
+    private static FloatVector halves(MemorySegment seg, long o) {
         return VectorKernels.halfToFloat((IntVector) ShortVector.fromMemorySegment(S16, seg, o, LE).convertShape(VectorOperators.S2I, I, 0));
     }
 
@@ -542,6 +573,137 @@ final class PanelKernels {
             FloatVector d = scales(seg, o);
             for (int j = 0; j < 32; j++) {
                 FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+    }
+
+    /** F16, 16 input vectors; see {@link #tiles}. */
+    private static void tile16F16(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        FloatVector a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        FloatVector a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+        FloatVector a12 = a0, a13 = a0, a14 = a0, a15 = a0;
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * F16_BLOCK;
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = halves(seg, o + 2L * j * ROWS);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
+                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
+                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
+                a4 = w.fma(FloatVector.broadcast(F, xt[xa + 4]), a4);
+                a5 = w.fma(FloatVector.broadcast(F, xt[xa + 5]), a5);
+                a6 = w.fma(FloatVector.broadcast(F, xt[xa + 6]), a6);
+                a7 = w.fma(FloatVector.broadcast(F, xt[xa + 7]), a7);
+                a8 = w.fma(FloatVector.broadcast(F, xt[xa + 8]), a8);
+                a9 = w.fma(FloatVector.broadcast(F, xt[xa + 9]), a9);
+                a10 = w.fma(FloatVector.broadcast(F, xt[xa + 10]), a10);
+                a11 = w.fma(FloatVector.broadcast(F, xt[xa + 11]), a11);
+                a12 = w.fma(FloatVector.broadcast(F, xt[xa + 12]), a12);
+                a13 = w.fma(FloatVector.broadcast(F, xt[xa + 13]), a13);
+                a14 = w.fma(FloatVector.broadcast(F, xt[xa + 14]), a14);
+                a15 = w.fma(FloatVector.broadcast(F, xt[xa + 15]), a15);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        a2.intoArray(out, oOff + 2 * rows, m);
+        a3.intoArray(out, oOff + 3 * rows, m);
+        a4.intoArray(out, oOff + 4 * rows, m);
+        a5.intoArray(out, oOff + 5 * rows, m);
+        a6.intoArray(out, oOff + 6 * rows, m);
+        a7.intoArray(out, oOff + 7 * rows, m);
+        a8.intoArray(out, oOff + 8 * rows, m);
+        a9.intoArray(out, oOff + 9 * rows, m);
+        a10.intoArray(out, oOff + 10 * rows, m);
+        a11.intoArray(out, oOff + 11 * rows, m);
+        a12.intoArray(out, oOff + 12 * rows, m);
+        a13.intoArray(out, oOff + 13 * rows, m);
+        a14.intoArray(out, oOff + 14 * rows, m);
+        a15.intoArray(out, oOff + 15 * rows, m);
+    }
+
+    /** F16, 8 input vectors; see {@link #tiles}. */
+    private static void tile8F16(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        FloatVector a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * F16_BLOCK;
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = halves(seg, o + 2L * j * ROWS);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
+                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
+                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
+                a4 = w.fma(FloatVector.broadcast(F, xt[xa + 4]), a4);
+                a5 = w.fma(FloatVector.broadcast(F, xt[xa + 5]), a5);
+                a6 = w.fma(FloatVector.broadcast(F, xt[xa + 6]), a6);
+                a7 = w.fma(FloatVector.broadcast(F, xt[xa + 7]), a7);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        a2.intoArray(out, oOff + 2 * rows, m);
+        a3.intoArray(out, oOff + 3 * rows, m);
+        a4.intoArray(out, oOff + 4 * rows, m);
+        a5.intoArray(out, oOff + 5 * rows, m);
+        a6.intoArray(out, oOff + 6 * rows, m);
+        a7.intoArray(out, oOff + 7 * rows, m);
+    }
+
+    /** F16, 4 input vectors; see {@link #tiles}. */
+    private static void tile4F16(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * F16_BLOCK;
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = halves(seg, o + 2L * j * ROWS);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
+                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
+                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        a2.intoArray(out, oOff + 2 * rows, m);
+        a3.intoArray(out, oOff + 3 * rows, m);
+    }
+
+    /** F16, 2 input vectors; see {@link #tiles}. */
+    private static void tile2F16(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * F16_BLOCK;
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = halves(seg, o + 2L * j * ROWS);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+        a1.intoArray(out, oOff + 1 * rows, m);
+    }
+
+    /** F16, 1 input vector; see {@link #tiles}. */
+    private static void tile1F16(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * F16_BLOCK;
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = halves(seg, o + 2L * j * ROWS);
                 int xa = xOff + (b * 32 + j) * X_STRIDE;
                 a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
             }

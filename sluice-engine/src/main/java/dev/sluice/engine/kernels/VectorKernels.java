@@ -118,16 +118,16 @@ public final class VectorKernels implements Kernels {
     }
 
     /**
-     * Whether {@link #prepare} repacks Q8_0 and Q4_0 matrices into {@link Panels} for {@link PanelKernels}: where
+     * Whether {@link #prepare} repacks Q8_0, Q4_0 and F16 matrices into {@link Panels} for {@link PanelKernels}: where
      * vectors have 16 float lanes, unless the system property {@code sluice.panels} is {@code false} (for
      * comparisons with the row-layout kernels).
      */
     static final boolean PANELS = PanelKernels.available() && !"false".equalsIgnoreCase(System.getProperty("sluice.panels"));
 
-    /** Q8_0 and Q4_0 matrices repacked into {@link Panels} (see {@link #PANELS}); other tensors as they are. */
+    /** Q8_0, Q4_0 and F16 matrices repacked into {@link Panels} (see {@link #PANELS}, {@link Panels#supports}); other tensors as they are. */
     @Override
     public Tensor prepare(Tensor w) {
-        if (!PANELS || !Panels.supports(w.type()) || w.layout() != Tensor.Layout.ROWS || w.shape().length < 2) return w;
+        if (!PANELS || !Panels.supports(w)) return w;
         return Panels.repack(w, java.lang.foreign.Arena.ofAuto());
     }
 

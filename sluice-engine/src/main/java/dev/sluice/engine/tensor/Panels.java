@@ -6,7 +6,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.stream.IntStream;
 
 /**
- * The kernels' repacked layout of Q8_0 and Q4_0 weight matrices ({@link Tensor.Layout#PANELS}): rows in
+ * The kernels' repacked layout of Q8_0, Q4_0 and F16 weight matrices ({@link Tensor.Layout#PANELS}): rows in
  * panels of {@link #ROWS}, and within a panel, for each block of 32 columns, one <em>panel block</em>:
  * <ul>
  *   <li>the 16 rows' half-precision scales (32 bytes, row 0 first);</li>
@@ -14,7 +14,7 @@ import java.util.stream.IntStream;
  *   positions, one per column; Q4_0 has 16, byte {@code j} of a row holding columns {@code j} (low nibble)
  *   and {@code j + 16} (high nibble) as in ggml's block.</li>
  * </ul>
- * A panel block is 16 ggml blocks' bytes ({@code 16 x 34} for Q8_0, {@code 16 x 18} for Q4_0), so the copy
+ * A panel block is 16 ggml blocks' bytes ({@code 16 x 34} for Q8_0, {@code 16 x 18} for Q4_0, {@code 16 x 64} for F16), so the copy
  * is exactly as large as the file's tensor (plus zero rows up to a multiple of 16). One 128-bit load gives
  * one column of a 16-row panel: a 16-lane vector of weights after one widening, conversion and scaling,
  * which the batched matmul multiplies by each input vector's element of that column (an outer product)
@@ -28,14 +28,16 @@ public final class Panels {
     /** Bytes of a panel block's scales. */
     public static final int SCALE_BYTES = 2 * ROWS;
 
-    /** Whether {@code type} has a panel layout. */
-    public static boolean supports(GGMLType type) {
-        return type == GGMLType.Q8_0 || type == GGMLType.Q4_0;
+    /** Whether {@code t}, a matrix in ggml rows, can be repacked: Q8_0, Q4_0, or F16 with whole blocks of 32 columns. */
+    public static boolean supports(Tensor t) {
+        GGMLType type = t.type();
+        return t.layout() == Tensor.Layout.ROWS && t.shape().length >= 2
+                && (type == GGMLType.Q8_0 || type == GGMLType.Q4_0 || type == GGMLType.F16 && t.cols() % 32 == 0);
     }
 
     /** Bytes of one panel block (16 rows x 32 columns). */
     public static int blockBytes(GGMLType type) {
-        return ROWS * (int) type.typeSize;
+        return ROWS * type.typeSize * (32 / type.blockSize);
     }
 
     /** Panels of a matrix of {@code rows} rows. */
@@ -55,10 +57,11 @@ public final class Panels {
      * @throws IllegalArgumentException for another type or layout
      */
     public static Tensor repack(Tensor t, Arena arena) {
-        if (!supports(t.type()) || t.layout() != Tensor.Layout.ROWS) {
-            throw new IllegalArgumentException("cannot repack " + t + " into panels (Q8_0 or Q4_0 rows only)");
+        if (!supports(t)) {
+            throw new IllegalArgumentException("cannot repack " + t + " into panels (matrices of Q8_0, Q4_0, or F16 with whole 32-column blocks, in rows)");
         }
         GGMLType type = t.type();
+        boolean f16 = type == GGMLType.F16;
         int rows = t.rows(), cols = t.cols(), nb = cols / 32, panels = panels(rows);
         int rowBytes = Math.toIntExact(t.rowBytes()), typeSize = (int) type.typeSize, quantBytes = typeSize - 2;
         int panelBytes = nb * blockBytes(type);
@@ -71,6 +74,14 @@ public final class Panels {
             for (int b = 0; b < nb; b++) {
                 int o = b * blockBytes(type);
                 for (int r = 0; r < n; r++) {
+                    if (f16) { // column c's halves side by side
+                        for (int c = 0; c < 32; c++) {
+                            int s = r * rowBytes + (b * 32 + c) * 2, d = o + c * 2 * ROWS + 2 * r;
+                            out[d] = in[s];
+                            out[d + 1] = in[s + 1];
+                        }
+                        continue;
+                    }
                     int s = r * rowBytes + b * typeSize;
                     out[o + 2 * r] = in[s];
                     out[o + 2 * r + 1] = in[s + 1];
@@ -82,13 +93,17 @@ public final class Panels {
         return new Tensor(t.name(), type, t.shape(), dst, Tensor.Layout.PANELS);
     }
 
-    /** Dequantizes row {@code row} of panel tensor {@code t} into {@code dst[dstOff..]}: the bits of {@link Dequant#row} on the ggml rows. */
+    /** Dequantizes (F16: converts) row {@code row} of panel tensor {@code t} into {@code dst[dstOff..]}: the bits of {@link Dequant#row} on the ggml rows. */
     public static void row(Tensor t, int row, float[] dst, int dstOff) {
         GGMLType type = t.type();
         MemorySegment seg = t.data();
         int cols = t.cols(), p = row / ROWS, r = row % ROWS;
         for (int b = 0; b < cols / 32; b++) {
             long off = blockOffset(type, cols, p, b);
+            if (type == GGMLType.F16) {
+                for (int c = 0; c < 32; c++) dst[dstOff + b * 32 + c] = Dequant.halfAt(seg, off + 2L * (c * ROWS + r));
+                continue;
+            }
             float d = Dequant.halfAt(seg, off + 2L * r);
             long q = off + SCALE_BYTES + r;
             int o = dstOff + b * 32;
@@ -109,6 +124,7 @@ public final class Panels {
         GGMLType type = t.type();
         long off = blockOffset(type, t.cols(), row / ROWS, col / 32);
         int r = row % ROWS, j = col % 32;
+        if (type == GGMLType.F16) return Dequant.halfAt(t.data(), off + 2L * (j * ROWS + r));
         float d = Dequant.halfAt(t.data(), off + 2L * r);
         if (type == GGMLType.Q8_0) return d * t.data().get(ValueLayout.JAVA_BYTE, off + SCALE_BYTES + (long) j * ROWS + r);
         int v = t.data().get(ValueLayout.JAVA_BYTE, off + SCALE_BYTES + (long) (j & 15) * ROWS + r) & 0xFF;

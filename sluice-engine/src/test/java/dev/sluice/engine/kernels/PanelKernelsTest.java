@@ -39,8 +39,12 @@ class PanelKernelsTest {
         assertThat(VectorKernels.PANELS).isEqualTo(VectorKernels.L == 16 && !"false".equals(System.getProperty("sluice.panels")));
         Tensor q8 = RandomTensors.random("w", GGMLType.Q8_0, 64, 3, 0.1f, rnd);
         Tensor f16 = RandomTensors.random("w", GGMLType.F16, 64, 3, 0.1f, rnd);
+        Tensor f16Odd = RandomTensors.random("w", GGMLType.F16, 200, 3, 0.1f, rnd);
+        Tensor bf16 = RandomTensors.random("w", GGMLType.BF16, 64, 3, 0.1f, rnd);
         assertThat(vector.prepare(q8).layout()).isEqualTo(VectorKernels.PANELS ? Tensor.Layout.PANELS : Tensor.Layout.ROWS);
-        assertThat(vector.prepare(f16)).isSameAs(f16);
+        assertThat(vector.prepare(f16).layout()).isEqualTo(VectorKernels.PANELS ? Tensor.Layout.PANELS : Tensor.Layout.ROWS);
+        assertThat(vector.prepare(f16Odd)).as("200 columns: not whole 32-column blocks").isSameAs(f16Odd);
+        assertThat(vector.prepare(bf16)).isSameAs(bf16);
         assertThat(scalar.prepare(q8)).isSameAs(q8);
     }
 
@@ -51,12 +55,13 @@ class PanelKernelsTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"Q8_0, 13, 64", "Q8_0, 16, 96", "Q8_0, 37, 896", "Q4_0, 13, 64", "Q4_0, 32, 96", "Q4_0, 37, 896"})
+    @CsvSource({"Q8_0, 13, 64", "Q8_0, 16, 96", "Q8_0, 37, 896", "Q4_0, 13, 64", "Q4_0, 32, 96", "Q4_0, 37, 896", "F16, 13, 64", "F16, 37, 896"})
     void repackingKeepsEveryValue(GGMLType type, int rows, int cols) {
         Tensor w = RandomTensors.random("w", type, cols, rows, 0.1f, rnd);
         Tensor p = Panels.repack(w, Arena.ofAuto());
         assertThat(p.layout()).isEqualTo(Tensor.Layout.PANELS);
         assertThat(p.data().byteSize()).isEqualTo((long) Panels.panels(rows) * Panels.ROWS * w.rowBytes());
+        assertThat(Panels.supports(p)).as("already panels").isFalse();
         assertThat(Dequant.toFloats(p)).containsExactly(Dequant.toFloats(w));
         for (int r = 0; r < rows; r++) {
             assertThat(Dequant.row(p, r)).as("row %d", r).containsExactly(Dequant.row(w, r));
@@ -82,7 +87,7 @@ class PanelKernelsTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = GGMLType.class, names = {"Q8_0", "Q4_0"})
+    @EnumSource(value = GGMLType.class, names = {"Q8_0", "Q4_0", "F16"})
     void matmulMatchesTheScalarTwin(GGMLType type) {
         int cols = 640, rows = 45;
         Tensor w = RandomTensors.random("w", type, cols, rows, 0.1f, rnd);
@@ -104,7 +109,7 @@ class PanelKernelsTest {
 
     /** Batches of 2 to 40 (every mix of 8, 4, 2 and 1-vector tiles) give each vector the bits of the 40-vector batch; 37 rows (a partial panel). */
     @ParameterizedTest
-    @EnumSource(value = GGMLType.class, names = {"Q8_0", "Q4_0"})
+    @EnumSource(value = GGMLType.class, names = {"Q8_0", "Q4_0", "F16"})
     void everyTileGivesTheSameBits(GGMLType type) {
         int cols = 256, rows = 37, max = 40;
         Tensor p = Panels.repack(RandomTensors.random("w", type, cols, rows, 0.1f, rnd), Arena.ofAuto());
