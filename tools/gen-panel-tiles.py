@@ -26,12 +26,19 @@ def tile(k, t):
     L.append(f"            long o = off + (long) b * {block};")
     if scales:
         L.append(scales)
-    L.append("            for (int j = 0; j < 32; j++) {")
-    L.append(decode)
-    L.append("                int xa = xOff + (b * 32 + j) * X_STRIDE;")
-    for i in range(k):
-        L.append(f"                {acc[i]} = w.fma(FloatVector.broadcast(F, xt[xa{' + ' + str(i) if i else ''}]), {acc[i]});")
-    L.append("            }")
+    # Q4_0 tiles of up to 4 vectors walk the low nibbles, then the high ones (no branch per column): 19%
+    # faster at 4 vectors, 4% slower at 8, and the 16-vector tile ran at a fifth of its speed that way
+    # (presumably past C2's inlining budget)
+    loops = [("0", "32", decode)] if t != "Q4" or k > 4 else [
+        ("0", "16", "                FloatVector w = lowNibbles(nibbles(seg, o + SCALE_BYTES + j * ROWS), d, m8);"),
+        ("16", "32", "                FloatVector w = highNibbles(nibbles(seg, o + SCALE_BYTES + (j - 16) * ROWS), d, m8);")]
+    for lo, hi, dec in loops:
+        L.append(f"            for (int j = {lo}; j < {hi}; j++) {{")
+        L.append(dec)
+        L.append("                int xa = xOff + (b * 32 + j) * X_STRIDE;")
+        for i in range(k):
+            L.append(f"                {acc[i]} = w.fma(FloatVector.broadcast(F, xt[xa{' + ' + str(i) if i else ''}]), {acc[i]});")
+        L.append("            }")
     L.append("        }")
     L.append("        VectorMask<Float> m = F.indexInRange(0, valid);")
     for i in range(k):

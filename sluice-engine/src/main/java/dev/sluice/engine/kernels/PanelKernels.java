@@ -395,8 +395,16 @@ final class PanelKernels {
         for (int b = 0; b < nb; b++) {
             long o = off + (long) b * Q4_BLOCK;
             FloatVector d = scales(seg, o), m8 = d.mul(-8f);
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8);
+            for (int j = 0; j < 16; j++) {
+                FloatVector w = lowNibbles(nibbles(seg, o + SCALE_BYTES + j * ROWS), d, m8);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
+                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
+                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
+            }
+            for (int j = 16; j < 32; j++) {
+                FloatVector w = highNibbles(nibbles(seg, o + SCALE_BYTES + (j - 16) * ROWS), d, m8);
                 int xa = xOff + (b * 32 + j) * X_STRIDE;
                 a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
                 a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
@@ -417,8 +425,14 @@ final class PanelKernels {
         for (int b = 0; b < nb; b++) {
             long o = off + (long) b * Q4_BLOCK;
             FloatVector d = scales(seg, o), m8 = d.mul(-8f);
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8);
+            for (int j = 0; j < 16; j++) {
+                FloatVector w = lowNibbles(nibbles(seg, o + SCALE_BYTES + j * ROWS), d, m8);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
+            }
+            for (int j = 16; j < 32; j++) {
+                FloatVector w = highNibbles(nibbles(seg, o + SCALE_BYTES + (j - 16) * ROWS), d, m8);
                 int xa = xOff + (b * 32 + j) * X_STRIDE;
                 a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
                 a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
@@ -435,8 +449,13 @@ final class PanelKernels {
         for (int b = 0; b < nb; b++) {
             long o = off + (long) b * Q4_BLOCK;
             FloatVector d = scales(seg, o), m8 = d.mul(-8f);
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8);
+            for (int j = 0; j < 16; j++) {
+                FloatVector w = lowNibbles(nibbles(seg, o + SCALE_BYTES + j * ROWS), d, m8);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+            }
+            for (int j = 16; j < 32; j++) {
+                FloatVector w = highNibbles(nibbles(seg, o + SCALE_BYTES + (j - 16) * ROWS), d, m8);
                 int xa = xOff + (b * 32 + j) * X_STRIDE;
                 a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
             }
