@@ -208,10 +208,13 @@ final class PanelKernels {
                     float[] out = outs[i];
                     for (; g < end; g++) {
                         int p = g - panelStart[i], r0 = p * ROWS, valid = Math.min(ROWS, rows - r0);
+                        // with the next panel of this matrix, if this task has it: pair tiles for the last < 8 vectors
+                        int valid2 = g + 1 < end ? Math.min(ROWS, rows - r0 - ROWS) : 0;
                         long off = Panels.blockOffset(w.type(), cols, p, 0);
                         for (int s = first; s < tEnd; s += X_STRIDE) {
-                            tiles(seg, off, nb, type, xt, (s - first) * cols, Math.min(X_STRIDE, tEnd - s), out, s * rows + r0, rows, valid);
+                            tiles(seg, off, nb, type, xt, (s - first) * cols, Math.min(X_STRIDE, tEnd - s), out, s * rows + r0, rows, valid, valid2);
                         }
+                        if (valid2 > 0) g++;
                     }
                     i++;
                 }
@@ -234,31 +237,63 @@ final class PanelKernels {
     }
 
     /**
-     * One panel against {@code nt <= 16} input vectors of a transposed block (from {@code xOff}), in register
-     * tiles of 16 (where {@link #WIDE}), 8, 4, 2 and 1 vectors; vector {@code u}'s 16 outputs go to {@code out[oOff + u * rows ..]}
-     * (the first {@code valid} of them).
+     * One panel ({@code valid2 == 0}) or two consecutive ones (the second's outputs 16 rows further, its first
+     * {@code valid2} rows valid) against {@code nt <= 16} input vectors of a transposed block (from
+     * {@code xOff}), in register tiles of 16 (where {@link #WIDE}) and 8 vectors per panel, then, for the
+     * last vectors, tiles of 4, 2 and 1 vectors over both panels at once (twice the independent FMA chains
+     * of a one-panel tile, whose 4 or fewer accumulators wait on the FMA latency). Vector {@code u}'s 16
+     * outputs go to {@code out[oOff + u * rows ..]} (the first {@code valid} of them). Each output's lane
+     * chain is the same in every tile.
      */
-    private static void tiles(MemorySegment seg, long off, int nb, GGMLType type, float[] xt, int xOff, int nt, float[] out, int oOff, int rows, int valid) {
-        int u = 0;
+    private static void tiles(MemorySegment seg, long off, int nb, GGMLType type, float[] xt, int xOff, int nt, float[] out, int oOff, int rows, int valid, int valid2) {
+        int u = wide(seg, off, nb, type, xt, xOff, nt, out, oOff, rows, valid);
+        if (valid2 > 0) {
+            long off2 = Panels.blockOffset(type, nb * 32, 1, 0) + off;
+            wide(seg, off2, nb, type, xt, xOff, nt, out, oOff + ROWS, rows, valid2);
+            if (type == GGMLType.F16) {
+                if (nt - u >= 4) { tile4x2F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2); u += 4; }
+                if (nt - u >= 2) { tile2x2F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2); u += 2; }
+                if (nt - u >= 1) tile1x2F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2);
+            } else if (type == GGMLType.Q4_0) {
+                if (nt - u >= 4) { tile4x2Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2); u += 4; }
+                if (nt - u >= 2) { tile2x2Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2); u += 2; }
+                if (nt - u >= 1) tile1x2Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2);
+            } else {
+                if (nt - u >= 4) { tile4x2Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2); u += 4; }
+                if (nt - u >= 2) { tile2x2Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2); u += 2; }
+                if (nt - u >= 1) tile1x2Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2);
+            }
+            return;
+        }
         if (type == GGMLType.F16) {
-            for (; WIDE && nt - u >= 16; u += 16) tile16F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
-            for (; nt - u >= 8; u += 8) tile8F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
             if (nt - u >= 4) { tile4F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 4; }
             if (nt - u >= 2) { tile2F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 2; }
             if (nt - u >= 1) tile1F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
         } else if (type == GGMLType.Q4_0) {
-            for (; WIDE && nt - u >= 16; u += 16) tile16Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
-            for (; nt - u >= 8; u += 8) tile8Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
             if (nt - u >= 4) { tile4Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 4; }
             if (nt - u >= 2) { tile2Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 2; }
             if (nt - u >= 1) tile1Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
         } else {
-            for (; WIDE && nt - u >= 16; u += 16) tile16Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
-            for (; nt - u >= 8; u += 8) tile8Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
             if (nt - u >= 4) { tile4Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 4; }
             if (nt - u >= 2) { tile2Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 2; }
             if (nt - u >= 1) tile1Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
         }
+    }
+
+    /** The 16- and 8-vector tiles of one panel; returns the vectors done (a multiple of 8). */
+    private static int wide(MemorySegment seg, long off, int nb, GGMLType type, float[] xt, int xOff, int nt, float[] out, int oOff, int rows, int valid) {
+        int u = 0;
+        if (type == GGMLType.F16) {
+            for (; WIDE && nt - u >= 16; u += 16) tile16F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+            for (; nt - u >= 8; u += 8) tile8F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+        } else if (type == GGMLType.Q4_0) {
+            for (; WIDE && nt - u >= 16; u += 16) tile16Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+            for (; nt - u >= 8; u += 8) tile8Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+        } else {
+            for (; WIDE && nt - u >= 16; u += 16) tile16Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+            for (; nt - u >= 8; u += 8) tile8Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+        }
+        return u;
     }
 
     /** The 16 rows' scales of the panel block at {@code o}. */
@@ -729,5 +764,251 @@ final class PanelKernels {
         }
         VectorMask<Float> m = F.indexInRange(0, valid);
         a0.intoArray(out, oOff, m);
+    }
+
+    /** Q4_0, panels at {@code off} and the next one, 4 input vectors; see {@link #tiles}. */
+    private static void tile4x2Q4(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid, int valid2) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        long off2 = off + (long) nb * Q4_BLOCK;
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q4_BLOCK, o2 = off2 + (long) b * Q4_BLOCK;
+            FloatVector d = scales(seg, o), m8 = d.mul(-8f);
+            FloatVector e = scales(seg, o2), n8 = e.mul(-8f);
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8), v = column(seg, o2 + SCALE_BYTES + (j & 15) * ROWS, j >= 16, e, n8);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
+                a0 = w.fma(x0, a0);
+                b0 = v.fma(x0, b0);
+                FloatVector x1 = FloatVector.broadcast(F, xt[xa + 1]);
+                a1 = w.fma(x1, a1);
+                b1 = v.fma(x1, b1);
+                FloatVector x2 = FloatVector.broadcast(F, xt[xa + 2]);
+                a2 = w.fma(x2, a2);
+                b2 = v.fma(x2, b2);
+                FloatVector x3 = FloatVector.broadcast(F, xt[xa + 3]);
+                a3 = w.fma(x3, a3);
+                b3 = v.fma(x3, b3);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid), m2 = F.indexInRange(0, valid2);
+        a0.intoArray(out, oOff, m);
+        b0.intoArray(out, oOff + ROWS, m2);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        b1.intoArray(out, oOff + ROWS + 1 * rows, m2);
+        a2.intoArray(out, oOff + 2 * rows, m);
+        b2.intoArray(out, oOff + ROWS + 2 * rows, m2);
+        a3.intoArray(out, oOff + 3 * rows, m);
+        b3.intoArray(out, oOff + ROWS + 3 * rows, m2);
+    }
+
+    /** Q4_0, panels at {@code off} and the next one, 2 input vectors; see {@link #tiles}. */
+    private static void tile2x2Q4(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid, int valid2) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b0 = FloatVector.zero(F), b1 = FloatVector.zero(F);
+        long off2 = off + (long) nb * Q4_BLOCK;
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q4_BLOCK, o2 = off2 + (long) b * Q4_BLOCK;
+            FloatVector d = scales(seg, o), m8 = d.mul(-8f);
+            FloatVector e = scales(seg, o2), n8 = e.mul(-8f);
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8), v = column(seg, o2 + SCALE_BYTES + (j & 15) * ROWS, j >= 16, e, n8);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
+                a0 = w.fma(x0, a0);
+                b0 = v.fma(x0, b0);
+                FloatVector x1 = FloatVector.broadcast(F, xt[xa + 1]);
+                a1 = w.fma(x1, a1);
+                b1 = v.fma(x1, b1);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid), m2 = F.indexInRange(0, valid2);
+        a0.intoArray(out, oOff, m);
+        b0.intoArray(out, oOff + ROWS, m2);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        b1.intoArray(out, oOff + ROWS + 1 * rows, m2);
+    }
+
+    /** Q4_0, panels at {@code off} and the next one, 1 input vector; see {@link #tiles}. */
+    private static void tile1x2Q4(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid, int valid2) {
+        FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F);
+        long off2 = off + (long) nb * Q4_BLOCK;
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q4_BLOCK, o2 = off2 + (long) b * Q4_BLOCK;
+            FloatVector d = scales(seg, o), m8 = d.mul(-8f);
+            FloatVector e = scales(seg, o2), n8 = e.mul(-8f);
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8), v = column(seg, o2 + SCALE_BYTES + (j & 15) * ROWS, j >= 16, e, n8);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
+                a0 = w.fma(x0, a0);
+                b0 = v.fma(x0, b0);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid), m2 = F.indexInRange(0, valid2);
+        a0.intoArray(out, oOff, m);
+        b0.intoArray(out, oOff + ROWS, m2);
+    }
+
+    /** Q8_0, panels at {@code off} and the next one, 4 input vectors; see {@link #tiles}. */
+    private static void tile4x2Q8(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid, int valid2) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        long off2 = off + (long) nb * Q8_BLOCK;
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q8_BLOCK, o2 = off2 + (long) b * Q8_BLOCK;
+            FloatVector d = scales(seg, o);
+            FloatVector e = scales(seg, o2);
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d), v = q8(seg, o2 + SCALE_BYTES + j * ROWS, e);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
+                a0 = w.fma(x0, a0);
+                b0 = v.fma(x0, b0);
+                FloatVector x1 = FloatVector.broadcast(F, xt[xa + 1]);
+                a1 = w.fma(x1, a1);
+                b1 = v.fma(x1, b1);
+                FloatVector x2 = FloatVector.broadcast(F, xt[xa + 2]);
+                a2 = w.fma(x2, a2);
+                b2 = v.fma(x2, b2);
+                FloatVector x3 = FloatVector.broadcast(F, xt[xa + 3]);
+                a3 = w.fma(x3, a3);
+                b3 = v.fma(x3, b3);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid), m2 = F.indexInRange(0, valid2);
+        a0.intoArray(out, oOff, m);
+        b0.intoArray(out, oOff + ROWS, m2);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        b1.intoArray(out, oOff + ROWS + 1 * rows, m2);
+        a2.intoArray(out, oOff + 2 * rows, m);
+        b2.intoArray(out, oOff + ROWS + 2 * rows, m2);
+        a3.intoArray(out, oOff + 3 * rows, m);
+        b3.intoArray(out, oOff + ROWS + 3 * rows, m2);
+    }
+
+    /** Q8_0, panels at {@code off} and the next one, 2 input vectors; see {@link #tiles}. */
+    private static void tile2x2Q8(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid, int valid2) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b0 = FloatVector.zero(F), b1 = FloatVector.zero(F);
+        long off2 = off + (long) nb * Q8_BLOCK;
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q8_BLOCK, o2 = off2 + (long) b * Q8_BLOCK;
+            FloatVector d = scales(seg, o);
+            FloatVector e = scales(seg, o2);
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d), v = q8(seg, o2 + SCALE_BYTES + j * ROWS, e);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
+                a0 = w.fma(x0, a0);
+                b0 = v.fma(x0, b0);
+                FloatVector x1 = FloatVector.broadcast(F, xt[xa + 1]);
+                a1 = w.fma(x1, a1);
+                b1 = v.fma(x1, b1);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid), m2 = F.indexInRange(0, valid2);
+        a0.intoArray(out, oOff, m);
+        b0.intoArray(out, oOff + ROWS, m2);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        b1.intoArray(out, oOff + ROWS + 1 * rows, m2);
+    }
+
+    /** Q8_0, panels at {@code off} and the next one, 1 input vector; see {@link #tiles}. */
+    private static void tile1x2Q8(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid, int valid2) {
+        FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F);
+        long off2 = off + (long) nb * Q8_BLOCK;
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q8_BLOCK, o2 = off2 + (long) b * Q8_BLOCK;
+            FloatVector d = scales(seg, o);
+            FloatVector e = scales(seg, o2);
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d), v = q8(seg, o2 + SCALE_BYTES + j * ROWS, e);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
+                a0 = w.fma(x0, a0);
+                b0 = v.fma(x0, b0);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid), m2 = F.indexInRange(0, valid2);
+        a0.intoArray(out, oOff, m);
+        b0.intoArray(out, oOff + ROWS, m2);
+    }
+
+    /** F16, panels at {@code off} and the next one, 4 input vectors; see {@link #tiles}. */
+    private static void tile4x2F16(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid, int valid2) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        long off2 = off + (long) nb * F16_BLOCK;
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * F16_BLOCK, o2 = off2 + (long) b * F16_BLOCK;
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = halves(seg, o + 2L * j * ROWS), v = halves(seg, o2 + 2L * j * ROWS);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
+                a0 = w.fma(x0, a0);
+                b0 = v.fma(x0, b0);
+                FloatVector x1 = FloatVector.broadcast(F, xt[xa + 1]);
+                a1 = w.fma(x1, a1);
+                b1 = v.fma(x1, b1);
+                FloatVector x2 = FloatVector.broadcast(F, xt[xa + 2]);
+                a2 = w.fma(x2, a2);
+                b2 = v.fma(x2, b2);
+                FloatVector x3 = FloatVector.broadcast(F, xt[xa + 3]);
+                a3 = w.fma(x3, a3);
+                b3 = v.fma(x3, b3);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid), m2 = F.indexInRange(0, valid2);
+        a0.intoArray(out, oOff, m);
+        b0.intoArray(out, oOff + ROWS, m2);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        b1.intoArray(out, oOff + ROWS + 1 * rows, m2);
+        a2.intoArray(out, oOff + 2 * rows, m);
+        b2.intoArray(out, oOff + ROWS + 2 * rows, m2);
+        a3.intoArray(out, oOff + 3 * rows, m);
+        b3.intoArray(out, oOff + ROWS + 3 * rows, m2);
+    }
+
+    /** F16, panels at {@code off} and the next one, 2 input vectors; see {@link #tiles}. */
+    private static void tile2x2F16(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid, int valid2) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b0 = FloatVector.zero(F), b1 = FloatVector.zero(F);
+        long off2 = off + (long) nb * F16_BLOCK;
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * F16_BLOCK, o2 = off2 + (long) b * F16_BLOCK;
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = halves(seg, o + 2L * j * ROWS), v = halves(seg, o2 + 2L * j * ROWS);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
+                a0 = w.fma(x0, a0);
+                b0 = v.fma(x0, b0);
+                FloatVector x1 = FloatVector.broadcast(F, xt[xa + 1]);
+                a1 = w.fma(x1, a1);
+                b1 = v.fma(x1, b1);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid), m2 = F.indexInRange(0, valid2);
+        a0.intoArray(out, oOff, m);
+        b0.intoArray(out, oOff + ROWS, m2);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        b1.intoArray(out, oOff + ROWS + 1 * rows, m2);
+    }
+
+    /** F16, panels at {@code off} and the next one, 1 input vector; see {@link #tiles}. */
+    private static void tile1x2F16(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid, int valid2) {
+        FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F);
+        long off2 = off + (long) nb * F16_BLOCK;
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * F16_BLOCK, o2 = off2 + (long) b * F16_BLOCK;
+            for (int j = 0; j < 32; j++) {
+                FloatVector w = halves(seg, o + 2L * j * ROWS), v = halves(seg, o2 + 2L * j * ROWS);
+                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
+                a0 = w.fma(x0, a0);
+                b0 = v.fma(x0, b0);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid), m2 = F.indexInRange(0, valid2);
+        a0.intoArray(out, oOff, m);
+        b0.intoArray(out, oOff + ROWS, m2);
     }
 }
