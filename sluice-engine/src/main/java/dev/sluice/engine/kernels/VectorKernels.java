@@ -76,7 +76,8 @@ public final class VectorKernels implements Kernels {
             default -> "?";
         };
         return "cpu-vector: " + bits + "-bit " + isa + " (" + L + " float lanes), " + Parallel.THREADS + " threads"
-                + (QUANT_IN_REGISTER ? "" : "; quantized dots use the dequantize-to-scratch path");
+                + (QUANT_IN_REGISTER ? "" : "; quantized dots use the dequantize-to-scratch path")
+                + (PANELS ? "; Q8_0/Q4_0/F16 matrices repacked into 16-row panels" + (PanelKernels.WIDE ? "" : " (8-vector tiles: JIT directive not added)") : "");
     }
 
     @Override

@@ -424,5 +424,6 @@ class KernelsTest {
         assertThat(Kernels.create("cpu-vector")).isInstanceOf(VectorKernels.class);
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> Kernels.create("gpu")).hasMessageContaining("cpu-vector, cpu-scalar");
         assertThat(vector.describe()).startsWith("cpu-vector: ").contains("threads");
+        if (VectorKernels.PANELS) assertThat(vector.describe()).contains("repacked into 16-row panels").doesNotContain("8-vector tiles");
     }
 }
