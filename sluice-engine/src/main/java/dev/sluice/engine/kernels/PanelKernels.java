@@ -118,26 +118,21 @@ final class PanelKernels {
         // Q4_0's offset: 8 x the sum of each block's inputs (exact: a power of two times a float)
         float[] xs8 = VectorKernels.groupSums(x, 0, cols, 32, Scratch.floats(Scratch.GROUP_SUMS_32, nb));
         for (int b = 0; b < nb; b++) xs8[b] *= 8f;
-        Parallel.forRange(panelStart[ws.length], 1, (from, to) -> {
-            int i = 0;
-            while (panelStart[i + 1] <= from) i++;
-            for (int g = from; g < to; ) {
-                Tensor w = ws[i];
-                GGMLType type = w.type();
-                int rows = w.rows(), end = Math.min(to, panelStart[i + 1]);
-                for (; g < end; g++) {
-                    int p = g - panelStart[i], r0 = p * ROWS;
-                    long off = Panels.blockOffset(type, cols, p, 0);
-                    FloatVector acc = switch (type) {
-                        case Q4_0 -> dotQ4_0(w.data(), off, nb, x, xs8);
-                        case Q8_0 -> dotQ8_0(w.data(), off, nb, x);
-                        default -> dotF16(w.data(), off, nb, x);
-                    };
-                    store(acc, outs[i], r0, Math.min(ROWS, rows - r0));
-                }
-                i++;
+        Parallel.forRange(panelStart[ws.length], 1, (from, to) -> Parallel.bySegment(panelStart, from, to, (i, a, b) -> {
+            Tensor w = ws[i];
+            GGMLType type = w.type();
+            int rows = w.rows();
+            for (int p = a - panelStart[i]; p < b - panelStart[i]; p++) {
+                int r0 = p * ROWS;
+                long off = Panels.blockOffset(type, cols, p, 0);
+                FloatVector acc = switch (type) {
+                    case Q4_0 -> dotQ4_0(w.data(), off, nb, x, xs8);
+                    case Q8_0 -> dotQ8_0(w.data(), off, nb, x);
+                    default -> dotF16(w.data(), off, nb, x);
+                };
+                store(acc, outs[i], r0, Math.min(ROWS, rows - r0));
             }
-        });
+        }));
     }
 
     /** A Q8_0 panel's 16 dot products with {@code x}. */
@@ -197,28 +192,23 @@ final class PanelKernels {
         for (int t0 = 0; t0 < n; t0 += tBlock) {
             int tEnd = Math.min(n, t0 + tBlock), first = t0;
             transpose(x, cols, t0, tEnd, xt);
-            Parallel.forRange(panelStart[ws.length], 1, (from, to) -> {
-                int i = 0;
-                while (panelStart[i + 1] <= from) i++;
-                for (int g = from; g < to; ) {
-                    Tensor w = ws[i];
-                    GGMLType type = w.type();
-                    MemorySegment seg = w.data();
-                    int rows = w.rows(), end = Math.min(to, panelStart[i + 1]);
-                    float[] out = outs[i];
-                    for (; g < end; g++) {
-                        int p = g - panelStart[i], r0 = p * ROWS, valid = Math.min(ROWS, rows - r0);
-                        // with the next panel of this matrix, if this task has it: pair tiles for the last < 8 vectors
-                        int valid2 = g + 1 < end ? Math.min(ROWS, rows - r0 - ROWS) : 0;
-                        long off = Panels.blockOffset(w.type(), cols, p, 0);
-                        for (int s = first; s < tEnd; s += X_STRIDE) {
-                            tiles(seg, off, nb, type, xt, (s - first) * cols, Math.min(X_STRIDE, tEnd - s), out, s * rows + r0, rows, valid, valid2);
-                        }
-                        if (valid2 > 0) g++;
+            Parallel.forRange(panelStart[ws.length], 1, (from, to) -> Parallel.bySegment(panelStart, from, to, (i, a, b) -> {
+                Tensor w = ws[i];
+                GGMLType type = w.type();
+                MemorySegment seg = w.data();
+                int rows = w.rows();
+                float[] out = outs[i];
+                for (int p = a - panelStart[i]; p < b - panelStart[i]; p++) {
+                    int r0 = p * ROWS, valid = Math.min(ROWS, rows - r0);
+                    // with the next panel of this matrix, if this task has it: pair tiles for the last < 8 vectors
+                    int valid2 = p + 1 < b - panelStart[i] ? Math.min(ROWS, rows - r0 - ROWS) : 0;
+                    long off = Panels.blockOffset(type, cols, p, 0);
+                    for (int s = first; s < tEnd; s += X_STRIDE) {
+                        tiles(seg, off, nb, type, xt, (s - first) * cols, Math.min(X_STRIDE, tEnd - s), out, s * rows + r0, rows, valid, valid2);
                     }
-                    i++;
+                    if (valid2 > 0) p++;
                 }
-            });
+            }));
         }
     }
 

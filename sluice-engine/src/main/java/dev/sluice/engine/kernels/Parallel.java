@@ -37,6 +37,28 @@ public final class Parallel {
     /** How long an idle worker spins before parking (nanoseconds): longer than the gap between two matmuls of a step, short enough not to burn a core when idle. */
     public static final long SPIN_NANOS = 200_000;
 
+    /** A piece of a chunk that lies within one segment ({@link #bySegment}): indices {@code [from, to)}, in segment {@code segment}. */
+    @FunctionalInterface
+    public interface SegmentRange {
+        void run(int segment, int from, int to);
+    }
+
+    /**
+     * Cuts {@code [from, to)} at the segment boundaries {@code starts} (ascending, {@code starts[0] = 0},
+     * segment {@code i} is {@code [starts[i], starts[i + 1])}) and runs {@code body} on each non-empty
+     * piece in order: how a chunk of one parallel loop over several matrices' rows, laid end to end,
+     * finds its matrices.
+     */
+    public static void bySegment(int[] starts, int from, int to, SegmentRange body) {
+        int i = 0;
+        while (starts[i + 1] <= from) i++;
+        for (int g = from; g < to; i++) {
+            int end = Math.min(to, starts[i + 1]);
+            if (end > g) body.run(i, g, end);
+            g = end;
+        }
+    }
+
     /** Body of a parallel loop: handles indices {@code [from, to)}. */
     @FunctionalInterface
     public interface Range {

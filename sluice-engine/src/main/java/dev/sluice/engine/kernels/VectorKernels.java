@@ -150,17 +150,13 @@ public final class VectorKernels implements Kernels {
         boolean needScratch = scratch;
         Parallel.forRange(rowStart[ws.length], 8, (from, to) -> {
             float[] tmp = needScratch ? Scratch.floats(Scratch.ROW, cols) : null;
-            int i = 0;
-            while (rowStart[i + 1] <= from) i++;
-            for (int g = from; g < to; ) {
+            Parallel.bySegment(rowStart, from, to, (i, a, b) -> {
                 Tensor w = ws[i];
                 GGMLType type = w.type();
                 MemorySegment seg = w.data();
                 long rowBytes = w.rowBytes();
                 float[] out = outs[i];
-                int end = Math.min(to, rowStart[i + 1]), base = rowStart[i];
-                for (; g < end; g++) {
-                    int r = g - base;
+                for (int r = a - rowStart[i]; r < b - rowStart[i]; r++) {
                     long off = r * rowBytes;
                     out[r] = switch (type) {
                         case F16 -> dotF16(seg, off, xp, cols);
@@ -170,8 +166,7 @@ public final class VectorKernels implements Kernels {
                         default -> dotRow(type, seg, off, x, 0, cols, tmp);
                     };
                 }
-                i++;
-            }
+            });
         });
     }
 
@@ -256,22 +251,19 @@ public final class VectorKernels implements Kernels {
             // the dequantized row tile (from a0), then the accumulator spill area
             float[] w4 = Scratch.floats(Scratch.GEMM_TILE, accOff + ACC_FLOATS);
             for (int t0 = 0; t0 < n; t0 += tBlock) {
-                int tEnd = Math.min(n, t0 + tBlock);
-                int i = 0;
-                while (tileStart[i + 1] <= from) i++;
-                for (int g = from; g < to; ) {
+                int tEnd = Math.min(n, t0 + tBlock), first = t0;
+                Parallel.bySegment(tileStart, from, to, (i, a, b) -> {
                     Tensor w = ws[i];
                     GGMLType type = w.type();
                     MemorySegment seg = w.data();
                     long rowBytes = w.rowBytes();
                     int rows = w.rows();
                     float[] out = outs[i];
-                    int end = Math.min(to, tileStart[i + 1]);
-                    for (; g < end; g++) {
+                    for (int g = a; g < b; g++) {
                         int r0 = (g - tileStart[i]) * ROW_TILE, nr = Math.min(ROW_TILE, rows - r0);
                         for (int j = 0; j < nr; j++) dequantRow(type, seg, (r0 + j) * rowBytes, w4, a0 + j * cols, cols);
                         for (int j = nr; j < ROW_TILE; j++) java.util.Arrays.fill(w4, a0 + j * cols, a0 + (j + 1) * cols, 0f);
-                        for (int t = t0; t < tEnd; ) {
+                        for (int t = first; t < tEnd; ) {
                             int nt = tile(w4, a0, cols, xs, a0 + t * cols, cols, wide ? tEnd - t : Math.min(4, tEnd - t), w4, accOff);
                             for (int u = 0; u < nt; u++) {
                                 int xo = a0 + (t + u) * cols, o = (t + u) * rows + r0;
@@ -280,8 +272,7 @@ public final class VectorKernels implements Kernels {
                             t += nt;
                         }
                     }
-                    i++;
-                }
+                });
             }
         });
     }

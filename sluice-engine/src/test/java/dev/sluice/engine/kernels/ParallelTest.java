@@ -23,6 +23,21 @@ class ParallelTest {
         }
     }
 
+    /** A chunk cut at segment boundaries: every piece within one segment, empty segments skipped, the pieces tiling the chunk in order. */
+    @Test
+    void bySegmentCutsAChunkAtTheBoundaries() {
+        int[] starts = {0, 3, 3, 10, 11, 20};
+        java.util.List<String> pieces = new java.util.ArrayList<>();
+        Parallel.bySegment(starts, 2, 15, (i, from, to) -> pieces.add(i + ":" + from + "-" + to));
+        assertThat(pieces).containsExactly("0:2-3", "2:3-10", "3:10-11", "4:11-15");
+        pieces.clear();
+        Parallel.bySegment(starts, 3, 10, (i, from, to) -> pieces.add(i + ":" + from + "-" + to));
+        assertThat(pieces).containsExactly("2:3-10");
+        pieces.clear();
+        Parallel.bySegment(starts, 19, 20, (i, from, to) -> pieces.add(i + ":" + from + "-" + to));
+        assertThat(pieces).containsExactly("4:19-20");
+    }
+
     @Test
     void nestedCallsRunInline() {
         AtomicIntegerArray hits = new AtomicIntegerArray(64 * 64);
