@@ -61,36 +61,48 @@ public final class Panels {
             throw new IllegalArgumentException("cannot repack " + t + " into panels (matrices of Q8_0, Q4_0, or F16 with whole 32-column blocks, in rows)");
         }
         GGMLType type = t.type();
-        boolean f16 = type == GGMLType.F16;
         int rows = t.rows(), cols = t.cols(), nb = cols / 32, panels = panels(rows);
-        int rowBytes = Math.toIntExact(t.rowBytes()), typeSize = (int) type.typeSize, quantBytes = typeSize - 2;
+        int rowBytes = Math.toIntExact(t.rowBytes());
         int panelBytes = nb * blockBytes(type);
         MemorySegment src = t.data();
         MemorySegment dst = arena.allocate((long) panels * panelBytes, 64);
-        IntStream.range(0, panels).parallel().forEach(p -> {
+        // a few chunks of panels per core, each with its two buffers (per-panel buffers were twice the model in garbage)
+        int chunks = Math.min(panels, 4 * Runtime.getRuntime().availableProcessors());
+        IntStream.range(0, chunks).parallel().forEach(chunk -> {
             byte[] in = new byte[ROWS * rowBytes], out = new byte[panelBytes];
-            int n = Math.min(ROWS, rows - p * ROWS);
-            MemorySegment.copy(src, (long) p * ROWS * rowBytes, MemorySegment.ofArray(in), 0, (long) n * rowBytes);
-            for (int b = 0; b < nb; b++) {
-                int o = b * blockBytes(type);
-                for (int r = 0; r < n; r++) {
-                    if (f16) { // column c's halves side by side
-                        for (int c = 0; c < 32; c++) {
-                            int s = r * rowBytes + (b * 32 + c) * 2, d = o + c * 2 * ROWS + 2 * r;
-                            out[d] = in[s];
-                            out[d + 1] = in[s + 1];
-                        }
-                        continue;
-                    }
-                    int s = r * rowBytes + b * typeSize;
-                    out[o + 2 * r] = in[s];
-                    out[o + 2 * r + 1] = in[s + 1];
-                    for (int j = 0; j < quantBytes; j++) out[o + SCALE_BYTES + j * ROWS + r] = in[s + 2 + j];
-                }
+            for (int p = (int) ((long) panels * chunk / chunks); p < (int) ((long) panels * (chunk + 1) / chunks); p++) {
+                int n = Math.min(ROWS, rows - p * ROWS);
+                if (n < ROWS) java.util.Arrays.fill(out, (byte) 0); // the last panel's missing rows are zeros
+                MemorySegment.copy(src, (long) p * ROWS * rowBytes, MemorySegment.ofArray(in), 0, (long) n * rowBytes);
+                packPanel(type, in, n, rowBytes, nb, out);
+                MemorySegment.copy(MemorySegment.ofArray(out), 0, dst, (long) p * panelBytes, panelBytes);
             }
-            MemorySegment.copy(MemorySegment.ofArray(out), 0, dst, (long) p * panelBytes, panelBytes);
         });
+        // the file's pages of this tensor are not read again (the panels replace it): let the OS drop them
+        if (src.isMapped()) src.unload();
         return new Tensor(t.name(), type, t.shape(), dst, Tensor.Layout.PANELS);
+    }
+
+    /** The {@code n} rows of ggml blocks in {@code in} ({@code rowBytes} each) as one panel in {@code out}. */
+    private static void packPanel(GGMLType type, byte[] in, int n, int rowBytes, int nb, byte[] out) {
+        int typeSize = type.typeSize, quantBytes = typeSize - 2;
+        for (int b = 0; b < nb; b++) {
+            int o = b * blockBytes(type);
+            for (int r = 0; r < n; r++) {
+                if (type == GGMLType.F16) { // column c's halves side by side
+                    for (int c = 0; c < 32; c++) {
+                        int s = r * rowBytes + (b * 32 + c) * 2, d = o + c * 2 * ROWS + 2 * r;
+                        out[d] = in[s];
+                        out[d + 1] = in[s + 1];
+                    }
+                    continue;
+                }
+                int s = r * rowBytes + b * typeSize;
+                out[o + 2 * r] = in[s];
+                out[o + 2 * r + 1] = in[s + 1];
+                for (int j = 0; j < quantBytes; j++) out[o + SCALE_BYTES + j * ROWS + r] = in[s + 2 + j];
+            }
+        }
     }
 
     /** Dequantizes (F16: converts) row {@code row} of panel tensor {@code t} into {@code dst[dstOff..]}: the bits of {@link Dequant#row} on the ggml rows. */
