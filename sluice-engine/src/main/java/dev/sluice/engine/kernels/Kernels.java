@@ -50,7 +50,7 @@ public interface Kernels {
     /**
      * {@code w} in the layout this backend's matmuls read fastest, holding the same values: called once per
      * weight matrix at load (the {@link dev.sluice.engine.runtime.Transformer} does). The default keeps the
-     * file's layout; {@link VectorKernels} repacks Q8_0 and Q4_0 matrices into
+     * file's layout; {@link VectorKernels} repacks Q8_0, Q4_0 and F16 matrices into
      * {@link dev.sluice.engine.tensor.Panels}. Every backend accepts tensors of either layout.
      */
     default Tensor prepare(Tensor w) {

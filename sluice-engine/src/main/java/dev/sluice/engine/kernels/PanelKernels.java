@@ -116,8 +116,10 @@ final class PanelKernels {
     private static void matvec(Tensor[] ws, float[] x, float[][] outs, int cols, int[] panelStart) {
         int nb = cols / 32;
         // Q4_0's offset: 8 x the sum of each block's inputs (exact: a power of two times a float)
-        float[] xs8 = VectorKernels.groupSums(x, 0, cols, 32, Scratch.floats(Scratch.GROUP_SUMS_32, nb));
-        for (int b = 0; b < nb; b++) xs8[b] *= 8f;
+        boolean q4 = false;
+        for (Tensor w : ws) q4 |= w.type() == GGMLType.Q4_0;
+        float[] xs8 = q4 ? VectorKernels.groupSums(x, 0, cols, 32, Scratch.floats(Scratch.GROUP_SUMS_32, nb)) : null;
+        if (q4) for (int b = 0; b < nb; b++) xs8[b] *= 8f;
         Parallel.forRange(panelStart[ws.length], 1, (from, to) -> Parallel.bySegment(panelStart, from, to, (i, a, b) -> {
             Tensor w = ws[i];
             GGMLType type = w.type();
@@ -218,7 +220,7 @@ final class PanelKernels {
      * vectors, lanes from {@code nt} on repeat its last vector (never read by the tiles).
      */
     static void transpose(float[] x, int cols, int t0, int tEnd, float[] xt) {
-        int[] index = new int[X_STRIDE];
+        int[] index = Scratch.ints(Scratch.GATHER_INDEX, X_STRIDE);
         for (int s = t0; s < tEnd; s += X_STRIDE) {
             int base = (s - t0) * cols, nt = Math.min(X_STRIDE, tEnd - s);
             for (int u = 0; u < X_STRIDE; u++) index[u] = Math.min(u, nt - 1) * cols;

@@ -30,13 +30,15 @@ public final class Scratch {
     public static final int GEMM_TILE = 6;
     /** {@link VectorKernels#swiglu}: {@code exp(-gate)} of one chunk. */
     public static final int EXP = 7;
-    /** {@link VectorKernels} batched matmul: the input vectors at a cache-line offset (caller thread; only with 64-byte object alignment). */
+    /** Batched matmul, caller thread: {@link VectorKernels}' input vectors at a cache-line offset (only with 64-byte object alignment); {@link PanelKernels}' transposed token block. */
     public static final int GEMM_X = 8;
     private static final int SLOTS = 9;
 
     /** Int slot: {@code PagedAttention}'s offsets of the attended positions, one (token, head) pair at a time. */
     public static final int KV_OFFSETS = 0;
-    private static final int INT_SLOTS = 1;
+    /** The panel GEMM's gather indices (16 ints). */
+    public static final int GATHER_INDEX = 1;
+    private static final int INT_SLOTS = 2;
 
     private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[SLOTS][]);
     private static final ThreadLocal<int[][]> INT_BUFFERS = ThreadLocal.withInitial(() -> new int[INT_SLOTS][]);

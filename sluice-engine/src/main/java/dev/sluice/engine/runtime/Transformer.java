@@ -136,7 +136,7 @@ public final class Transformer {
         this.kernels = kernels;
         this.vectorAttention = !"cpu-scalar".equals(kernels.name());
         this.maxContext = Math.min(maxContextCap, c.contextLength());
-        // matrices in the kernels' layout (kernels.prepare: Q8_0/Q4_0 panels on 16-lane CPUs); the embedding
+        // matrices in the kernels' layout (kernels.prepare: Q8_0/Q4_0/F16 panels on 16-lane CPUs); the embedding
         // table is repacked only when it is also the output head (its rows read either way)
         Tensor embd = weights.tensor(TensorNames.TOKEN_EMBD);
         Optional<Tensor> head = c.tiedEmbeddings() ? Optional.empty() : weights.find(TensorNames.OUTPUT);

@@ -15,8 +15,8 @@ import java.util.stream.IntStream;
  *   and {@code j + 16} (high nibble) as in ggml's block.</li>
  * </ul>
  * A panel block is 16 ggml blocks' bytes ({@code 16 x 34} for Q8_0, {@code 16 x 18} for Q4_0, {@code 16 x 64} for F16), so the copy
- * is exactly as large as the file's tensor (plus zero rows up to a multiple of 16). One 128-bit load gives
- * one column of a 16-row panel: a 16-lane vector of weights after one widening, conversion and scaling,
+ * is exactly as large as the file's tensor (plus zero rows up to a multiple of 16). One 128-bit load (F16:
+ * 256-bit) gives one column of a 16-row panel: a 16-lane vector of weights after one widening, conversion and scaling,
  * which the batched matmul multiplies by each input vector's element of that column (an outer product)
  * with no lane reduction and no dequantized copy in memory.
  */
@@ -51,8 +51,9 @@ public final class Panels {
     }
 
     /**
-     * {@code t} (ggml rows, Q8_0 or Q4_0) repacked into panels in memory of {@code arena}: the same values
-     * bit for bit ({@link #row}). Panels are built in parallel, each from its 16 rows read once.
+     * {@code t} (ggml rows, see {@link #supports}) repacked into panels in memory of {@code arena}: the same values
+     * bit for bit ({@link #row}). Panels are built in parallel, each from its 16 rows read once; the file
+     * pages of {@code t} are then unloaded, since the panels replace them.
      *
      * @throws IllegalArgumentException for another type or layout
      */
