@@ -16,7 +16,7 @@ public final class Scratch {
 
     /** {@link VectorKernels} single-vector matmul: the activation deinterleaved for F16/BF16 (caller thread). */
     public static final int DEINTERLEAVED = 0;
-    /** Attention score row, one (token, head) pair at a time ({@link VectorKernels#attention}, {@code PagedAttention}). */
+    /** Attention score rows: one (token, head) pair's ({@link VectorKernels#attention}), the heads of one (token, kv head) unit ({@code PagedAttention}). */
     public static final int SCORES = 1;
     /** A row dequantized to floats (types without an in-register dot). */
     public static final int ROW = 2;
@@ -34,7 +34,7 @@ public final class Scratch {
     public static final int GEMM_X = 8;
     private static final int SLOTS = 9;
 
-    /** Int slot: {@code PagedAttention}'s offsets of the attended positions, one (token, head) pair at a time. */
+    /** Int slot: {@code PagedAttention}'s offsets of the attended positions' value rows, one token at a time. */
     public static final int KV_OFFSETS = 0;
     /** The panel GEMM's gather indices (16 ints). */
     public static final int GATHER_INDEX = 1;

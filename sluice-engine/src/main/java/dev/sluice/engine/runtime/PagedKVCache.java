@@ -10,9 +10,21 @@ import java.util.Arrays;
  *
  * <p>Design note. Each layer has one {@code float[]} for keys and one for values, of
  * {@code numBlocks * blockSize * kvDim} floats; block {@code b} holds positions
- * {@code [b * blockSize, (b + 1) * blockSize)} of whichever sequence owns it, at float offset
- * {@code (b * blockSize + p % blockSize) * kvDim}. A sequence's position {@code p} lives in block
- * {@code table[p / blockSize]}. Blocks come from a free list (LIFO) and are never shared, so a
+ * {@code [b * blockSize, (b + 1) * blockSize)} of whichever sequence owns it, from float offset
+ * {@code b * blockSize * kvDim} ({@link Sequence#blockOffset}). A sequence's position {@code p}
+ * lives in block {@code table[p / blockSize]}, at in-block index {@code i = p % blockSize}:
+ *
+ * <ul>
+ *   <li>values position-major, {@code [block][i][kvDim]}: position {@code p}'s row at
+ *       {@code blockOffset + i * kvDim} ({@link Sequence#offset}), so the weighted sum of attention
+ *       reads one contiguous row per position;</li>
+ *   <li>keys transposed, {@code [block][kvDim][blockSize]}: element {@code e} of position {@code p}
+ *       at {@code blockOffset + e * blockSize + i} ({@link Sequence#writeKeys}), so element {@code e}
+ *       of consecutive positions is contiguous and attention computes the scores of 16 positions as
+ *       the lanes of one vector (one FMA per element, no lane reduction per position).</li>
+ * </ul>
+ *
+ * <p>Blocks come from a free list (LIFO) and are never shared, so a
  * sequence's keys and values do not depend on what else is in the pool. Memory is
  * {@link #bytesPerBlock(ModelConfig, int)} per block, allocated once at construction.
  *
@@ -133,7 +145,12 @@ public final class PagedKVCache {
             length = newLength;
         }
 
-        /** Float offset of position {@code pos} in a layer array. */
+        /** Float offset of the sequence's {@code b}-th block (positions {@code [b * blockSize, (b + 1) * blockSize)}) in a layer array. */
+        int blockOffset(int b) {
+            return table[b] * blockSize * kvDim;
+        }
+
+        /** Float offset of position {@code pos}'s value row in a layer array. */
         int offset(int pos) {
             return (table[pos / blockSize] * blockSize + pos % blockSize) * kvDim;
         }
@@ -151,13 +168,31 @@ public final class PagedKVCache {
             }
         }
 
-        /** Writes {@code n} rows of {@code kvDim} floats from {@code src[srcOff ..]} at positions {@code pos ..} of {@code dst}. */
+        /** Writes {@code n} value rows of {@code kvDim} floats from {@code src[srcOff ..]} at positions {@code pos ..} of {@code dst}. */
         void write(float[] dst, int pos, float[] src, int srcOff, int n) {
             int t = 0;
             while (t < n) {
                 int p = pos + t;
                 int run = Math.min(n - t, blockSize - p % blockSize);
                 System.arraycopy(src, srcOff + t * kvDim, dst, offset(p), run * kvDim);
+                t += run;
+            }
+        }
+
+        /**
+         * Writes {@code n} key rows of {@code kvDim} floats from {@code src[srcOff ..]} at positions
+         * {@code pos ..} of {@code dst}, transposed: element {@code e} of position {@code p} goes to
+         * {@code blockOffset(p / blockSize) + e * blockSize + p % blockSize}.
+         */
+        void writeKeys(float[] dst, int pos, float[] src, int srcOff, int n) {
+            int t = 0;
+            while (t < n) {
+                int p = pos + t, b = p / blockSize, i = p - b * blockSize;
+                int run = Math.min(n - t, blockSize - i);
+                int to = blockOffset(b) + i, from = srcOff + t * kvDim;
+                for (int e = 0; e < kvDim; e++, to += blockSize) {
+                    for (int x = 0; x < run; x++) dst[to + x] = src[from + x * kvDim + e];
+                }
                 t += run;
             }
         }

@@ -424,10 +424,10 @@ public final class Transformer {
                     kernels.rope(q, (r0 + t) * qDim, c.nHeads(), pos0 + t, rope);
                     kernels.rope(k, (r0 + t) * kvDim, c.nKvHeads(), pos0 + t, rope);
                 }
-                s.write(poolK, pos0, k, r0 * kvDim, m);
+                s.writeKeys(poolK, pos0, k, r0 * kvDim, m);
                 s.write(poolV, pos0, v, r0 * kvDim, m);
             }
-            PagedAttention.run(q, att, n, rowSeq, rowPos, seqs, poolK, poolV, c.nHeads(), c.nKvHeads(), hd, c.slidingWindow(), maxLen,
+            PagedAttention.run(q, att, n, rowSeq, rowPos, seqs, poolK, poolV, pool.blockSize(), c.nHeads(), c.nKvHeads(), hd, c.slidingWindow(), maxLen,
                     kernels, vectorAttention);
             kernels.matmul(L.wo, att, tmp, rows);
             kernels.add(x, tmp, n * E);

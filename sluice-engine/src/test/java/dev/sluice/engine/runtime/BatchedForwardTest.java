@@ -162,7 +162,7 @@ class BatchedForwardTest {
                 contK[i][j] = (float) r.nextGaussian();
                 contV[i][j] = (float) r.nextGaussian();
             }
-            seqs[i].write(pool.k[0], 0, contK[i], 0, lens[i]);
+            seqs[i].writeKeys(pool.k[0], 0, contK[i], 0, lens[i]);
             seqs[i].write(pool.v[0], 0, contV[i], 0, lens[i]);
             n += Math.min(3, lens[i]);
         }
@@ -178,8 +178,8 @@ class BatchedForwardTest {
         }
         for (int window : new int[] {0, 4}) {
             float[] vec = new float[n * qDim], sca = new float[n * qDim];
-            PagedAttention.run(q, vec, n, rowSeq, rowPos, seqs, pool.k[0], pool.v[0], nHeads, nKv, hd, window, 30, Kernels.create("cpu-vector"), true);
-            PagedAttention.run(q, sca, n, rowSeq, rowPos, seqs, pool.k[0], pool.v[0], nHeads, nKv, hd, window, 30, Kernels.create("cpu-scalar"), false);
+            PagedAttention.run(q, vec, n, rowSeq, rowPos, seqs, pool.k[0], pool.v[0], pool.blockSize(), nHeads, nKv, hd, window, 30, Kernels.create("cpu-vector"), true);
+            PagedAttention.run(q, sca, n, rowSeq, rowPos, seqs, pool.k[0], pool.v[0], pool.blockSize(), nHeads, nKv, hd, window, 30, Kernels.create("cpu-scalar"), false);
             for (int j = 0; j < vec.length; j++) assertThat(vec[j]).as("window %d, element %d", window, j).isCloseTo(sca[j], within(1e-5f));
             for (int i = 0, row = 0; i < lens.length; i++) {
                 int m = Math.min(3, lens[i]);
