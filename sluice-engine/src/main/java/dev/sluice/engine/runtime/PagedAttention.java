@@ -32,7 +32,8 @@ import jdk.incubator.vector.VectorSpecies;
  *       block size is a multiple of {@code L}); a partial chunk (window start, last position, small
  *       blocks) uses masked loads and stores. Up to 8 heads per pass over the keys (8 accumulators):
  *       a group of fewer heads repeats its last head in the spare accumulators, which costs little
- *       since one FMA chain per head is latency-bound anyway; more heads take several passes.</li>
+ *       since fewer than 8 FMA chains would leave the FMA units waiting on latency anyway; more
+ *       heads take several passes.</li>
  *   <li><b>Softmax</b> per head ({@link Kernels#softmax}).</li>
  *   <li><b>Weighted sum, register tiles of 4 heads x 4 vectors.</b> Per position the value row's
  *       4 vectors are loaded once and FMAed into the 16 accumulators of up to 4 heads (4 vectors of
@@ -61,6 +62,11 @@ final class PagedAttention {
     private PagedAttention() {}
 
     /**
+     * Attention of the {@code n} rows into {@code out} (laid out as {@code q}). A unit is one (row, kv head)
+     * pair with all its query heads, unless the step has fewer pairs than {@link Parallel#THREADS} (a lone
+     * decode row): then each pair's heads are split into up to {@code THREADS / pairs} units, so that every
+     * thread has work.
+     *
      * @param rowSeq    sequence index of each of the {@code n} rows
      * @param rowPos    position of each row (its keys and values already written)
      * @param keys      one layer's keys ({@link PagedKVCache.Sequence#writeKeys}, transposed per block)
@@ -128,8 +134,9 @@ final class PagedAttention {
     }
 
     /**
-     * {@code att[a + g * stride + j - first] = scale * sum_d q[qo + g * headDim + d] * K[j][kvCol / blockSize + d]}
-     * for {@code first <= j <= last} and the {@code w <= 8} heads {@code g}: per chunk of up to {@code L}
+     * {@code att[a + g * stride + j - first] = scale * sum_d q[qo + g * headDim + d] * K[j][e0 + d]} for
+     * {@code first <= j <= last} and the {@code w <= 8} heads {@code g}, where {@code K[j][e]} is element
+     * {@code e} of position {@code j}'s key and {@code e0 = kvCol / blockSize}: per chunk of up to {@code L}
      * positions within a block, eight accumulators (heads past {@code w} repeat head {@code w - 1} and
      * are not stored), one key load per {@code d} shared by all of them, {@code d} in order.
      *
