@@ -1,17 +1,36 @@
 # Prints the register tiles of sluice-engine PanelKernels (Q4_0, Q8_0 and F16; 16, 8, 4, 2 and 1 input
-# vectors):   python3 tools/gen-panel-tiles.py
+# vectors, and for Q8_0 and F16 two-panel tiles of 4, 2 and 1 vectors):   python3 tools/gen-panel-tiles.py
+# Regenerate: replace everything from the first "/** Q4_0, 16 input vectors" comment to the end of
+# PanelKernels.java with this output and a closing "}".
+#
 # Each type has its own methods: one method holding two decodings grew past C2's inlining node budget.
-# One column per loop step (Q4_0: a byte's low or high nibble): a two-column step was no faster at 16
-# vectors and 25% slower at 4 in the engine benchmark. C1 cannot compile the 16-vector tiles (out of
-# virtual registers): PanelKernels keeps C1 off its tiles by a compiler directive (see PanelKernels.WIDE).
+# C1 cannot compile the 16-vector tiles (out of virtual registers): PanelKernels keeps C1 off its tiles by a
+# compiler directive (see PanelKernels.WIDE).
+#
+# Column order. Every output lane is one FMA chain over the block's columns in a fixed order, the same in
+# every tile, so that results do not depend on the tile (batch invariance):
+#   Q4_0: 0, 16, 1, 17, ..., 15, 31 -- one loop step per byte column, its low nibble (column j) then its high
+#         nibble (column j + 16). On Ice Lake (2 vCPUs, 512-bit ops on ports 0 and 5 only) one column per
+#         step left the loop's scalar work on the vector ports: 16 vectors 55 -> 72-78 GFLOP/s single-thread,
+#         8 vectors 50 -> 56-64, batch-16 decode +25%. (On Zen 5 a two-column step had measured no gain at
+#         16 vectors.) Two-panel Q4_0 tiles in this order ran past C2's inlining budget (1-2 GFLOP/s), so
+#         Q4_0 has none; two one-panel tiles do that work.
+#   Q8_0, F16: 0, 1, ..., 31; the 16- and 8-vector tiles take two columns per loop step (Ice Lake: Q8_0
+#         8 vectors 45 -> 53-58 GFLOP/s, 16 vectors within the noise; F16 within the noise). Two such steps
+#         (four columns) for Q4_0 ran past C2's inlining budget (18 GFLOP/s).
 TYPES = {
-    "Q4": ("Q4_0", "Q4_BLOCK", "            FloatVector d = scales(seg, o), m8 = d.mul(-8f);",
-           "                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8);"),
+    "Q4": ("Q4_0", "Q4_BLOCK", "            FloatVector d = scales(seg, o), m8 = d.mul(-8f);", None),
     "Q8": ("Q8_0", "Q8_BLOCK", "            FloatVector d = scales(seg, o);",
-           "                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d);"),
+           "q8(seg, o + SCALE_BYTES + {j} * ROWS, d)"),
     "F16": ("F16", "F16_BLOCK", None,
-            "                FloatVector w = halves(seg, o + 2L * j * ROWS);"),
+            "halves(seg, o + 2L * {j} * ROWS)"),
 }
+
+
+def fmas(L, w, k, acc, xa):
+    for i in range(k):
+        L.append(f"                {acc[i]} = {w}.fma(FloatVector.broadcast(F, xt[{xa}{' + ' + str(i) if i else ''}]), {acc[i]});")
+
 
 def tile(k, t):
     ggml, block, scales, decode = TYPES[t]
@@ -26,25 +45,32 @@ def tile(k, t):
     L.append(f"            long o = off + (long) b * {block};")
     if scales:
         L.append(scales)
-    # Q4_0 tiles of up to 4 vectors walk the low nibbles, then the high ones (no branch per column): 19%
-    # faster at 4 vectors, 4% slower at 8, and the 16-vector tile ran at a fifth of its speed that way
-    # (presumably past C2's inlining budget)
-    loops = [("0", "32", decode)] if t != "Q4" or k > 4 else [
-        ("0", "16", "                FloatVector w = lowNibbles(nibbles(seg, o + SCALE_BYTES + j * ROWS), d, m8);"),
-        ("16", "32", "                FloatVector w = highNibbles(nibbles(seg, o + SCALE_BYTES + (j - 16) * ROWS), d, m8);")]
-    for lo, hi, dec in loops:
-        L.append(f"            for (int j = {lo}; j < {hi}; j++) {{")
-        L.append(dec)
+    if t == "Q4":
+        L.append("            for (int j = 0; j < 16; j++) {")
+        L.append("                IntVector q = nibbles(seg, o + SCALE_BYTES + j * ROWS);")
+        L.append("                FloatVector w = lowNibbles(q, d, m8), v = highNibbles(q, d, m8);")
+        L.append("                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + 16 * X_STRIDE;")
+        fmas(L, "w", k, acc, "xa")
+        fmas(L, "v", k, acc, "xb")
+    elif k >= 8:
+        L.append("            for (int j = 0; j < 32; j += 2) {")
+        L.append(f"                FloatVector w = {decode.format(j='j')}, v = {decode.format(j='(j + 1)')};")
+        L.append("                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + X_STRIDE;")
+        fmas(L, "w", k, acc, "xa")
+        fmas(L, "v", k, acc, "xb")
+    else:
+        L.append("            for (int j = 0; j < 32; j++) {")
+        L.append(f"                FloatVector w = {decode.format(j='j')};")
         L.append("                int xa = xOff + (b * 32 + j) * X_STRIDE;")
-        for i in range(k):
-            L.append(f"                {acc[i]} = w.fma(FloatVector.broadcast(F, xt[xa{' + ' + str(i) if i else ''}]), {acc[i]});")
-        L.append("            }")
+        fmas(L, "w", k, acc, "xa")
+    L.append("            }")
     L.append("        }")
     L.append("        VectorMask<Float> m = F.indexInRange(0, valid);")
     for i in range(k):
         L.append(f"        {acc[i]}.intoArray(out, oOff{' + ' + str(i) + ' * rows' if i else ''}, m);")
     L.append("    }")
     return "\n".join(L)
+
 
 def pair(k, t):
     """Two consecutive panels against k vectors: 2k independent FMA chains (k accumulators alone are
@@ -64,22 +90,16 @@ def pair(k, t):
     L.append(f"            long o = off + (long) b * {block}, o2 = off2 + (long) b * {block};")
     if scales:
         L.append(scales)
-        L.append(scales.replace("d = scales(seg, o)", "e = scales(seg, o2)").replace("m8 = d.mul", "n8 = e.mul"))
-    if t == "Q4":  # one loop: two decodings in each of two loops ran past C2's inlining budget (10x slower)
-        loops = [("0", "32", "column(seg, {o} + SCALE_BYTES + (j & 15) * ROWS, j >= 16, {d}, {m})")]
-    elif t == "Q8":
-        loops = [("0", "32", "q8(seg, {o} + SCALE_BYTES + j * ROWS, {d})")]
-    else:
-        loops = [("0", "32", "halves(seg, {o} + 2L * j * ROWS)")]
-    for lo, hi, dec in loops:
-        L.append(f"            for (int j = {lo}; j < {hi}; j++) {{")
-        L.append("                FloatVector w = " + dec.format(o="o", d="d", m="m8") + ", v = " + dec.format(o="o2", d="e", m="n8") + ";")
-        L.append("                int xa = xOff + (b * 32 + j) * X_STRIDE;")
-        for i in range(k):
-            L.append(f"                FloatVector x{i} = FloatVector.broadcast(F, xt[xa{' + ' + str(i) if i else ''}]);")
-            L.append(f"                {a[i]} = w.fma(x{i}, {a[i]});")
-            L.append(f"                {b[i]} = v.fma(x{i}, {b[i]});")
-        L.append("            }")
+        L.append(scales.replace("d = scales(seg, o)", "e = scales(seg, o2)"))
+    second = decode.replace("o +", "o2 +").replace(", d)", ", e)")
+    L.append("            for (int j = 0; j < 32; j++) {")
+    L.append(f"                FloatVector w = {decode.format(j='j')}, v = {second.format(j='j')};")
+    L.append("                int xa = xOff + (b * 32 + j) * X_STRIDE;")
+    for i in range(k):
+        L.append(f"                FloatVector x{i} = FloatVector.broadcast(F, xt[xa{' + ' + str(i) if i else ''}]);")
+        L.append(f"                {a[i]} = w.fma(x{i}, {a[i]});")
+        L.append(f"                {b[i]} = v.fma(x{i}, {b[i]});")
+    L.append("            }")
     L.append("        }")
     L.append("        VectorMask<Float> m = F.indexInRange(0, valid), m2 = F.indexInRange(0, valid2);")
     for i in range(k):
@@ -88,4 +108,5 @@ def pair(k, t):
     L.append("    }")
     return "\n".join(L)
 
-print("\n\n".join([tile(k, t) for t in TYPES for k in (16, 8, 4, 2, 1)] + [pair(k, t) for t in TYPES for k in (4, 2, 1)]))
+
+print("\n\n".join([tile(k, t) for t in TYPES for k in (16, 8, 4, 2, 1)] + [pair(k, t) for t in ("Q8", "F16") for k in (4, 2, 1)]))

@@ -33,8 +33,10 @@ import static dev.sluice.engine.tensor.Panels.SCALE_BYTES;
  * The activations stream from L1/L2 at one cache line per column.
  *
  * <p>Batch invariance: every output is one lane's chain of FMAs over the columns in a fixed order
- * (column after column) on weights decoded the same way, whatever
- * tile or token block it falls in, so a vector's outputs have the same bits in any batch of {@code n >= 2}.
+ * (Q8_0, F16: column after column; Q4_0: within a block, each byte column's low nibble then its high one,
+ * columns 0, 16, 1, 17, ..., so that one load and one loop step serve two columns) on weights decoded the
+ * same way, whatever tile or token block it falls in, so a vector's outputs have the same bits in any batch
+ * of {@code n >= 2}.
  *
  * <p><b>Single vector ({@code n = 1}, decode):</b> the same decoding against broadcast inputs, but the
  * quants are summed unscaled within a block (four chains) and scaled once per block, as ggml's dot
@@ -233,7 +235,10 @@ final class PanelKernels {
      * {@code valid2} rows valid) against {@code nt <= 16} input vectors of a transposed block (from
      * {@code xOff}), in register tiles of 16 (where {@link #WIDE}) and 8 vectors per panel, then, for the
      * last vectors, tiles of 4, 2 and 1 vectors over both panels at once (twice the independent FMA chains
-     * of a one-panel tile, whose 4 or fewer accumulators wait on the FMA latency). Vector {@code u}'s 16
+     * of a one-panel tile, whose 4 or fewer accumulators wait on the FMA latency; Q4_0 runs its one-panel
+     * tiles on each panel instead, its two-panel tiles having run past C2's inlining budget). Each tile
+     * walks a block's columns in its type's fixed order (Q4_0: 0, 16, 1, 17, ..., a byte's two nibbles per
+     * step; see {@code tools/gen-panel-tiles.py}). Vector {@code u}'s 16
      * outputs go to {@code out[oOff + u * rows ..]} (the first {@code valid} of them). Each output's lane
      * chain is the same in every tile.
      */
@@ -247,9 +252,9 @@ final class PanelKernels {
                 if (nt - u >= 2) { tile2x2F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2); u += 2; }
                 if (nt - u >= 1) tile1x2F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2);
             } else if (type == GGMLType.Q4_0) {
-                if (nt - u >= 4) { tile4x2Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2); u += 4; }
-                if (nt - u >= 2) { tile2x2Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2); u += 2; }
-                if (nt - u >= 1) tile1x2Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2);
+                if (nt - u >= 4) { tile4Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); tile4Q4(seg, off2, nb, xt, xOff + u, out, oOff + ROWS + u * rows, rows, valid2); u += 4; }
+                if (nt - u >= 2) { tile2Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); tile2Q4(seg, off2, nb, xt, xOff + u, out, oOff + ROWS + u * rows, rows, valid2); u += 2; }
+                if (nt - u >= 1) { tile1Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); tile1Q4(seg, off2, nb, xt, xOff + u, out, oOff + ROWS + u * rows, rows, valid2); }
             } else {
                 if (nt - u >= 4) { tile4x2Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2); u += 4; }
                 if (nt - u >= 2) { tile2x2Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2); u += 2; }
@@ -313,12 +318,6 @@ final class PanelKernels {
         return (IntVector) ByteVector.fromMemorySegment(B16, seg, o, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
     }
 
-    /** Q4_0 weights of one column of a panel: the low ({@code high == false}) or high nibbles of the 16 bytes at {@code o}. */
-    private static FloatVector column(MemorySegment seg, long o, boolean high, FloatVector d, FloatVector m8) {
-        IntVector q = nibbles(seg, o);
-        return high ? highNibbles(q, d, m8) : lowNibbles(q, d, m8);
-    }
-
     /** The low nibbles' weights: {@code (q - 8) d} as one rounding, {@code fma(q, d, -8d)}. */
     private static FloatVector lowNibbles(IntVector q, FloatVector d, FloatVector m8) {
         return toFloat(q.and(0x0F)).fma(d, m8);
@@ -345,9 +344,10 @@ final class PanelKernels {
         for (int b = 0; b < nb; b++) {
             long o = off + (long) b * Q4_BLOCK;
             FloatVector d = scales(seg, o), m8 = d.mul(-8f);
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
+            for (int j = 0; j < 16; j++) {
+                IntVector q = nibbles(seg, o + SCALE_BYTES + j * ROWS);
+                FloatVector w = lowNibbles(q, d, m8), v = highNibbles(q, d, m8);
+                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + 16 * X_STRIDE;
                 a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
                 a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
                 a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
@@ -364,6 +364,22 @@ final class PanelKernels {
                 a13 = w.fma(FloatVector.broadcast(F, xt[xa + 13]), a13);
                 a14 = w.fma(FloatVector.broadcast(F, xt[xa + 14]), a14);
                 a15 = w.fma(FloatVector.broadcast(F, xt[xa + 15]), a15);
+                a0 = v.fma(FloatVector.broadcast(F, xt[xb]), a0);
+                a1 = v.fma(FloatVector.broadcast(F, xt[xb + 1]), a1);
+                a2 = v.fma(FloatVector.broadcast(F, xt[xb + 2]), a2);
+                a3 = v.fma(FloatVector.broadcast(F, xt[xb + 3]), a3);
+                a4 = v.fma(FloatVector.broadcast(F, xt[xb + 4]), a4);
+                a5 = v.fma(FloatVector.broadcast(F, xt[xb + 5]), a5);
+                a6 = v.fma(FloatVector.broadcast(F, xt[xb + 6]), a6);
+                a7 = v.fma(FloatVector.broadcast(F, xt[xb + 7]), a7);
+                a8 = v.fma(FloatVector.broadcast(F, xt[xb + 8]), a8);
+                a9 = v.fma(FloatVector.broadcast(F, xt[xb + 9]), a9);
+                a10 = v.fma(FloatVector.broadcast(F, xt[xb + 10]), a10);
+                a11 = v.fma(FloatVector.broadcast(F, xt[xb + 11]), a11);
+                a12 = v.fma(FloatVector.broadcast(F, xt[xb + 12]), a12);
+                a13 = v.fma(FloatVector.broadcast(F, xt[xb + 13]), a13);
+                a14 = v.fma(FloatVector.broadcast(F, xt[xb + 14]), a14);
+                a15 = v.fma(FloatVector.broadcast(F, xt[xb + 15]), a15);
             }
         }
         VectorMask<Float> m = F.indexInRange(0, valid);
@@ -392,9 +408,10 @@ final class PanelKernels {
         for (int b = 0; b < nb; b++) {
             long o = off + (long) b * Q4_BLOCK;
             FloatVector d = scales(seg, o), m8 = d.mul(-8f);
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
+            for (int j = 0; j < 16; j++) {
+                IntVector q = nibbles(seg, o + SCALE_BYTES + j * ROWS);
+                FloatVector w = lowNibbles(q, d, m8), v = highNibbles(q, d, m8);
+                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + 16 * X_STRIDE;
                 a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
                 a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
                 a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
@@ -403,6 +420,14 @@ final class PanelKernels {
                 a5 = w.fma(FloatVector.broadcast(F, xt[xa + 5]), a5);
                 a6 = w.fma(FloatVector.broadcast(F, xt[xa + 6]), a6);
                 a7 = w.fma(FloatVector.broadcast(F, xt[xa + 7]), a7);
+                a0 = v.fma(FloatVector.broadcast(F, xt[xb]), a0);
+                a1 = v.fma(FloatVector.broadcast(F, xt[xb + 1]), a1);
+                a2 = v.fma(FloatVector.broadcast(F, xt[xb + 2]), a2);
+                a3 = v.fma(FloatVector.broadcast(F, xt[xb + 3]), a3);
+                a4 = v.fma(FloatVector.broadcast(F, xt[xb + 4]), a4);
+                a5 = v.fma(FloatVector.broadcast(F, xt[xb + 5]), a5);
+                a6 = v.fma(FloatVector.broadcast(F, xt[xb + 6]), a6);
+                a7 = v.fma(FloatVector.broadcast(F, xt[xb + 7]), a7);
             }
         }
         VectorMask<Float> m = F.indexInRange(0, valid);
@@ -423,20 +448,17 @@ final class PanelKernels {
             long o = off + (long) b * Q4_BLOCK;
             FloatVector d = scales(seg, o), m8 = d.mul(-8f);
             for (int j = 0; j < 16; j++) {
-                FloatVector w = lowNibbles(nibbles(seg, o + SCALE_BYTES + j * ROWS), d, m8);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                IntVector q = nibbles(seg, o + SCALE_BYTES + j * ROWS);
+                FloatVector w = lowNibbles(q, d, m8), v = highNibbles(q, d, m8);
+                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + 16 * X_STRIDE;
                 a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
                 a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
                 a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
                 a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
-            }
-            for (int j = 16; j < 32; j++) {
-                FloatVector w = highNibbles(nibbles(seg, o + SCALE_BYTES + (j - 16) * ROWS), d, m8);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
-                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
-                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
-                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
-                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
+                a0 = v.fma(FloatVector.broadcast(F, xt[xb]), a0);
+                a1 = v.fma(FloatVector.broadcast(F, xt[xb + 1]), a1);
+                a2 = v.fma(FloatVector.broadcast(F, xt[xb + 2]), a2);
+                a3 = v.fma(FloatVector.broadcast(F, xt[xb + 3]), a3);
             }
         }
         VectorMask<Float> m = F.indexInRange(0, valid);
@@ -453,16 +475,13 @@ final class PanelKernels {
             long o = off + (long) b * Q4_BLOCK;
             FloatVector d = scales(seg, o), m8 = d.mul(-8f);
             for (int j = 0; j < 16; j++) {
-                FloatVector w = lowNibbles(nibbles(seg, o + SCALE_BYTES + j * ROWS), d, m8);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                IntVector q = nibbles(seg, o + SCALE_BYTES + j * ROWS);
+                FloatVector w = lowNibbles(q, d, m8), v = highNibbles(q, d, m8);
+                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + 16 * X_STRIDE;
                 a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
                 a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
-            }
-            for (int j = 16; j < 32; j++) {
-                FloatVector w = highNibbles(nibbles(seg, o + SCALE_BYTES + (j - 16) * ROWS), d, m8);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
-                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
-                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
+                a0 = v.fma(FloatVector.broadcast(F, xt[xb]), a0);
+                a1 = v.fma(FloatVector.broadcast(F, xt[xb + 1]), a1);
             }
         }
         VectorMask<Float> m = F.indexInRange(0, valid);
@@ -477,14 +496,11 @@ final class PanelKernels {
             long o = off + (long) b * Q4_BLOCK;
             FloatVector d = scales(seg, o), m8 = d.mul(-8f);
             for (int j = 0; j < 16; j++) {
-                FloatVector w = lowNibbles(nibbles(seg, o + SCALE_BYTES + j * ROWS), d, m8);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
+                IntVector q = nibbles(seg, o + SCALE_BYTES + j * ROWS);
+                FloatVector w = lowNibbles(q, d, m8), v = highNibbles(q, d, m8);
+                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + 16 * X_STRIDE;
                 a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
-            }
-            for (int j = 16; j < 32; j++) {
-                FloatVector w = highNibbles(nibbles(seg, o + SCALE_BYTES + (j - 16) * ROWS), d, m8);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
-                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
+                a0 = v.fma(FloatVector.broadcast(F, xt[xb]), a0);
             }
         }
         VectorMask<Float> m = F.indexInRange(0, valid);
@@ -500,9 +516,9 @@ final class PanelKernels {
         for (int b = 0; b < nb; b++) {
             long o = off + (long) b * Q8_BLOCK;
             FloatVector d = scales(seg, o);
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
+            for (int j = 0; j < 32; j += 2) {
+                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d), v = q8(seg, o + SCALE_BYTES + (j + 1) * ROWS, d);
+                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + X_STRIDE;
                 a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
                 a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
                 a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
@@ -519,6 +535,22 @@ final class PanelKernels {
                 a13 = w.fma(FloatVector.broadcast(F, xt[xa + 13]), a13);
                 a14 = w.fma(FloatVector.broadcast(F, xt[xa + 14]), a14);
                 a15 = w.fma(FloatVector.broadcast(F, xt[xa + 15]), a15);
+                a0 = v.fma(FloatVector.broadcast(F, xt[xb]), a0);
+                a1 = v.fma(FloatVector.broadcast(F, xt[xb + 1]), a1);
+                a2 = v.fma(FloatVector.broadcast(F, xt[xb + 2]), a2);
+                a3 = v.fma(FloatVector.broadcast(F, xt[xb + 3]), a3);
+                a4 = v.fma(FloatVector.broadcast(F, xt[xb + 4]), a4);
+                a5 = v.fma(FloatVector.broadcast(F, xt[xb + 5]), a5);
+                a6 = v.fma(FloatVector.broadcast(F, xt[xb + 6]), a6);
+                a7 = v.fma(FloatVector.broadcast(F, xt[xb + 7]), a7);
+                a8 = v.fma(FloatVector.broadcast(F, xt[xb + 8]), a8);
+                a9 = v.fma(FloatVector.broadcast(F, xt[xb + 9]), a9);
+                a10 = v.fma(FloatVector.broadcast(F, xt[xb + 10]), a10);
+                a11 = v.fma(FloatVector.broadcast(F, xt[xb + 11]), a11);
+                a12 = v.fma(FloatVector.broadcast(F, xt[xb + 12]), a12);
+                a13 = v.fma(FloatVector.broadcast(F, xt[xb + 13]), a13);
+                a14 = v.fma(FloatVector.broadcast(F, xt[xb + 14]), a14);
+                a15 = v.fma(FloatVector.broadcast(F, xt[xb + 15]), a15);
             }
         }
         VectorMask<Float> m = F.indexInRange(0, valid);
@@ -547,9 +579,9 @@ final class PanelKernels {
         for (int b = 0; b < nb; b++) {
             long o = off + (long) b * Q8_BLOCK;
             FloatVector d = scales(seg, o);
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
+            for (int j = 0; j < 32; j += 2) {
+                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d), v = q8(seg, o + SCALE_BYTES + (j + 1) * ROWS, d);
+                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + X_STRIDE;
                 a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
                 a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
                 a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
@@ -558,6 +590,14 @@ final class PanelKernels {
                 a5 = w.fma(FloatVector.broadcast(F, xt[xa + 5]), a5);
                 a6 = w.fma(FloatVector.broadcast(F, xt[xa + 6]), a6);
                 a7 = w.fma(FloatVector.broadcast(F, xt[xa + 7]), a7);
+                a0 = v.fma(FloatVector.broadcast(F, xt[xb]), a0);
+                a1 = v.fma(FloatVector.broadcast(F, xt[xb + 1]), a1);
+                a2 = v.fma(FloatVector.broadcast(F, xt[xb + 2]), a2);
+                a3 = v.fma(FloatVector.broadcast(F, xt[xb + 3]), a3);
+                a4 = v.fma(FloatVector.broadcast(F, xt[xb + 4]), a4);
+                a5 = v.fma(FloatVector.broadcast(F, xt[xb + 5]), a5);
+                a6 = v.fma(FloatVector.broadcast(F, xt[xb + 6]), a6);
+                a7 = v.fma(FloatVector.broadcast(F, xt[xb + 7]), a7);
             }
         }
         VectorMask<Float> m = F.indexInRange(0, valid);
@@ -635,9 +675,9 @@ final class PanelKernels {
         FloatVector a12 = a0, a13 = a0, a14 = a0, a15 = a0;
         for (int b = 0; b < nb; b++) {
             long o = off + (long) b * F16_BLOCK;
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = halves(seg, o + 2L * j * ROWS);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
+            for (int j = 0; j < 32; j += 2) {
+                FloatVector w = halves(seg, o + 2L * j * ROWS), v = halves(seg, o + 2L * (j + 1) * ROWS);
+                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + X_STRIDE;
                 a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
                 a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
                 a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
@@ -654,6 +694,22 @@ final class PanelKernels {
                 a13 = w.fma(FloatVector.broadcast(F, xt[xa + 13]), a13);
                 a14 = w.fma(FloatVector.broadcast(F, xt[xa + 14]), a14);
                 a15 = w.fma(FloatVector.broadcast(F, xt[xa + 15]), a15);
+                a0 = v.fma(FloatVector.broadcast(F, xt[xb]), a0);
+                a1 = v.fma(FloatVector.broadcast(F, xt[xb + 1]), a1);
+                a2 = v.fma(FloatVector.broadcast(F, xt[xb + 2]), a2);
+                a3 = v.fma(FloatVector.broadcast(F, xt[xb + 3]), a3);
+                a4 = v.fma(FloatVector.broadcast(F, xt[xb + 4]), a4);
+                a5 = v.fma(FloatVector.broadcast(F, xt[xb + 5]), a5);
+                a6 = v.fma(FloatVector.broadcast(F, xt[xb + 6]), a6);
+                a7 = v.fma(FloatVector.broadcast(F, xt[xb + 7]), a7);
+                a8 = v.fma(FloatVector.broadcast(F, xt[xb + 8]), a8);
+                a9 = v.fma(FloatVector.broadcast(F, xt[xb + 9]), a9);
+                a10 = v.fma(FloatVector.broadcast(F, xt[xb + 10]), a10);
+                a11 = v.fma(FloatVector.broadcast(F, xt[xb + 11]), a11);
+                a12 = v.fma(FloatVector.broadcast(F, xt[xb + 12]), a12);
+                a13 = v.fma(FloatVector.broadcast(F, xt[xb + 13]), a13);
+                a14 = v.fma(FloatVector.broadcast(F, xt[xb + 14]), a14);
+                a15 = v.fma(FloatVector.broadcast(F, xt[xb + 15]), a15);
             }
         }
         VectorMask<Float> m = F.indexInRange(0, valid);
@@ -681,9 +737,9 @@ final class PanelKernels {
         FloatVector a4 = a0, a5 = a0, a6 = a0, a7 = a0;
         for (int b = 0; b < nb; b++) {
             long o = off + (long) b * F16_BLOCK;
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = halves(seg, o + 2L * j * ROWS);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
+            for (int j = 0; j < 32; j += 2) {
+                FloatVector w = halves(seg, o + 2L * j * ROWS), v = halves(seg, o + 2L * (j + 1) * ROWS);
+                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + X_STRIDE;
                 a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
                 a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
                 a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
@@ -692,6 +748,14 @@ final class PanelKernels {
                 a5 = w.fma(FloatVector.broadcast(F, xt[xa + 5]), a5);
                 a6 = w.fma(FloatVector.broadcast(F, xt[xa + 6]), a6);
                 a7 = w.fma(FloatVector.broadcast(F, xt[xa + 7]), a7);
+                a0 = v.fma(FloatVector.broadcast(F, xt[xb]), a0);
+                a1 = v.fma(FloatVector.broadcast(F, xt[xb + 1]), a1);
+                a2 = v.fma(FloatVector.broadcast(F, xt[xb + 2]), a2);
+                a3 = v.fma(FloatVector.broadcast(F, xt[xb + 3]), a3);
+                a4 = v.fma(FloatVector.broadcast(F, xt[xb + 4]), a4);
+                a5 = v.fma(FloatVector.broadcast(F, xt[xb + 5]), a5);
+                a6 = v.fma(FloatVector.broadcast(F, xt[xb + 6]), a6);
+                a7 = v.fma(FloatVector.broadcast(F, xt[xb + 7]), a7);
             }
         }
         VectorMask<Float> m = F.indexInRange(0, valid);
@@ -756,90 +820,6 @@ final class PanelKernels {
         }
         VectorMask<Float> m = F.indexInRange(0, valid);
         a0.intoArray(out, oOff, m);
-    }
-
-    /** Q4_0, panels at {@code off} and the next one, 4 input vectors; see {@link #tiles}. */
-    private static void tile4x2Q4(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid, int valid2) {
-        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
-        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-        long off2 = off + (long) nb * Q4_BLOCK;
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * Q4_BLOCK, o2 = off2 + (long) b * Q4_BLOCK;
-            FloatVector d = scales(seg, o), m8 = d.mul(-8f);
-            FloatVector e = scales(seg, o2), n8 = e.mul(-8f);
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8), v = column(seg, o2 + SCALE_BYTES + (j & 15) * ROWS, j >= 16, e, n8);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
-                FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
-                a0 = w.fma(x0, a0);
-                b0 = v.fma(x0, b0);
-                FloatVector x1 = FloatVector.broadcast(F, xt[xa + 1]);
-                a1 = w.fma(x1, a1);
-                b1 = v.fma(x1, b1);
-                FloatVector x2 = FloatVector.broadcast(F, xt[xa + 2]);
-                a2 = w.fma(x2, a2);
-                b2 = v.fma(x2, b2);
-                FloatVector x3 = FloatVector.broadcast(F, xt[xa + 3]);
-                a3 = w.fma(x3, a3);
-                b3 = v.fma(x3, b3);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid), m2 = F.indexInRange(0, valid2);
-        a0.intoArray(out, oOff, m);
-        b0.intoArray(out, oOff + ROWS, m2);
-        a1.intoArray(out, oOff + 1 * rows, m);
-        b1.intoArray(out, oOff + ROWS + 1 * rows, m2);
-        a2.intoArray(out, oOff + 2 * rows, m);
-        b2.intoArray(out, oOff + ROWS + 2 * rows, m2);
-        a3.intoArray(out, oOff + 3 * rows, m);
-        b3.intoArray(out, oOff + ROWS + 3 * rows, m2);
-    }
-
-    /** Q4_0, panels at {@code off} and the next one, 2 input vectors; see {@link #tiles}. */
-    private static void tile2x2Q4(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid, int valid2) {
-        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b0 = FloatVector.zero(F), b1 = FloatVector.zero(F);
-        long off2 = off + (long) nb * Q4_BLOCK;
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * Q4_BLOCK, o2 = off2 + (long) b * Q4_BLOCK;
-            FloatVector d = scales(seg, o), m8 = d.mul(-8f);
-            FloatVector e = scales(seg, o2), n8 = e.mul(-8f);
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8), v = column(seg, o2 + SCALE_BYTES + (j & 15) * ROWS, j >= 16, e, n8);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
-                FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
-                a0 = w.fma(x0, a0);
-                b0 = v.fma(x0, b0);
-                FloatVector x1 = FloatVector.broadcast(F, xt[xa + 1]);
-                a1 = w.fma(x1, a1);
-                b1 = v.fma(x1, b1);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid), m2 = F.indexInRange(0, valid2);
-        a0.intoArray(out, oOff, m);
-        b0.intoArray(out, oOff + ROWS, m2);
-        a1.intoArray(out, oOff + 1 * rows, m);
-        b1.intoArray(out, oOff + ROWS + 1 * rows, m2);
-    }
-
-    /** Q4_0, panels at {@code off} and the next one, 1 input vector; see {@link #tiles}. */
-    private static void tile1x2Q4(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid, int valid2) {
-        FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F);
-        long off2 = off + (long) nb * Q4_BLOCK;
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * Q4_BLOCK, o2 = off2 + (long) b * Q4_BLOCK;
-            FloatVector d = scales(seg, o), m8 = d.mul(-8f);
-            FloatVector e = scales(seg, o2), n8 = e.mul(-8f);
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = column(seg, o + SCALE_BYTES + (j & 15) * ROWS, j >= 16, d, m8), v = column(seg, o2 + SCALE_BYTES + (j & 15) * ROWS, j >= 16, e, n8);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
-                FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
-                a0 = w.fma(x0, a0);
-                b0 = v.fma(x0, b0);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid), m2 = F.indexInRange(0, valid2);
-        a0.intoArray(out, oOff, m);
-        b0.intoArray(out, oOff + ROWS, m2);
     }
 
     /** Q8_0, panels at {@code off} and the next one, 4 input vectors; see {@link #tiles}. */
