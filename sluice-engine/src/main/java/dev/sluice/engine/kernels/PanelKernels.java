@@ -205,7 +205,8 @@ final class PanelKernels {
                 for (int p = a - panelStart[i]; p < b - panelStart[i]; p++) {
                     int r0 = p * ROWS, valid = Math.min(ROWS, rows - r0);
                     // with the next panel of this matrix, if this task has it: pair tiles for the last < 8 vectors
-                    int valid2 = p + 1 < b - panelStart[i] ? Math.min(ROWS, rows - r0 - ROWS) : 0;
+                    // (not Q4_0, which has none: its two-panel tiles ran past C2's inlining budget)
+                    int valid2 = type != GGMLType.Q4_0 && p + 1 < b - panelStart[i] ? Math.min(ROWS, rows - r0 - ROWS) : 0;
                     long off = Panels.blockOffset(type, cols, p, 0);
                     for (int s = first; s < tEnd; s += X_STRIDE) {
                         tiles(seg, off, nb, type, xt, (s - first) * cols, Math.min(X_STRIDE, tEnd - s), out, s * rows + r0, rows, valid, valid2);
@@ -235,8 +236,7 @@ final class PanelKernels {
      * {@code valid2} rows valid) against {@code nt <= 16} input vectors of a transposed block (from
      * {@code xOff}), in register tiles of 16 (where {@link #WIDE}) and 8 vectors per panel, then, for the
      * last vectors, tiles of 4, 2 and 1 vectors over both panels at once (twice the independent FMA chains
-     * of a one-panel tile, whose 4 or fewer accumulators wait on the FMA latency; Q4_0 runs its one-panel
-     * tiles on each panel instead, its two-panel tiles having run past C2's inlining budget). Each tile
+     * of a one-panel tile, whose 4 or fewer accumulators wait on the FMA latency; Q8_0 and F16 only). Each tile
      * walks a block's columns in its type's fixed order (Q4_0: 0, 16, 1, 17, ..., a byte's two nibbles per
      * step; see {@code tools/gen-panel-tiles.py}). Vector {@code u}'s 16
      * outputs go to {@code out[oOff + u * rows ..]} (the first {@code valid} of them). Each output's lane
@@ -251,10 +251,6 @@ final class PanelKernels {
                 if (nt - u >= 4) { tile4x2F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2); u += 4; }
                 if (nt - u >= 2) { tile2x2F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2); u += 2; }
                 if (nt - u >= 1) tile1x2F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2);
-            } else if (type == GGMLType.Q4_0) {
-                if (nt - u >= 4) { tile4Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); tile4Q4(seg, off2, nb, xt, xOff + u, out, oOff + ROWS + u * rows, rows, valid2); u += 4; }
-                if (nt - u >= 2) { tile2Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); tile2Q4(seg, off2, nb, xt, xOff + u, out, oOff + ROWS + u * rows, rows, valid2); u += 2; }
-                if (nt - u >= 1) { tile1Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); tile1Q4(seg, off2, nb, xt, xOff + u, out, oOff + ROWS + u * rows, rows, valid2); }
             } else {
                 if (nt - u >= 4) { tile4x2Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2); u += 4; }
                 if (nt - u >= 2) { tile2x2Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2); u += 2; }

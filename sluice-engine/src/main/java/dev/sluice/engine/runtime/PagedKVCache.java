@@ -152,7 +152,7 @@ public final class PagedKVCache {
 
         /** Float offset of position {@code pos}'s value row in a layer array. */
         int offset(int pos) {
-            return (table[pos / blockSize] * blockSize + pos % blockSize) * kvDim;
+            return blockOffset(pos / blockSize) + pos % blockSize * kvDim;
         }
 
         /**
@@ -163,7 +163,7 @@ public final class PagedKVCache {
             int j = first;
             while (j <= last) {
                 int b = j / blockSize, end = Math.min(last, (b + 1) * blockSize - 1);
-                int o = (table[b] * blockSize + j % blockSize) * kvDim;
+                int o = blockOffset(b) + j % blockSize * kvDim;
                 for (; j <= end; j++, o += kvDim) dst[j - first] = o;
             }
         }
