@@ -3,24 +3,21 @@ package dev.sluice.engine.kernels;
 import dev.sluice.engine.tensor.GGMLType;
 import dev.sluice.engine.tensor.Panels;
 import dev.sluice.engine.tensor.Tensor;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteOrder;
 
 import static dev.sluice.engine.tensor.Panels.ROWS;
 import static dev.sluice.engine.tensor.Panels.SCALE_BYTES;
 
 /**
- * Matmuls of Q8_0, Q4_0 and F16 matrices in the {@link Panels} layout, with 16-lane (512-bit) vectors: a lane
- * per row of a 16-row panel. {@link VectorKernels} repacks such matrices at load ({@link VectorKernels#prepare})
- * when its vectors have 16 float lanes, and sends their matmuls here.
+ * Matmuls of Q8_0, Q4_0 and F16 matrices in the {@link Panels} layout. {@link VectorKernels} repacks such
+ * matrices at load ({@link VectorKernels#prepare}) when its vectors have 16 float lanes (AVX-512: a lane per row
+ * of a 16-row panel) or 8 (AVX2: a vector per half panel, 8 rows), and sends their matmuls here. The register
+ * tiles and single-vector kernels of both widths are generated into {@link PanelTiles}
+ * ({@code tools/gen-panel-tiles.py}); every lane is the same chain of operations at both widths, so the two give
+ * the same bits.
  *
  * <p><b>Batched ({@code n >= 2}): outer products.</b> The input vectors of a token block are transposed
  * once per call into {@code xt} (column-major: the block's 16 values of column {@code k} side by side). A
@@ -48,14 +45,9 @@ final class PanelKernels {
 
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(PanelKernels.class);
 
-    static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
-    private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
-    private static final VectorSpecies<Short> S16 = ShortVector.SPECIES_256;
-    private static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
-    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final int Q8_BLOCK = Panels.blockBytes(GGMLType.Q8_0);
-    private static final int Q4_BLOCK = Panels.blockBytes(GGMLType.Q4_0);
-    private static final int F16_BLOCK = Panels.blockBytes(GGMLType.F16);
+    static final int Q8_BLOCK = Panels.blockBytes(GGMLType.Q8_0);
+    static final int Q4_BLOCK = Panels.blockBytes(GGMLType.Q4_0);
+    static final int F16_BLOCK = Panels.blockBytes(GGMLType.F16);
     /** Floats per column in the transposed token block: one per input vector of a 16-vector block. */
     static final int X_STRIDE = 16;
     /** Activation bytes of one token block (as {@link VectorKernels#T_BLOCK_BYTES}): its transpose stays in L2 while the panels are walked. */
@@ -81,7 +73,7 @@ final class PanelKernels {
         try {
             file = java.nio.file.Files.createTempFile("sluice-jit-", ".json");
             java.nio.file.Files.writeString(file,
-                    "[ { match: \"" + PanelKernels.class.getName().replace('.', '/') + ".tile*\", c1: { Exclude: true } } ]");
+                    "[ { match: \"" + PanelTiles.class.getName().replace('.', '/') + ".tile*\", c1: { Exclude: true } } ]");
             Object result = java.lang.management.ManagementFactory.getPlatformMBeanServer().invoke(
                     new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand"), "compilerDirectivesAdd",
                     new Object[] {new String[] {file.toString()}}, new String[] {String[].class.getName()});
@@ -102,20 +94,30 @@ final class PanelKernels {
         }
     }
 
-    /** Whether these kernels can run here: 16 float lanes. */
+    /** Whether these kernels can run here: 16 float lanes (512-bit tiles) or 8 (AVX2: 256-bit tiles on half panels). */
     static boolean available() {
-        return VectorKernels.L == ROWS;
+        return VectorKernels.L == 16 || VectorKernels.L == 8;
     }
 
     /** {@code outs[i] = ws[i] x} for {@code n} vectors of {@code cols}; every {@code ws[i]} is a panel tensor. */
     static void matmul(Tensor[] ws, float[] x, float[][] outs, int n, int cols) {
-        int[] panelStart = new int[ws.length + 1];
-        for (int i = 0; i < ws.length; i++) panelStart[i + 1] = panelStart[i] + Panels.panels(ws[i].rows());
-        if (n == 1) matvec(ws, x, outs, cols, panelStart);
-        else gemm(ws, x, outs, n, cols, panelStart);
+        matmul(ws, x, outs, n, cols, VectorKernels.L);
     }
 
-    private static void matvec(Tensor[] ws, float[] x, float[][] outs, int cols, int[] panelStart) {
+    /**
+     * As {@link #matmul(Tensor[], float[], float[][], int, int)}, with the 512-bit ({@code lanes} 16) or the
+     * 256-bit ({@code lanes} 8) kernels, whatever this machine's vectors (tests run both; each lane's chain is the
+     * same at both widths, so are the bits).
+     */
+    static void matmul(Tensor[] ws, float[] x, float[][] outs, int n, int cols, int lanes) {
+        if (lanes != 16 && lanes != 8) throw new IllegalArgumentException("panel kernels have 16 or 8 lanes, not " + lanes);
+        int[] panelStart = new int[ws.length + 1];
+        for (int i = 0; i < ws.length; i++) panelStart[i + 1] = panelStart[i] + Panels.panels(ws[i].rows());
+        if (n == 1) matvec(ws, x, outs, cols, panelStart, lanes == 8);
+        else gemm(ws, x, outs, n, cols, panelStart, lanes == 8);
+    }
+
+    private static void matvec(Tensor[] ws, float[] x, float[][] outs, int cols, int[] panelStart, boolean half) {
         int nb = cols / 32;
         // Q4_0's offset: 8 x the sum of each block's inputs (exact: a power of two times a float)
         boolean q4 = false;
@@ -126,70 +128,35 @@ final class PanelKernels {
             Tensor w = ws[i];
             GGMLType type = w.type();
             int rows = w.rows();
+            MemorySegment seg = w.data();
+            float[] out = outs[i];
             for (int p = a - panelStart[i]; p < b - panelStart[i]; p++) {
-                int r0 = p * ROWS;
+                int r0 = p * ROWS, valid = Math.min(ROWS, rows - r0);
                 long off = Panels.blockOffset(type, cols, p, 0);
-                FloatVector acc = switch (type) {
-                    case Q4_0 -> dotQ4_0(w.data(), off, nb, x, xs8);
-                    case Q8_0 -> dotQ8_0(w.data(), off, nb, x);
-                    default -> dotF16(w.data(), off, nb, x);
-                };
-                store(acc, outs[i], r0, Math.min(ROWS, rows - r0));
+                if (half && type == GGMLType.F16) {
+                    PanelTiles.dotF16H(seg, off, nb, x, out, r0, valid);
+                } else if (half) {
+                    for (int hr = 0; hr < valid; hr += 8) {
+                        if (type == GGMLType.Q4_0) PanelTiles.dotQ4H(seg, off, nb, x, xs8, out, r0 + hr, valid - hr, hr);
+                        else PanelTiles.dotQ8H(seg, off, nb, x, out, r0 + hr, valid - hr, hr);
+                    }
+                } else {
+                    switch (type) {
+                        case Q4_0 -> PanelTiles.dotQ4(seg, off, nb, x, xs8, out, r0, valid);
+                        case Q8_0 -> PanelTiles.dotQ8(seg, off, nb, x, out, r0, valid);
+                        default -> PanelTiles.dotF16(seg, off, nb, x, out, r0, valid);
+                    }
+                }
             }
         }));
     }
 
-    /** A Q8_0 panel's 16 dot products with {@code x}. */
-    private static FloatVector dotQ8_0(MemorySegment seg, long off, int nb, float[] x) {
-        FloatVector acc = FloatVector.zero(F);
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * Q8_BLOCK + SCALE_BYTES;
-            FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
-            int xb = b * 32;
-            for (int j = 0; j < 32; j += 4) {
-                s0 = quants(seg, o + (long) j * ROWS).fma(FloatVector.broadcast(F, x[xb + j]), s0);
-                s1 = quants(seg, o + (long) (j + 1) * ROWS).fma(FloatVector.broadcast(F, x[xb + j + 1]), s1);
-                s2 = quants(seg, o + (long) (j + 2) * ROWS).fma(FloatVector.broadcast(F, x[xb + j + 2]), s2);
-                s3 = quants(seg, o + (long) (j + 3) * ROWS).fma(FloatVector.broadcast(F, x[xb + j + 3]), s3);
-            }
-            acc = s0.add(s1).add(s2.add(s3)).fma(scales(seg, o - SCALE_BYTES), acc);
-        }
-        return acc;
-    }
-
-    /** An F16 panel's 16 dot products with {@code x}. */
-    private static FloatVector dotF16(MemorySegment seg, long off, int nb, float[] x) {
-        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
-        for (int c = 0; c < nb * 32; c += 4) {
-            long o = off + 2L * ROWS * c;
-            s0 = halves(seg, o).fma(FloatVector.broadcast(F, x[c]), s0);
-            s1 = halves(seg, o + 2 * ROWS).fma(FloatVector.broadcast(F, x[c + 1]), s1);
-            s2 = halves(seg, o + 4 * ROWS).fma(FloatVector.broadcast(F, x[c + 2]), s2);
-            s3 = halves(seg, o + 6 * ROWS).fma(FloatVector.broadcast(F, x[c + 3]), s3);
-        }
-        return s0.add(s1).add(s2.add(s3));
-    }
-
-    /** A Q4_0 panel's 16 dot products with {@code x}; {@code xs8[b]} is 8 x the sum of block {@code b}'s inputs. */
-    private static FloatVector dotQ4_0(MemorySegment seg, long off, int nb, float[] x, float[] xs8) {
-        FloatVector acc = FloatVector.zero(F);
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * Q4_BLOCK + SCALE_BYTES;
-            FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
-            int xb = b * 32;
-            for (int j = 0; j < 16; j += 2) {
-                IntVector q0 = nibbles(seg, o + (long) j * ROWS), q1 = nibbles(seg, o + (long) (j + 1) * ROWS);
-                s0 = toFloat(q0.and(0x0F)).fma(FloatVector.broadcast(F, x[xb + j]), s0);
-                s1 = toFloat(q0.lanewise(VectorOperators.LSHR, 4)).fma(FloatVector.broadcast(F, x[xb + j + 16]), s1);
-                s2 = toFloat(q1.and(0x0F)).fma(FloatVector.broadcast(F, x[xb + j + 1]), s2);
-                s3 = toFloat(q1.lanewise(VectorOperators.LSHR, 4)).fma(FloatVector.broadcast(F, x[xb + j + 17]), s3);
-            }
-            acc = s0.add(s1).add(s2.add(s3)).sub(xs8[b]).fma(scales(seg, o - SCALE_BYTES), acc);
-        }
-        return acc;
-    }
-
-    private static void gemm(Tensor[] ws, float[] x, float[][] outs, int n, int cols, int[] panelStart) {
+    /**
+     * The batched matmul ({@code n >= 2}): the input vectors transposed in token blocks that stay in L2 (see
+     * {@link #transpose}), and for each panel of a task and each 16-vector block, its register tiles
+     * ({@link #tiles}, or {@link #tilesH} with 8 lanes).
+     */
+    private static void gemm(Tensor[] ws, float[] x, float[][] outs, int n, int cols, int[] panelStart, boolean half) {
         int nb = cols / 32;
         int tBlock = Math.max(X_STRIDE, T_BLOCK_BYTES / (4 * cols) / X_STRIDE * X_STRIDE);
         float[] xt = Scratch.floats(Scratch.GEMM_X, Math.min(n + X_STRIDE - 1, tBlock) / X_STRIDE * X_STRIDE * cols);
@@ -204,12 +171,14 @@ final class PanelKernels {
                 float[] out = outs[i];
                 for (int p = a - panelStart[i]; p < b - panelStart[i]; p++) {
                     int r0 = p * ROWS, valid = Math.min(ROWS, rows - r0);
-                    // with the next panel of this matrix, if this task has it: pair tiles for the last < 8 vectors
-                    // (not Q4_0, which has none: its two-panel tiles ran past C2's inlining budget)
-                    int valid2 = type != GGMLType.Q4_0 && p + 1 < b - panelStart[i] ? Math.min(ROWS, rows - r0 - ROWS) : 0;
+                    // 512 bits: with the next panel of this matrix, if this task has it: pair tiles for the last < 8
+                    // vectors (not Q4_0, which has none: its two-panel tiles ran past C2's inlining budget)
+                    int valid2 = !half && type != GGMLType.Q4_0 && p + 1 < b - panelStart[i] ? Math.min(ROWS, rows - r0 - ROWS) : 0;
                     long off = Panels.blockOffset(type, cols, p, 0);
                     for (int s = first; s < tEnd; s += X_STRIDE) {
-                        tiles(seg, off, nb, type, xt, (s - first) * cols, Math.min(X_STRIDE, tEnd - s), out, s * rows + r0, rows, valid, valid2);
+                        int xOff = (s - first) * cols, nt = Math.min(X_STRIDE, tEnd - s), oOff = s * rows + r0;
+                        if (half) tilesH(seg, off, nb, type, xt, xOff, nt, out, oOff, rows, valid);
+                        else tiles(seg, off, nb, type, xt, xOff, nt, out, oOff, rows, valid, valid2);
                     }
                     if (valid2 > 0) p++;
                 }
@@ -219,15 +188,55 @@ final class PanelKernels {
 
     /**
      * Vectors {@code [t0, tEnd)} of {@code x} into {@code xt}: blocks of 16 vectors, each column-major
-     * ({@code xt[block + k * 16 + u]}), one 16-lane gather per column. In a last block of {@code nt < 16}
-     * vectors, lanes from {@code nt} on repeat its last vector (never read by the tiles).
+     * ({@code xt[block + k * 16 + u]}), gathered a vector's lanes at a time per column. In a last block of
+     * {@code nt < 16} vectors, lanes from {@code nt} on repeat its last vector (never read by the tiles).
      */
     static void transpose(float[] x, int cols, int t0, int tEnd, float[] xt) {
+        VectorSpecies<Float> sp = VectorKernels.F;
         int[] index = Scratch.ints(Scratch.GATHER_INDEX, X_STRIDE);
         for (int s = t0; s < tEnd; s += X_STRIDE) {
             int base = (s - t0) * cols, nt = Math.min(X_STRIDE, tEnd - s);
             for (int u = 0; u < X_STRIDE; u++) index[u] = Math.min(u, nt - 1) * cols;
-            for (int k = 0; k < cols; k++) FloatVector.fromArray(F, x, s * cols + k, index, 0).intoArray(xt, base + k * X_STRIDE);
+            for (int k = 0; k < cols; k++) {
+                for (int u = 0; u < X_STRIDE; u += sp.length()) FloatVector.fromArray(sp, x, s * cols + k, index, u).intoArray(xt, base + k * X_STRIDE + u);
+            }
+        }
+    }
+
+    /**
+     * 256 bits (AVX2): one panel against {@code nt <= 16} input vectors of a transposed block (from
+     * {@code xOff}): 8-vector tiles on each 8-row half (8 accumulators, the most that 16 registers hold beside
+     * the decoding), then the last vectors in tiles of 4, 2 and 1 over both halves at once (twice the FMA
+     * chains). A half with no valid row is skipped. Each output's lane chain is the same as at 512 bits.
+     */
+    private static void tilesH(MemorySegment seg, long off, int nb, GGMLType type, float[] xt, int xOff, int nt, float[] out, int oOff, int rows, int valid) {
+        int full = nt & ~7;
+        for (int hr = 0; hr < valid; hr += 8) {
+            int v = valid - hr;
+            for (int u = 0; u < full; u += 8) {
+                switch (type) {
+                    case Q4_0 -> PanelTiles.tile8Q4H(seg, off, nb, xt, xOff + u, out, oOff + u * rows + hr, rows, v, hr);
+                    case Q8_0 -> PanelTiles.tile8Q8H(seg, off, nb, xt, xOff + u, out, oOff + u * rows + hr, rows, v, hr);
+                    default -> PanelTiles.tile8F16H(seg, off, nb, xt, xOff + u, out, oOff + u * rows + hr, rows, v, hr);
+                }
+            }
+        }
+        int u = full, v2 = valid - 8;
+        if (type == GGMLType.F16) {
+            if (nt - u >= 4) { PanelTiles.tile4x2F16H(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, v2); u += 4; }
+            if (nt - u >= 2) { PanelTiles.tile2x2F16H(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, v2); u += 2; }
+            if (nt - u >= 1) PanelTiles.tile1x2F16H(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, v2);
+        } else if (type == GGMLType.Q4_0) { // no pair tiles (past C2's inlining budget): each half alone
+            for (int hr = 0; hr < valid; hr += 8) {
+                int k = u, v = valid - hr;
+                if (nt - k >= 4) { PanelTiles.tile4Q4H(seg, off, nb, xt, xOff + k, out, oOff + k * rows + hr, rows, v, hr); k += 4; }
+                if (nt - k >= 2) { PanelTiles.tile2Q4H(seg, off, nb, xt, xOff + k, out, oOff + k * rows + hr, rows, v, hr); k += 2; }
+                if (nt - k >= 1) PanelTiles.tile1Q4H(seg, off, nb, xt, xOff + k, out, oOff + k * rows + hr, rows, v, hr);
+            }
+        } else {
+            if (nt - u >= 4) { PanelTiles.tile4x2Q8H(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, v2); u += 4; }
+            if (nt - u >= 2) { PanelTiles.tile2x2Q8H(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, v2); u += 2; }
+            if (nt - u >= 1) PanelTiles.tile1x2Q8H(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, v2);
         }
     }
 
@@ -248,28 +257,28 @@ final class PanelKernels {
             long off2 = Panels.blockOffset(type, nb * 32, 1, 0) + off;
             wide(seg, off2, nb, type, xt, xOff, nt, out, oOff + ROWS, rows, valid2);
             if (type == GGMLType.F16) {
-                if (nt - u >= 4) { tile4x2F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2); u += 4; }
-                if (nt - u >= 2) { tile2x2F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2); u += 2; }
-                if (nt - u >= 1) tile1x2F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2);
+                if (nt - u >= 4) { PanelTiles.tile4x2F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2); u += 4; }
+                if (nt - u >= 2) { PanelTiles.tile2x2F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2); u += 2; }
+                if (nt - u >= 1) PanelTiles.tile1x2F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2);
             } else {
-                if (nt - u >= 4) { tile4x2Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2); u += 4; }
-                if (nt - u >= 2) { tile2x2Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2); u += 2; }
-                if (nt - u >= 1) tile1x2Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2);
+                if (nt - u >= 4) { PanelTiles.tile4x2Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2); u += 4; }
+                if (nt - u >= 2) { PanelTiles.tile2x2Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2); u += 2; }
+                if (nt - u >= 1) PanelTiles.tile1x2Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid, valid2);
             }
             return;
         }
         if (type == GGMLType.F16) {
-            if (nt - u >= 4) { tile4F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 4; }
-            if (nt - u >= 2) { tile2F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 2; }
-            if (nt - u >= 1) tile1F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+            if (nt - u >= 4) { PanelTiles.tile4F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 4; }
+            if (nt - u >= 2) { PanelTiles.tile2F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 2; }
+            if (nt - u >= 1) PanelTiles.tile1F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
         } else if (type == GGMLType.Q4_0) {
-            if (nt - u >= 4) { tile4Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 4; }
-            if (nt - u >= 2) { tile2Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 2; }
-            if (nt - u >= 1) tile1Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+            if (nt - u >= 4) { PanelTiles.tile4Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 4; }
+            if (nt - u >= 2) { PanelTiles.tile2Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 2; }
+            if (nt - u >= 1) PanelTiles.tile1Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
         } else {
-            if (nt - u >= 4) { tile4Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 4; }
-            if (nt - u >= 2) { tile2Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 2; }
-            if (nt - u >= 1) tile1Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+            if (nt - u >= 4) { PanelTiles.tile4Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 4; }
+            if (nt - u >= 2) { PanelTiles.tile2Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 2; }
+            if (nt - u >= 1) PanelTiles.tile1Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
         }
     }
 
@@ -277,706 +286,15 @@ final class PanelKernels {
     private static int wide(MemorySegment seg, long off, int nb, GGMLType type, float[] xt, int xOff, int nt, float[] out, int oOff, int rows, int valid) {
         int u = 0;
         if (type == GGMLType.F16) {
-            for (; WIDE && nt - u >= 16; u += 16) tile16F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
-            for (; nt - u >= 8; u += 8) tile8F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+            for (; WIDE && nt - u >= 16; u += 16) PanelTiles.tile16F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+            for (; nt - u >= 8; u += 8) PanelTiles.tile8F16(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
         } else if (type == GGMLType.Q4_0) {
-            for (; WIDE && nt - u >= 16; u += 16) tile16Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
-            for (; nt - u >= 8; u += 8) tile8Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+            for (; WIDE && nt - u >= 16; u += 16) PanelTiles.tile16Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+            for (; nt - u >= 8; u += 8) PanelTiles.tile8Q4(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
         } else {
-            for (; WIDE && nt - u >= 16; u += 16) tile16Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
-            for (; nt - u >= 8; u += 8) tile8Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+            for (; WIDE && nt - u >= 16; u += 16) PanelTiles.tile16Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+            for (; nt - u >= 8; u += 8) PanelTiles.tile8Q8(seg, off, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
         }
         return u;
-    }
-
-    /** The 16 rows' scales of the panel block at {@code o}. */
-    private static FloatVector scales(MemorySegment seg, long o) {
-        return halves(seg, o);
-    }
-
-    /** 16 halves (one column of an F16 panel) as floats. */
-    private static FloatVector halves(MemorySegment seg, long o) {
-        return VectorKernels.halfToFloat((IntVector) ShortVector.fromMemorySegment(S16, seg, o, LE).convertShape(VectorOperators.S2I, I, 0));
-    }
-
-    /** 16 Q8_0 quants (one column of a panel) as floats. */
-    private static FloatVector quants(MemorySegment seg, long o) {
-        return toFloat((IntVector) ByteVector.fromMemorySegment(B16, seg, o, LE).convertShape(VectorOperators.B2I, I, 0));
-    }
-
-    /** 16 Q8_0 weights (one column of a panel), scaled. */
-    private static FloatVector q8(MemorySegment seg, long o, FloatVector d) {
-        return quants(seg, o).mul(d);
-    }
-
-    /** 16 Q4_0 bytes (two columns of a panel), zero-extended. */
-    private static IntVector nibbles(MemorySegment seg, long o) {
-        return (IntVector) ByteVector.fromMemorySegment(B16, seg, o, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
-    }
-
-    /** The low nibbles' weights: {@code (q - 8) d} as one rounding, {@code fma(q, d, -8d)}. */
-    private static FloatVector lowNibbles(IntVector q, FloatVector d, FloatVector m8) {
-        return toFloat(q.and(0x0F)).fma(d, m8);
-    }
-
-    private static FloatVector highNibbles(IntVector q, FloatVector d, FloatVector m8) {
-        return toFloat(q.lanewise(VectorOperators.LSHR, 4)).fma(d, m8);
-    }
-
-    private static FloatVector toFloat(IntVector q) {
-        return (FloatVector) q.convert(VectorOperators.I2F, 0);
-    }
-
-    private static void store(FloatVector a, float[] out, int off, int valid) {
-        a.intoArray(out, off, F.indexInRange(0, valid));
-    }
-
-    /** Q4_0, 16 input vectors; see {@link #tiles}. */
-    private static void tile16Q4(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
-        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
-        FloatVector a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-        FloatVector a8 = a0, a9 = a0, a10 = a0, a11 = a0;
-        FloatVector a12 = a0, a13 = a0, a14 = a0, a15 = a0;
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * Q4_BLOCK;
-            FloatVector d = scales(seg, o), m8 = d.mul(-8f);
-            for (int j = 0; j < 16; j++) {
-                IntVector q = nibbles(seg, o + SCALE_BYTES + j * ROWS);
-                FloatVector w = lowNibbles(q, d, m8), v = highNibbles(q, d, m8);
-                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + 16 * X_STRIDE;
-                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
-                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
-                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
-                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
-                a4 = w.fma(FloatVector.broadcast(F, xt[xa + 4]), a4);
-                a5 = w.fma(FloatVector.broadcast(F, xt[xa + 5]), a5);
-                a6 = w.fma(FloatVector.broadcast(F, xt[xa + 6]), a6);
-                a7 = w.fma(FloatVector.broadcast(F, xt[xa + 7]), a7);
-                a8 = w.fma(FloatVector.broadcast(F, xt[xa + 8]), a8);
-                a9 = w.fma(FloatVector.broadcast(F, xt[xa + 9]), a9);
-                a10 = w.fma(FloatVector.broadcast(F, xt[xa + 10]), a10);
-                a11 = w.fma(FloatVector.broadcast(F, xt[xa + 11]), a11);
-                a12 = w.fma(FloatVector.broadcast(F, xt[xa + 12]), a12);
-                a13 = w.fma(FloatVector.broadcast(F, xt[xa + 13]), a13);
-                a14 = w.fma(FloatVector.broadcast(F, xt[xa + 14]), a14);
-                a15 = w.fma(FloatVector.broadcast(F, xt[xa + 15]), a15);
-                a0 = v.fma(FloatVector.broadcast(F, xt[xb]), a0);
-                a1 = v.fma(FloatVector.broadcast(F, xt[xb + 1]), a1);
-                a2 = v.fma(FloatVector.broadcast(F, xt[xb + 2]), a2);
-                a3 = v.fma(FloatVector.broadcast(F, xt[xb + 3]), a3);
-                a4 = v.fma(FloatVector.broadcast(F, xt[xb + 4]), a4);
-                a5 = v.fma(FloatVector.broadcast(F, xt[xb + 5]), a5);
-                a6 = v.fma(FloatVector.broadcast(F, xt[xb + 6]), a6);
-                a7 = v.fma(FloatVector.broadcast(F, xt[xb + 7]), a7);
-                a8 = v.fma(FloatVector.broadcast(F, xt[xb + 8]), a8);
-                a9 = v.fma(FloatVector.broadcast(F, xt[xb + 9]), a9);
-                a10 = v.fma(FloatVector.broadcast(F, xt[xb + 10]), a10);
-                a11 = v.fma(FloatVector.broadcast(F, xt[xb + 11]), a11);
-                a12 = v.fma(FloatVector.broadcast(F, xt[xb + 12]), a12);
-                a13 = v.fma(FloatVector.broadcast(F, xt[xb + 13]), a13);
-                a14 = v.fma(FloatVector.broadcast(F, xt[xb + 14]), a14);
-                a15 = v.fma(FloatVector.broadcast(F, xt[xb + 15]), a15);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid);
-        a0.intoArray(out, oOff, m);
-        a1.intoArray(out, oOff + 1 * rows, m);
-        a2.intoArray(out, oOff + 2 * rows, m);
-        a3.intoArray(out, oOff + 3 * rows, m);
-        a4.intoArray(out, oOff + 4 * rows, m);
-        a5.intoArray(out, oOff + 5 * rows, m);
-        a6.intoArray(out, oOff + 6 * rows, m);
-        a7.intoArray(out, oOff + 7 * rows, m);
-        a8.intoArray(out, oOff + 8 * rows, m);
-        a9.intoArray(out, oOff + 9 * rows, m);
-        a10.intoArray(out, oOff + 10 * rows, m);
-        a11.intoArray(out, oOff + 11 * rows, m);
-        a12.intoArray(out, oOff + 12 * rows, m);
-        a13.intoArray(out, oOff + 13 * rows, m);
-        a14.intoArray(out, oOff + 14 * rows, m);
-        a15.intoArray(out, oOff + 15 * rows, m);
-    }
-
-    /** Q4_0, 8 input vectors; see {@link #tiles}. */
-    private static void tile8Q4(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
-        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
-        FloatVector a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * Q4_BLOCK;
-            FloatVector d = scales(seg, o), m8 = d.mul(-8f);
-            for (int j = 0; j < 16; j++) {
-                IntVector q = nibbles(seg, o + SCALE_BYTES + j * ROWS);
-                FloatVector w = lowNibbles(q, d, m8), v = highNibbles(q, d, m8);
-                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + 16 * X_STRIDE;
-                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
-                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
-                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
-                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
-                a4 = w.fma(FloatVector.broadcast(F, xt[xa + 4]), a4);
-                a5 = w.fma(FloatVector.broadcast(F, xt[xa + 5]), a5);
-                a6 = w.fma(FloatVector.broadcast(F, xt[xa + 6]), a6);
-                a7 = w.fma(FloatVector.broadcast(F, xt[xa + 7]), a7);
-                a0 = v.fma(FloatVector.broadcast(F, xt[xb]), a0);
-                a1 = v.fma(FloatVector.broadcast(F, xt[xb + 1]), a1);
-                a2 = v.fma(FloatVector.broadcast(F, xt[xb + 2]), a2);
-                a3 = v.fma(FloatVector.broadcast(F, xt[xb + 3]), a3);
-                a4 = v.fma(FloatVector.broadcast(F, xt[xb + 4]), a4);
-                a5 = v.fma(FloatVector.broadcast(F, xt[xb + 5]), a5);
-                a6 = v.fma(FloatVector.broadcast(F, xt[xb + 6]), a6);
-                a7 = v.fma(FloatVector.broadcast(F, xt[xb + 7]), a7);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid);
-        a0.intoArray(out, oOff, m);
-        a1.intoArray(out, oOff + 1 * rows, m);
-        a2.intoArray(out, oOff + 2 * rows, m);
-        a3.intoArray(out, oOff + 3 * rows, m);
-        a4.intoArray(out, oOff + 4 * rows, m);
-        a5.intoArray(out, oOff + 5 * rows, m);
-        a6.intoArray(out, oOff + 6 * rows, m);
-        a7.intoArray(out, oOff + 7 * rows, m);
-    }
-
-    /** Q4_0, 4 input vectors; see {@link #tiles}. */
-    private static void tile4Q4(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
-        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * Q4_BLOCK;
-            FloatVector d = scales(seg, o), m8 = d.mul(-8f);
-            for (int j = 0; j < 16; j++) {
-                IntVector q = nibbles(seg, o + SCALE_BYTES + j * ROWS);
-                FloatVector w = lowNibbles(q, d, m8), v = highNibbles(q, d, m8);
-                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + 16 * X_STRIDE;
-                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
-                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
-                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
-                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
-                a0 = v.fma(FloatVector.broadcast(F, xt[xb]), a0);
-                a1 = v.fma(FloatVector.broadcast(F, xt[xb + 1]), a1);
-                a2 = v.fma(FloatVector.broadcast(F, xt[xb + 2]), a2);
-                a3 = v.fma(FloatVector.broadcast(F, xt[xb + 3]), a3);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid);
-        a0.intoArray(out, oOff, m);
-        a1.intoArray(out, oOff + 1 * rows, m);
-        a2.intoArray(out, oOff + 2 * rows, m);
-        a3.intoArray(out, oOff + 3 * rows, m);
-    }
-
-    /** Q4_0, 2 input vectors; see {@link #tiles}. */
-    private static void tile2Q4(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
-        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F);
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * Q4_BLOCK;
-            FloatVector d = scales(seg, o), m8 = d.mul(-8f);
-            for (int j = 0; j < 16; j++) {
-                IntVector q = nibbles(seg, o + SCALE_BYTES + j * ROWS);
-                FloatVector w = lowNibbles(q, d, m8), v = highNibbles(q, d, m8);
-                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + 16 * X_STRIDE;
-                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
-                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
-                a0 = v.fma(FloatVector.broadcast(F, xt[xb]), a0);
-                a1 = v.fma(FloatVector.broadcast(F, xt[xb + 1]), a1);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid);
-        a0.intoArray(out, oOff, m);
-        a1.intoArray(out, oOff + 1 * rows, m);
-    }
-
-    /** Q4_0, 1 input vector; see {@link #tiles}. */
-    private static void tile1Q4(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
-        FloatVector a0 = FloatVector.zero(F);
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * Q4_BLOCK;
-            FloatVector d = scales(seg, o), m8 = d.mul(-8f);
-            for (int j = 0; j < 16; j++) {
-                IntVector q = nibbles(seg, o + SCALE_BYTES + j * ROWS);
-                FloatVector w = lowNibbles(q, d, m8), v = highNibbles(q, d, m8);
-                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + 16 * X_STRIDE;
-                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
-                a0 = v.fma(FloatVector.broadcast(F, xt[xb]), a0);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid);
-        a0.intoArray(out, oOff, m);
-    }
-
-    /** Q8_0, 16 input vectors; see {@link #tiles}. */
-    private static void tile16Q8(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
-        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
-        FloatVector a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-        FloatVector a8 = a0, a9 = a0, a10 = a0, a11 = a0;
-        FloatVector a12 = a0, a13 = a0, a14 = a0, a15 = a0;
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * Q8_BLOCK;
-            FloatVector d = scales(seg, o);
-            for (int j = 0; j < 32; j += 2) {
-                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d), v = q8(seg, o + SCALE_BYTES + (j + 1) * ROWS, d);
-                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + X_STRIDE;
-                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
-                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
-                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
-                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
-                a4 = w.fma(FloatVector.broadcast(F, xt[xa + 4]), a4);
-                a5 = w.fma(FloatVector.broadcast(F, xt[xa + 5]), a5);
-                a6 = w.fma(FloatVector.broadcast(F, xt[xa + 6]), a6);
-                a7 = w.fma(FloatVector.broadcast(F, xt[xa + 7]), a7);
-                a8 = w.fma(FloatVector.broadcast(F, xt[xa + 8]), a8);
-                a9 = w.fma(FloatVector.broadcast(F, xt[xa + 9]), a9);
-                a10 = w.fma(FloatVector.broadcast(F, xt[xa + 10]), a10);
-                a11 = w.fma(FloatVector.broadcast(F, xt[xa + 11]), a11);
-                a12 = w.fma(FloatVector.broadcast(F, xt[xa + 12]), a12);
-                a13 = w.fma(FloatVector.broadcast(F, xt[xa + 13]), a13);
-                a14 = w.fma(FloatVector.broadcast(F, xt[xa + 14]), a14);
-                a15 = w.fma(FloatVector.broadcast(F, xt[xa + 15]), a15);
-                a0 = v.fma(FloatVector.broadcast(F, xt[xb]), a0);
-                a1 = v.fma(FloatVector.broadcast(F, xt[xb + 1]), a1);
-                a2 = v.fma(FloatVector.broadcast(F, xt[xb + 2]), a2);
-                a3 = v.fma(FloatVector.broadcast(F, xt[xb + 3]), a3);
-                a4 = v.fma(FloatVector.broadcast(F, xt[xb + 4]), a4);
-                a5 = v.fma(FloatVector.broadcast(F, xt[xb + 5]), a5);
-                a6 = v.fma(FloatVector.broadcast(F, xt[xb + 6]), a6);
-                a7 = v.fma(FloatVector.broadcast(F, xt[xb + 7]), a7);
-                a8 = v.fma(FloatVector.broadcast(F, xt[xb + 8]), a8);
-                a9 = v.fma(FloatVector.broadcast(F, xt[xb + 9]), a9);
-                a10 = v.fma(FloatVector.broadcast(F, xt[xb + 10]), a10);
-                a11 = v.fma(FloatVector.broadcast(F, xt[xb + 11]), a11);
-                a12 = v.fma(FloatVector.broadcast(F, xt[xb + 12]), a12);
-                a13 = v.fma(FloatVector.broadcast(F, xt[xb + 13]), a13);
-                a14 = v.fma(FloatVector.broadcast(F, xt[xb + 14]), a14);
-                a15 = v.fma(FloatVector.broadcast(F, xt[xb + 15]), a15);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid);
-        a0.intoArray(out, oOff, m);
-        a1.intoArray(out, oOff + 1 * rows, m);
-        a2.intoArray(out, oOff + 2 * rows, m);
-        a3.intoArray(out, oOff + 3 * rows, m);
-        a4.intoArray(out, oOff + 4 * rows, m);
-        a5.intoArray(out, oOff + 5 * rows, m);
-        a6.intoArray(out, oOff + 6 * rows, m);
-        a7.intoArray(out, oOff + 7 * rows, m);
-        a8.intoArray(out, oOff + 8 * rows, m);
-        a9.intoArray(out, oOff + 9 * rows, m);
-        a10.intoArray(out, oOff + 10 * rows, m);
-        a11.intoArray(out, oOff + 11 * rows, m);
-        a12.intoArray(out, oOff + 12 * rows, m);
-        a13.intoArray(out, oOff + 13 * rows, m);
-        a14.intoArray(out, oOff + 14 * rows, m);
-        a15.intoArray(out, oOff + 15 * rows, m);
-    }
-
-    /** Q8_0, 8 input vectors; see {@link #tiles}. */
-    private static void tile8Q8(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
-        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
-        FloatVector a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * Q8_BLOCK;
-            FloatVector d = scales(seg, o);
-            for (int j = 0; j < 32; j += 2) {
-                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d), v = q8(seg, o + SCALE_BYTES + (j + 1) * ROWS, d);
-                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + X_STRIDE;
-                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
-                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
-                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
-                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
-                a4 = w.fma(FloatVector.broadcast(F, xt[xa + 4]), a4);
-                a5 = w.fma(FloatVector.broadcast(F, xt[xa + 5]), a5);
-                a6 = w.fma(FloatVector.broadcast(F, xt[xa + 6]), a6);
-                a7 = w.fma(FloatVector.broadcast(F, xt[xa + 7]), a7);
-                a0 = v.fma(FloatVector.broadcast(F, xt[xb]), a0);
-                a1 = v.fma(FloatVector.broadcast(F, xt[xb + 1]), a1);
-                a2 = v.fma(FloatVector.broadcast(F, xt[xb + 2]), a2);
-                a3 = v.fma(FloatVector.broadcast(F, xt[xb + 3]), a3);
-                a4 = v.fma(FloatVector.broadcast(F, xt[xb + 4]), a4);
-                a5 = v.fma(FloatVector.broadcast(F, xt[xb + 5]), a5);
-                a6 = v.fma(FloatVector.broadcast(F, xt[xb + 6]), a6);
-                a7 = v.fma(FloatVector.broadcast(F, xt[xb + 7]), a7);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid);
-        a0.intoArray(out, oOff, m);
-        a1.intoArray(out, oOff + 1 * rows, m);
-        a2.intoArray(out, oOff + 2 * rows, m);
-        a3.intoArray(out, oOff + 3 * rows, m);
-        a4.intoArray(out, oOff + 4 * rows, m);
-        a5.intoArray(out, oOff + 5 * rows, m);
-        a6.intoArray(out, oOff + 6 * rows, m);
-        a7.intoArray(out, oOff + 7 * rows, m);
-    }
-
-    /** Q8_0, 4 input vectors; see {@link #tiles}. */
-    private static void tile4Q8(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
-        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * Q8_BLOCK;
-            FloatVector d = scales(seg, o);
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
-                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
-                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
-                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
-                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid);
-        a0.intoArray(out, oOff, m);
-        a1.intoArray(out, oOff + 1 * rows, m);
-        a2.intoArray(out, oOff + 2 * rows, m);
-        a3.intoArray(out, oOff + 3 * rows, m);
-    }
-
-    /** Q8_0, 2 input vectors; see {@link #tiles}. */
-    private static void tile2Q8(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
-        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F);
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * Q8_BLOCK;
-            FloatVector d = scales(seg, o);
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
-                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
-                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid);
-        a0.intoArray(out, oOff, m);
-        a1.intoArray(out, oOff + 1 * rows, m);
-    }
-
-    /** Q8_0, 1 input vector; see {@link #tiles}. */
-    private static void tile1Q8(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
-        FloatVector a0 = FloatVector.zero(F);
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * Q8_BLOCK;
-            FloatVector d = scales(seg, o);
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
-                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid);
-        a0.intoArray(out, oOff, m);
-    }
-
-    /** F16, 16 input vectors; see {@link #tiles}. */
-    private static void tile16F16(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
-        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
-        FloatVector a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-        FloatVector a8 = a0, a9 = a0, a10 = a0, a11 = a0;
-        FloatVector a12 = a0, a13 = a0, a14 = a0, a15 = a0;
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * F16_BLOCK;
-            for (int j = 0; j < 32; j += 2) {
-                FloatVector w = halves(seg, o + 2L * j * ROWS), v = halves(seg, o + 2L * (j + 1) * ROWS);
-                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + X_STRIDE;
-                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
-                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
-                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
-                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
-                a4 = w.fma(FloatVector.broadcast(F, xt[xa + 4]), a4);
-                a5 = w.fma(FloatVector.broadcast(F, xt[xa + 5]), a5);
-                a6 = w.fma(FloatVector.broadcast(F, xt[xa + 6]), a6);
-                a7 = w.fma(FloatVector.broadcast(F, xt[xa + 7]), a7);
-                a8 = w.fma(FloatVector.broadcast(F, xt[xa + 8]), a8);
-                a9 = w.fma(FloatVector.broadcast(F, xt[xa + 9]), a9);
-                a10 = w.fma(FloatVector.broadcast(F, xt[xa + 10]), a10);
-                a11 = w.fma(FloatVector.broadcast(F, xt[xa + 11]), a11);
-                a12 = w.fma(FloatVector.broadcast(F, xt[xa + 12]), a12);
-                a13 = w.fma(FloatVector.broadcast(F, xt[xa + 13]), a13);
-                a14 = w.fma(FloatVector.broadcast(F, xt[xa + 14]), a14);
-                a15 = w.fma(FloatVector.broadcast(F, xt[xa + 15]), a15);
-                a0 = v.fma(FloatVector.broadcast(F, xt[xb]), a0);
-                a1 = v.fma(FloatVector.broadcast(F, xt[xb + 1]), a1);
-                a2 = v.fma(FloatVector.broadcast(F, xt[xb + 2]), a2);
-                a3 = v.fma(FloatVector.broadcast(F, xt[xb + 3]), a3);
-                a4 = v.fma(FloatVector.broadcast(F, xt[xb + 4]), a4);
-                a5 = v.fma(FloatVector.broadcast(F, xt[xb + 5]), a5);
-                a6 = v.fma(FloatVector.broadcast(F, xt[xb + 6]), a6);
-                a7 = v.fma(FloatVector.broadcast(F, xt[xb + 7]), a7);
-                a8 = v.fma(FloatVector.broadcast(F, xt[xb + 8]), a8);
-                a9 = v.fma(FloatVector.broadcast(F, xt[xb + 9]), a9);
-                a10 = v.fma(FloatVector.broadcast(F, xt[xb + 10]), a10);
-                a11 = v.fma(FloatVector.broadcast(F, xt[xb + 11]), a11);
-                a12 = v.fma(FloatVector.broadcast(F, xt[xb + 12]), a12);
-                a13 = v.fma(FloatVector.broadcast(F, xt[xb + 13]), a13);
-                a14 = v.fma(FloatVector.broadcast(F, xt[xb + 14]), a14);
-                a15 = v.fma(FloatVector.broadcast(F, xt[xb + 15]), a15);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid);
-        a0.intoArray(out, oOff, m);
-        a1.intoArray(out, oOff + 1 * rows, m);
-        a2.intoArray(out, oOff + 2 * rows, m);
-        a3.intoArray(out, oOff + 3 * rows, m);
-        a4.intoArray(out, oOff + 4 * rows, m);
-        a5.intoArray(out, oOff + 5 * rows, m);
-        a6.intoArray(out, oOff + 6 * rows, m);
-        a7.intoArray(out, oOff + 7 * rows, m);
-        a8.intoArray(out, oOff + 8 * rows, m);
-        a9.intoArray(out, oOff + 9 * rows, m);
-        a10.intoArray(out, oOff + 10 * rows, m);
-        a11.intoArray(out, oOff + 11 * rows, m);
-        a12.intoArray(out, oOff + 12 * rows, m);
-        a13.intoArray(out, oOff + 13 * rows, m);
-        a14.intoArray(out, oOff + 14 * rows, m);
-        a15.intoArray(out, oOff + 15 * rows, m);
-    }
-
-    /** F16, 8 input vectors; see {@link #tiles}. */
-    private static void tile8F16(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
-        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
-        FloatVector a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * F16_BLOCK;
-            for (int j = 0; j < 32; j += 2) {
-                FloatVector w = halves(seg, o + 2L * j * ROWS), v = halves(seg, o + 2L * (j + 1) * ROWS);
-                int xa = xOff + (b * 32 + j) * X_STRIDE, xb = xa + X_STRIDE;
-                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
-                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
-                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
-                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
-                a4 = w.fma(FloatVector.broadcast(F, xt[xa + 4]), a4);
-                a5 = w.fma(FloatVector.broadcast(F, xt[xa + 5]), a5);
-                a6 = w.fma(FloatVector.broadcast(F, xt[xa + 6]), a6);
-                a7 = w.fma(FloatVector.broadcast(F, xt[xa + 7]), a7);
-                a0 = v.fma(FloatVector.broadcast(F, xt[xb]), a0);
-                a1 = v.fma(FloatVector.broadcast(F, xt[xb + 1]), a1);
-                a2 = v.fma(FloatVector.broadcast(F, xt[xb + 2]), a2);
-                a3 = v.fma(FloatVector.broadcast(F, xt[xb + 3]), a3);
-                a4 = v.fma(FloatVector.broadcast(F, xt[xb + 4]), a4);
-                a5 = v.fma(FloatVector.broadcast(F, xt[xb + 5]), a5);
-                a6 = v.fma(FloatVector.broadcast(F, xt[xb + 6]), a6);
-                a7 = v.fma(FloatVector.broadcast(F, xt[xb + 7]), a7);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid);
-        a0.intoArray(out, oOff, m);
-        a1.intoArray(out, oOff + 1 * rows, m);
-        a2.intoArray(out, oOff + 2 * rows, m);
-        a3.intoArray(out, oOff + 3 * rows, m);
-        a4.intoArray(out, oOff + 4 * rows, m);
-        a5.intoArray(out, oOff + 5 * rows, m);
-        a6.intoArray(out, oOff + 6 * rows, m);
-        a7.intoArray(out, oOff + 7 * rows, m);
-    }
-
-    /** F16, 4 input vectors; see {@link #tiles}. */
-    private static void tile4F16(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
-        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * F16_BLOCK;
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = halves(seg, o + 2L * j * ROWS);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
-                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
-                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
-                a2 = w.fma(FloatVector.broadcast(F, xt[xa + 2]), a2);
-                a3 = w.fma(FloatVector.broadcast(F, xt[xa + 3]), a3);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid);
-        a0.intoArray(out, oOff, m);
-        a1.intoArray(out, oOff + 1 * rows, m);
-        a2.intoArray(out, oOff + 2 * rows, m);
-        a3.intoArray(out, oOff + 3 * rows, m);
-    }
-
-    /** F16, 2 input vectors; see {@link #tiles}. */
-    private static void tile2F16(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
-        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F);
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * F16_BLOCK;
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = halves(seg, o + 2L * j * ROWS);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
-                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
-                a1 = w.fma(FloatVector.broadcast(F, xt[xa + 1]), a1);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid);
-        a0.intoArray(out, oOff, m);
-        a1.intoArray(out, oOff + 1 * rows, m);
-    }
-
-    /** F16, 1 input vector; see {@link #tiles}. */
-    private static void tile1F16(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
-        FloatVector a0 = FloatVector.zero(F);
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * F16_BLOCK;
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = halves(seg, o + 2L * j * ROWS);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
-                a0 = w.fma(FloatVector.broadcast(F, xt[xa]), a0);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid);
-        a0.intoArray(out, oOff, m);
-    }
-
-    /** Q8_0, panels at {@code off} and the next one, 4 input vectors; see {@link #tiles}. */
-    private static void tile4x2Q8(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid, int valid2) {
-        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
-        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-        long off2 = off + (long) nb * Q8_BLOCK;
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * Q8_BLOCK, o2 = off2 + (long) b * Q8_BLOCK;
-            FloatVector d = scales(seg, o);
-            FloatVector e = scales(seg, o2);
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d), v = q8(seg, o2 + SCALE_BYTES + j * ROWS, e);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
-                FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
-                a0 = w.fma(x0, a0);
-                b0 = v.fma(x0, b0);
-                FloatVector x1 = FloatVector.broadcast(F, xt[xa + 1]);
-                a1 = w.fma(x1, a1);
-                b1 = v.fma(x1, b1);
-                FloatVector x2 = FloatVector.broadcast(F, xt[xa + 2]);
-                a2 = w.fma(x2, a2);
-                b2 = v.fma(x2, b2);
-                FloatVector x3 = FloatVector.broadcast(F, xt[xa + 3]);
-                a3 = w.fma(x3, a3);
-                b3 = v.fma(x3, b3);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid), m2 = F.indexInRange(0, valid2);
-        a0.intoArray(out, oOff, m);
-        b0.intoArray(out, oOff + ROWS, m2);
-        a1.intoArray(out, oOff + 1 * rows, m);
-        b1.intoArray(out, oOff + ROWS + 1 * rows, m2);
-        a2.intoArray(out, oOff + 2 * rows, m);
-        b2.intoArray(out, oOff + ROWS + 2 * rows, m2);
-        a3.intoArray(out, oOff + 3 * rows, m);
-        b3.intoArray(out, oOff + ROWS + 3 * rows, m2);
-    }
-
-    /** Q8_0, panels at {@code off} and the next one, 2 input vectors; see {@link #tiles}. */
-    private static void tile2x2Q8(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid, int valid2) {
-        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b0 = FloatVector.zero(F), b1 = FloatVector.zero(F);
-        long off2 = off + (long) nb * Q8_BLOCK;
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * Q8_BLOCK, o2 = off2 + (long) b * Q8_BLOCK;
-            FloatVector d = scales(seg, o);
-            FloatVector e = scales(seg, o2);
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d), v = q8(seg, o2 + SCALE_BYTES + j * ROWS, e);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
-                FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
-                a0 = w.fma(x0, a0);
-                b0 = v.fma(x0, b0);
-                FloatVector x1 = FloatVector.broadcast(F, xt[xa + 1]);
-                a1 = w.fma(x1, a1);
-                b1 = v.fma(x1, b1);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid), m2 = F.indexInRange(0, valid2);
-        a0.intoArray(out, oOff, m);
-        b0.intoArray(out, oOff + ROWS, m2);
-        a1.intoArray(out, oOff + 1 * rows, m);
-        b1.intoArray(out, oOff + ROWS + 1 * rows, m2);
-    }
-
-    /** Q8_0, panels at {@code off} and the next one, 1 input vector; see {@link #tiles}. */
-    private static void tile1x2Q8(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid, int valid2) {
-        FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F);
-        long off2 = off + (long) nb * Q8_BLOCK;
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * Q8_BLOCK, o2 = off2 + (long) b * Q8_BLOCK;
-            FloatVector d = scales(seg, o);
-            FloatVector e = scales(seg, o2);
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = q8(seg, o + SCALE_BYTES + j * ROWS, d), v = q8(seg, o2 + SCALE_BYTES + j * ROWS, e);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
-                FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
-                a0 = w.fma(x0, a0);
-                b0 = v.fma(x0, b0);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid), m2 = F.indexInRange(0, valid2);
-        a0.intoArray(out, oOff, m);
-        b0.intoArray(out, oOff + ROWS, m2);
-    }
-
-    /** F16, panels at {@code off} and the next one, 4 input vectors; see {@link #tiles}. */
-    private static void tile4x2F16(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid, int valid2) {
-        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
-        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-        long off2 = off + (long) nb * F16_BLOCK;
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * F16_BLOCK, o2 = off2 + (long) b * F16_BLOCK;
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = halves(seg, o + 2L * j * ROWS), v = halves(seg, o2 + 2L * j * ROWS);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
-                FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
-                a0 = w.fma(x0, a0);
-                b0 = v.fma(x0, b0);
-                FloatVector x1 = FloatVector.broadcast(F, xt[xa + 1]);
-                a1 = w.fma(x1, a1);
-                b1 = v.fma(x1, b1);
-                FloatVector x2 = FloatVector.broadcast(F, xt[xa + 2]);
-                a2 = w.fma(x2, a2);
-                b2 = v.fma(x2, b2);
-                FloatVector x3 = FloatVector.broadcast(F, xt[xa + 3]);
-                a3 = w.fma(x3, a3);
-                b3 = v.fma(x3, b3);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid), m2 = F.indexInRange(0, valid2);
-        a0.intoArray(out, oOff, m);
-        b0.intoArray(out, oOff + ROWS, m2);
-        a1.intoArray(out, oOff + 1 * rows, m);
-        b1.intoArray(out, oOff + ROWS + 1 * rows, m2);
-        a2.intoArray(out, oOff + 2 * rows, m);
-        b2.intoArray(out, oOff + ROWS + 2 * rows, m2);
-        a3.intoArray(out, oOff + 3 * rows, m);
-        b3.intoArray(out, oOff + ROWS + 3 * rows, m2);
-    }
-
-    /** F16, panels at {@code off} and the next one, 2 input vectors; see {@link #tiles}. */
-    private static void tile2x2F16(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid, int valid2) {
-        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b0 = FloatVector.zero(F), b1 = FloatVector.zero(F);
-        long off2 = off + (long) nb * F16_BLOCK;
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * F16_BLOCK, o2 = off2 + (long) b * F16_BLOCK;
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = halves(seg, o + 2L * j * ROWS), v = halves(seg, o2 + 2L * j * ROWS);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
-                FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
-                a0 = w.fma(x0, a0);
-                b0 = v.fma(x0, b0);
-                FloatVector x1 = FloatVector.broadcast(F, xt[xa + 1]);
-                a1 = w.fma(x1, a1);
-                b1 = v.fma(x1, b1);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid), m2 = F.indexInRange(0, valid2);
-        a0.intoArray(out, oOff, m);
-        b0.intoArray(out, oOff + ROWS, m2);
-        a1.intoArray(out, oOff + 1 * rows, m);
-        b1.intoArray(out, oOff + ROWS + 1 * rows, m2);
-    }
-
-    /** F16, panels at {@code off} and the next one, 1 input vector; see {@link #tiles}. */
-    private static void tile1x2F16(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid, int valid2) {
-        FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F);
-        long off2 = off + (long) nb * F16_BLOCK;
-        for (int b = 0; b < nb; b++) {
-            long o = off + (long) b * F16_BLOCK, o2 = off2 + (long) b * F16_BLOCK;
-            for (int j = 0; j < 32; j++) {
-                FloatVector w = halves(seg, o + 2L * j * ROWS), v = halves(seg, o2 + 2L * j * ROWS);
-                int xa = xOff + (b * 32 + j) * X_STRIDE;
-                FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
-                a0 = w.fma(x0, a0);
-                b0 = v.fma(x0, b0);
-            }
-        }
-        VectorMask<Float> m = F.indexInRange(0, valid), m2 = F.indexInRange(0, valid2);
-        a0.intoArray(out, oOff, m);
-        b0.intoArray(out, oOff + ROWS, m2);
     }
 }

@@ -728,12 +728,12 @@ public final class VectorKernels implements Kernels {
     private static final int HALF_BITS = 0x8FFFE000;
 
     /** The half in the high 16 bits of each int lane (see {@link #halfToFloat}): an arithmetic shift right by 3 lines it up. */
-    private static FloatVector highHalfToFloat(IntVector h) {
+    static FloatVector highHalfToFloat(IntVector h) {
         return h.lanewise(VectorOperators.ASHR, 3).and(HALF_BITS).reinterpretAsFloats().mul(F16_MAGIC);
     }
 
     /** The half in the low 16 bits of each int lane: moved to the high half first. */
-    private static FloatVector lowHalfToFloat(IntVector h) {
+    static FloatVector lowHalfToFloat(IntVector h) {
         return highHalfToFloat(h.lanewise(VectorOperators.LSHL, 16));
     }
 

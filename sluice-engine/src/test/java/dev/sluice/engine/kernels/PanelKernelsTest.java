@@ -8,7 +8,7 @@ import dev.sluice.engine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.lang.foreign.Arena;
 import java.util.Arrays;
@@ -35,8 +35,8 @@ class PanelKernelsTest {
     }
 
     @Test
-    void panelsAreUsedWhereVectorsHave16Lanes() {
-        assertThat(VectorKernels.PANELS).isEqualTo(VectorKernels.L == 16 && !"false".equals(System.getProperty("sluice.panels")));
+    void panelsAreUsedWhereVectorsHave16Or8Lanes() {
+        assertThat(VectorKernels.PANELS).isEqualTo((VectorKernels.L == 16 || VectorKernels.L == 8) && !"false".equals(System.getProperty("sluice.panels")));
         Tensor q8 = RandomTensors.random("w", GGMLType.Q8_0, 64, 3, 0.1f, rnd);
         Tensor f16 = RandomTensors.random("w", GGMLType.F16, 64, 3, 0.1f, rnd);
         Tensor f16Odd = RandomTensors.random("w", GGMLType.F16, 200, 3, 0.1f, rnd);
@@ -86,20 +86,26 @@ class PanelKernelsTest {
         return row.length * EPS * mags + 1e-30;
     }
 
+    /** {@code p x} for {@code n} vectors with the panel kernels of {@code lanes} (16: 512-bit, 8: 256-bit), whatever this machine's default. */
+    private static float[] matmul(Tensor p, float[] x, int n, int lanes) {
+        float[] out = new float[n * p.rows()];
+        PanelKernels.matmul(new Tensor[] {p}, x, new float[][] {out}, n, p.cols(), lanes);
+        return out;
+    }
+
     @ParameterizedTest
-    @EnumSource(value = GGMLType.class, names = {"Q8_0", "Q4_0", "F16"})
-    void matmulMatchesTheScalarTwin(GGMLType type) {
+    @CsvSource({"Q8_0, 16", "Q4_0, 16", "F16, 16", "Q8_0, 8", "Q4_0, 8", "F16, 8"})
+    void matmulMatchesTheScalarTwin(GGMLType type, int lanes) {
         int cols = 640, rows = 149; // 10 panels, the last of 5 rows: tasks of several panels, so pair tiles too
         Tensor w = RandomTensors.random("w", type, cols, rows, 0.1f, rnd);
         Tensor p = Panels.repack(w, Arena.ofAuto());
         for (int n : new int[] {1, 2, 3, 7, 16, 19, 40}) {
             float[] x = RandomTensors.gaussArray(n * cols, 1f, rnd);
-            float[] v = new float[n * rows], s = new float[n * rows];
-            vector.matmul(p, x, v, n);
+            float[] v = matmul(p, x, n, lanes), s = new float[n * rows];
             scalar.matmul(w, x, s, n);
             for (int t = 0; t < n; t++) {
                 for (int r = 0; r < rows; r++) {
-                    assertThat((double) v[t * rows + r]).as("%s n=%d vector %d row %d, %s", type, n, t, r, seed())
+                    assertThat((double) v[t * rows + r]).as("%s %d lanes n=%d vector %d row %d, %s", type, lanes, n, t, r, seed())
                             .isCloseTo(s[t * rows + r], within(tolerance(w, r, x, t * cols)));
                 }
             }
@@ -108,40 +114,54 @@ class PanelKernelsTest {
     }
 
     /**
+     * The 256-bit kernels (half panels) give the bits of the 512-bit ones, batched and single-vector: each lane's
+     * chain is the same. Rows 13 to 24: a last panel with only its first half valid, or part of its second.
+     */
+    @ParameterizedTest
+    @CsvSource({"Q8_0, 149", "Q4_0, 149", "F16, 149", "Q8_0, 21", "Q4_0, 21", "F16, 21", "Q8_0, 13", "Q4_0, 13", "F16, 8"})
+    void bothWidthsGiveTheSameBits(GGMLType type, int rows) {
+        int cols = 192;
+        Tensor p = Panels.repack(RandomTensors.random("w", type, cols, rows, 0.1f, rnd), Arena.ofAuto());
+        for (int n : new int[] {1, 2, 5, 8, 13, 16, 27}) {
+            float[] x = RandomTensors.gaussArray(n * cols, 1f, rnd);
+            assertThat(matmul(p, x, n, 8)).as("%s rows %d n=%d, %s", type, rows, n, seed()).containsExactly(matmul(p, x, n, 16));
+        }
+        assertThatThrownBy(() -> matmul(p, new float[cols], 1, 4)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("16 or 8 lanes");
+    }
+
+    /**
      * Batches of 2 to 40 (every mix of 16, 8, 4, 2 and 1-vector tiles, on one panel or on two at once) give each
      * vector the bits of the 40-vector batch; 149 rows (10 panels, the last partial).
      */
     @ParameterizedTest
-    @EnumSource(value = GGMLType.class, names = {"Q8_0", "Q4_0", "F16"})
-    void everyTileGivesTheSameBits(GGMLType type) {
+    @CsvSource({"Q8_0, 16", "Q4_0, 16", "F16, 16", "Q8_0, 8", "Q4_0, 8", "F16, 8"})
+    void everyTileGivesTheSameBits(GGMLType type, int lanes) {
         int cols = 256, rows = 149, max = 40;
         Tensor p = Panels.repack(RandomTensors.random("w", type, cols, rows, 0.1f, rnd), Arena.ofAuto());
         float[] x = RandomTensors.gaussArray(max * cols, 1f, rnd);
-        float[] all = new float[max * rows];
-        vector.matmul(p, x, all, max);
+        float[] all = matmul(p, x, max, lanes);
         for (int n = 2; n < max; n++) {
-            float[] out = new float[n * rows];
-            vector.matmul(p, Arrays.copyOfRange(x, (max - n) * cols, max * cols), out, n);
-            assertThat(out).as("%s last %d of a batch of %d, %s", type, n, max, seed()).containsExactly(Arrays.copyOfRange(all, (max - n) * rows, max * rows));
+            float[] out = matmul(p, Arrays.copyOfRange(x, (max - n) * cols, max * cols), n, lanes);
+            assertThat(out).as("%s %d lanes, last %d of a batch of %d, %s", type, lanes, n, max, seed()).containsExactly(Arrays.copyOfRange(all, (max - n) * rows, max * rows));
         }
     }
 
     /** A batch longer than a token block (4096 columns: 32 vectors per block) keeps every vector's bits, and rows past the last panel row are not written. */
-    @Test
-    void batchInvariantAcrossTokenBlocks() {
+    @ParameterizedTest
+    @ValueSource(ints = {16, 8})
+    void batchInvariantAcrossTokenBlocks(int lanes) {
         int cols = 4096, rows = 21, n = 37;
         assertThat(VectorKernels.T_BLOCK_BYTES / (4 * cols)).isLessThan(n);
         Tensor p = Panels.repack(RandomTensors.random("w", GGMLType.Q4_0, cols, rows, 0.1f, rnd), Arena.ofAuto());
         float[] x = RandomTensors.gaussArray(n * cols, 1f, rnd);
         float[] all = new float[n * rows + 5];
         Arrays.fill(all, n * rows, all.length, 42f);
-        vector.matmul(p, x, all, n);
+        PanelKernels.matmul(new Tensor[] {p}, x, new float[][] {all}, n, cols, lanes);
         assertThat(Arrays.copyOfRange(all, n * rows, all.length)).containsOnly(42f);
         for (int t = 0; t < n; t++) {
             float[] pair = new float[2 * cols];
             System.arraycopy(x, t * cols, pair, 0, cols);
-            float[] out = new float[2 * rows];
-            vector.matmul(p, pair, out, 2);
+            float[] out = matmul(p, pair, 2, lanes);
             assertThat(Arrays.copyOf(out, rows)).as("vector %d alone vs in a batch of %d, %s", t, n, seed())
                     .containsExactly(Arrays.copyOfRange(all, t * rows, (t + 1) * rows));
         }
