@@ -721,7 +721,15 @@ public final class VectorKernels implements Kernels {
      * subnormals included (they become float denormals, scaled exactly); inf and NaN are not handled.
      */
     static FloatVector halfToFloat(IntVector s) {
-        return s.lanewise(VectorOperators.LSHL, 13).and(HALF_BITS).reinterpretAsFloats().mul(F16_MAGIC);
+        return halfToFloat(s, F16_MAGIC);
+    }
+
+    /**
+     * {@link #halfToFloat} with another rebiasing factor: {@code 2^(112 - k)} for halves stored as the value
+     * times {@code 2^k} (F16 panels, {@link dev.sluice.engine.tensor.Panels#F16_SHIFT}), exact as well.
+     */
+    static FloatVector halfToFloat(IntVector s, float magic) {
+        return s.lanewise(VectorOperators.LSHL, 13).and(HALF_BITS).reinterpretAsFloats().mul(magic);
     }
 
     /** Sign and exponent-mantissa bit positions of a half moved up by 13 (see {@link #halfToFloat}). */
@@ -729,12 +737,22 @@ public final class VectorKernels implements Kernels {
 
     /** The half in the high 16 bits of each int lane (see {@link #halfToFloat}): an arithmetic shift right by 3 lines it up. */
     static FloatVector highHalfToFloat(IntVector h) {
-        return h.lanewise(VectorOperators.ASHR, 3).and(HALF_BITS).reinterpretAsFloats().mul(F16_MAGIC);
+        return highHalfToFloat(h, F16_MAGIC);
+    }
+
+    /** {@link #highHalfToFloat} with the rebiasing factor {@code magic} (see {@link #halfToFloat(IntVector, float)}). */
+    static FloatVector highHalfToFloat(IntVector h, float magic) {
+        return h.lanewise(VectorOperators.ASHR, 3).and(HALF_BITS).reinterpretAsFloats().mul(magic);
     }
 
     /** The half in the low 16 bits of each int lane: moved to the high half first. */
     static FloatVector lowHalfToFloat(IntVector h) {
-        return highHalfToFloat(h.lanewise(VectorOperators.LSHL, 16));
+        return lowHalfToFloat(h, F16_MAGIC);
+    }
+
+    /** {@link #lowHalfToFloat} with the rebiasing factor {@code magic}. */
+    static FloatVector lowHalfToFloat(IntVector h, float magic) {
+        return highHalfToFloat(h.lanewise(VectorOperators.LSHL, 16), magic);
     }
 
     /** F16 row against a {@link #deinterleave deinterleaved} {@code xp}; four accumulators (two chunks of {@code 2L} per step) hide the FMA latency. */

@@ -25,6 +25,15 @@ public final class Panels {
 
     /** Rows per panel: one 512-bit vector of floats. */
     public static final int ROWS = 16;
+    /**
+     * F16 panels hold each weight times {@code 2^F16_SHIFT}, exactly: a subnormal half (below {@code 2^-14}) becomes a
+     * normal one, so the kernels' decoding never meets a float denormal (a microcode assist per instruction
+     * on x86). Only where every value is below {@code 2^(16 - F16_SHIFT)} = 64 in magnitude; a tensor with a
+     * larger value stays in rows ({@link #repack} returns it as is).
+     */
+    public static final int F16_SHIFT = 10;
+    private static final float F16_SCALE = Math.scalb(1f, F16_SHIFT), F16_UNSCALE = Math.scalb(1f, -F16_SHIFT);
+
     /** Bytes of a panel block's scales. */
     public static final int SCALE_BYTES = 2 * ROWS;
 
@@ -69,32 +78,41 @@ public final class Panels {
         MemorySegment dst = arena.allocate((long) panels * panelBytes, 64);
         // a few chunks of panels per core, each with its two buffers (per-panel buffers were twice the model in garbage)
         int chunks = Math.min(panels, 4 * Runtime.getRuntime().availableProcessors());
+        java.util.concurrent.atomic.AtomicBoolean unshiftable = new java.util.concurrent.atomic.AtomicBoolean();
         IntStream.range(0, chunks).parallel().forEach(chunk -> {
             byte[] in = new byte[ROWS * rowBytes], out = new byte[panelBytes];
-            for (int p = (int) ((long) panels * chunk / chunks); p < (int) ((long) panels * (chunk + 1) / chunks); p++) {
+            for (int p = (int) ((long) panels * chunk / chunks); p < (int) ((long) panels * (chunk + 1) / chunks) && !unshiftable.get(); p++) {
                 int n = Math.min(ROWS, rows - p * ROWS);
                 if (n < ROWS) java.util.Arrays.fill(out, (byte) 0); // the last panel's missing rows are zeros
                 MemorySegment.copy(src, (long) p * ROWS * rowBytes, MemorySegment.ofArray(in), 0, (long) n * rowBytes);
-                packPanel(type, in, n, rowBytes, nb, out);
+                if (!packPanel(type, in, n, rowBytes, nb, out)) unshiftable.set(true);
                 MemorySegment.copy(MemorySegment.ofArray(out), 0, dst, (long) p * panelBytes, panelBytes);
             }
         });
+        if (unshiftable.get()) return t;
         // the file's pages of this tensor are not read again (the panels replace it): let the OS drop them
         if (src.isMapped()) src.unload();
         return new Tensor(t.name(), type, t.shape(), dst, Tensor.Layout.PANELS);
     }
 
-    /** The {@code n} rows of ggml blocks in {@code in} ({@code rowBytes} each) as one panel in {@code out}. */
-    private static void packPanel(GGMLType type, byte[] in, int n, int rowBytes, int nb, byte[] out) {
+    /**
+     * The {@code n} rows of ggml blocks in {@code in} ({@code rowBytes} each) as one panel in {@code out}; false if an
+     * F16 value cannot be shifted (see {@link #F16_SHIFT}).
+     */
+    private static boolean packPanel(GGMLType type, byte[] in, int n, int rowBytes, int nb, byte[] out) {
         int typeSize = type.typeSize, quantBytes = typeSize - 2;
+        boolean ok = true;
         for (int b = 0; b < nb; b++) {
             int o = b * blockBytes(type);
             for (int r = 0; r < n; r++) {
-                if (type == GGMLType.F16) { // column c's halves side by side
+                if (type == GGMLType.F16) { // column c's halves side by side, times 2^F16_SHIFT
                     for (int c = 0; c < 32; c++) {
                         int s = r * rowBytes + (b * 32 + c) * 2, d = o + c * 2 * ROWS + 2 * r;
-                        out[d] = in[s];
-                        out[d + 1] = in[s + 1];
+                        float v = Float.float16ToFloat((short) ((in[s] & 0xFF) | in[s + 1] << 8));
+                        short h = Float.floatToFloat16(v * F16_SCALE);
+                        ok &= Float.isFinite(Float.float16ToFloat(h)) || !Float.isFinite(v);
+                        out[d] = (byte) h;
+                        out[d + 1] = (byte) (h >> 8);
                     }
                     continue;
                 }
@@ -104,6 +122,7 @@ public final class Panels {
                 for (int j = 0; j < quantBytes; j++) out[o + SCALE_BYTES + j * ROWS + r] = in[s + 2 + j];
             }
         }
+        return ok;
     }
 
     /** Dequantizes (F16: converts) row {@code row} of panel tensor {@code t} into {@code dst[dstOff..]}: the bits of {@link Dequant#row} on the ggml rows. */
@@ -114,7 +133,7 @@ public final class Panels {
         for (int b = 0; b < cols / 32; b++) {
             long off = blockOffset(type, cols, p, b);
             if (type == GGMLType.F16) {
-                for (int c = 0; c < 32; c++) dst[dstOff + b * 32 + c] = Dequant.halfAt(seg, off + 2L * (c * ROWS + r));
+                for (int c = 0; c < 32; c++) dst[dstOff + b * 32 + c] = Dequant.halfAt(seg, off + 2L * (c * ROWS + r)) * F16_UNSCALE;
                 continue;
             }
             float d = Dequant.halfAt(seg, off + 2L * r);
@@ -137,7 +156,7 @@ public final class Panels {
         GGMLType type = t.type();
         long off = blockOffset(type, t.cols(), row / ROWS, col / 32);
         int r = row % ROWS, j = col % 32;
-        if (type == GGMLType.F16) return Dequant.halfAt(t.data(), off + 2L * (j * ROWS + r));
+        if (type == GGMLType.F16) return Dequant.halfAt(t.data(), off + 2L * (j * ROWS + r)) * F16_UNSCALE;
         float d = Dequant.halfAt(t.data(), off + 2L * r);
         if (type == GGMLType.Q8_0) return d * t.data().get(ValueLayout.JAVA_BYTE, off + SCALE_BYTES + (long) j * ROWS + r);
         int v = t.data().get(ValueLayout.JAVA_BYTE, off + SCALE_BYTES + (long) (j & 15) * ROWS + r) & 0xFF;

@@ -146,6 +146,60 @@ class PanelKernelsTest {
         }
     }
 
+    /** An F16 matrix of {@code rows} x {@code cols} halves from {@code half(r, c)}. */
+    private static Tensor f16(int rows, int cols, java.util.function.IntBinaryOperator half) {
+        java.lang.foreign.MemorySegment seg = Arena.ofAuto().allocate(2L * rows * cols, 64);
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) seg.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 2L * (r * cols + c), (short) half.applyAsInt(r, c));
+        }
+        return new Tensor("w", GGMLType.F16, new long[] {cols, rows}, seg);
+    }
+
+    /**
+     * F16 panels hold the weights times 2^10 so that no half is subnormal: subnormal halves (every one of the 1023
+     * mantissas, both signs), the largest value that fits (63.97) and ordinary values come back bit for bit, and the
+     * matmuls at both widths match the scalar twin on them.
+     */
+    @Test
+    void f16PanelsKeepSubnormalsAndTheLargestValuesExactly() {
+        int rows = 37, cols = 128;
+        Tensor w = f16(rows, cols, (r, c) -> switch ((r + c) % 4) {
+            case 0 -> (r * cols + c) % 1023 + 1; // subnormal, positive
+            case 1 -> 0x8000 | ((r * 7 + c) % 1023 + 1); // subnormal, negative
+            case 2 -> c % 8 == 0 ? 0x53FF : 0xD3FF; // +-63.97, the largest that 2^10 keeps finite
+            default -> Float.floatToFloat16((float) ((r - c) * 0.01));
+        });
+        Tensor p = Panels.repack(w, Arena.ofAuto());
+        assertThat(p.layout()).isEqualTo(Tensor.Layout.PANELS);
+        assertThat(Dequant.toFloats(p)).containsExactly(Dequant.toFloats(w));
+        assertThat(Dequant.element(p, 5L * cols + 3)).isEqualTo(Dequant.element(w, 5L * cols + 3));
+        for (int lanes : new int[] {16, 8}) {
+            for (int n : new int[] {1, 3, 16}) {
+                float[] x = RandomTensors.gaussArray(n * cols, 1f, rnd);
+                float[] v = matmul(p, x, n, lanes), s = new float[n * rows];
+                scalar.matmul(w, x, s, n);
+                for (int t = 0; t < n; t++) {
+                    for (int r = 0; r < rows; r++) {
+                        assertThat((double) v[t * rows + r]).as("%d lanes n=%d vector %d row %d, %s", lanes, n, t, r, seed())
+                                .isCloseTo(s[t * rows + r], within(tolerance(w, r, x, t * cols)));
+                    }
+                }
+            }
+        }
+    }
+
+    /** An F16 matrix holding a value of 64 or more (2^10 times it would overflow a half) is not repacked: it stays in rows, exact, on the row kernels. */
+    @Test
+    void f16ValuesOf64OrMoreStayInRows() {
+        Tensor w = f16(20, 64, (r, c) -> r == 17 && c == 40 ? Float.floatToFloat16(64f) : Float.floatToFloat16(0.5f));
+        assertThat(Panels.repack(w, Arena.ofAuto())).isSameAs(w);
+        assertThat(vector.prepare(w)).isSameAs(w);
+        float[] x = RandomTensors.gaussArray(64, 1f, rnd), v = new float[20], s = new float[20];
+        vector.matmul(vector.prepare(w), x, v, 1);
+        scalar.matmul(w, x, s, 1);
+        for (int r = 0; r < 20; r++) assertThat((double) v[r]).isCloseTo(s[r], within(tolerance(w, r, x, 0)));
+    }
+
     /** A batch longer than a token block (4096 columns: 32 vectors per block) keeps every vector's bits, and rows past the last panel row are not written. */
     @ParameterizedTest
     @ValueSource(ints = {16, 8})
