@@ -1323,4 +1323,208 @@ final class PanelTiles {
         a0.intoArray(out, oOff, m);
         b0.intoArray(out, oOff + 8, m2);
     }
+
+    /** Q4_0: the panel at {@code off} decoded into {@code w[c * 16 + row]} (column {@code c}), the values the tiles decode; see {@link PanelKernels#gemm}. */
+    static void decodeQ4H(MemorySegment seg, long off, int nb, float[] w) {
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q4_BLOCK;
+            int c0 = b * 32 * ROWS;
+            for (int hr = 0; hr < ROWS; hr += 8) {
+                FloatVector d = scalesH(seg, o + 2 * hr), m8 = d.mul(-8f);
+                for (int j = 0; j < 16; j++) {
+                    IntVector q = nibblesH(seg, o + SCALE_BYTES + j * ROWS + hr);
+                    lowNibbles(q, d, m8).intoArray(w, c0 + j * ROWS + hr);
+                    highNibbles(q, d, m8).intoArray(w, c0 + (j + 16) * ROWS + hr);
+                }
+            }
+        }
+    }
+
+    /** Q8_0: the panel at {@code off} decoded into {@code w[c * 16 + row]} (column {@code c}), the values the tiles decode; see {@link PanelKernels#gemm}. */
+    static void decodeQ8H(MemorySegment seg, long off, int nb, float[] w) {
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q8_BLOCK;
+            int c0 = b * 32 * ROWS;
+            for (int hr = 0; hr < ROWS; hr += 8) {
+                FloatVector d = scalesH(seg, o + 2 * hr);
+                for (int j = 0; j < 32; j++) q8H(seg, o + SCALE_BYTES + j * ROWS + hr, d).intoArray(w, c0 + j * ROWS + hr);
+            }
+        }
+    }
+
+    /** F16: the panel at {@code off} decoded into {@code w[c * 16 + row]} (column {@code c}), the values the tiles decode; see {@link PanelKernels#gemm}. */
+    static void decodeF16H(MemorySegment seg, long off, int nb, float[] w) {
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * F16_BLOCK;
+            int c0 = b * 32 * ROWS;
+            for (int hr = 0; hr < ROWS; hr += 8) {
+                for (int j = 0; j < 32; j++) halvesH(seg, o + 2L * j * ROWS + 2 * hr).intoArray(w, c0 + j * ROWS + hr);
+            }
+        }
+    }
+
+    /** A decoded panel (see {@code decode*H}), 4 input vectors, columns in Q4_0 order; see {@link PanelKernels#gemm}. */
+    static void tileF4Q4H(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(FH), a1 = FloatVector.zero(FH), a2 = FloatVector.zero(FH), a3 = FloatVector.zero(FH);
+        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        for (int b = 0; b < nb * 32; b += 32) {
+            for (int j = b; j < b + 16; j++) {
+                FloatVector w0 = FloatVector.fromArray(FH, w, j * ROWS), w1 = FloatVector.fromArray(FH, w, j * ROWS + 8);
+                int xa = xOff + j * X_STRIDE;
+                FloatVector x0 = FloatVector.broadcast(FH, xt[xa]);
+                a0 = w0.fma(x0, a0);
+                b0 = w1.fma(x0, b0);
+                FloatVector x1 = FloatVector.broadcast(FH, xt[xa + 1]);
+                a1 = w0.fma(x1, a1);
+                b1 = w1.fma(x1, b1);
+                FloatVector x2 = FloatVector.broadcast(FH, xt[xa + 2]);
+                a2 = w0.fma(x2, a2);
+                b2 = w1.fma(x2, b2);
+                FloatVector x3 = FloatVector.broadcast(FH, xt[xa + 3]);
+                a3 = w0.fma(x3, a3);
+                b3 = w1.fma(x3, b3);
+                FloatVector w0h = FloatVector.fromArray(FH, w, (j + 16) * ROWS), w1h = FloatVector.fromArray(FH, w, (j + 16) * ROWS + 8);
+                int xah = xOff + (j + 16) * X_STRIDE;
+                FloatVector x0h = FloatVector.broadcast(FH, xt[xah]);
+                a0 = w0h.fma(x0h, a0);
+                b0 = w1h.fma(x0h, b0);
+                FloatVector x1h = FloatVector.broadcast(FH, xt[xah + 1]);
+                a1 = w0h.fma(x1h, a1);
+                b1 = w1h.fma(x1h, b1);
+                FloatVector x2h = FloatVector.broadcast(FH, xt[xah + 2]);
+                a2 = w0h.fma(x2h, a2);
+                b2 = w1h.fma(x2h, b2);
+                FloatVector x3h = FloatVector.broadcast(FH, xt[xah + 3]);
+                a3 = w0h.fma(x3h, a3);
+                b3 = w1h.fma(x3h, b3);
+            }
+        }
+        VectorMask<Float> m = FH.indexInRange(0, valid), m2 = FH.indexInRange(0, valid - 8);
+        a0.intoArray(out, oOff, m);
+        b0.intoArray(out, oOff + 8, m2);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        b1.intoArray(out, oOff + 8 + 1 * rows, m2);
+        a2.intoArray(out, oOff + 2 * rows, m);
+        b2.intoArray(out, oOff + 8 + 2 * rows, m2);
+        a3.intoArray(out, oOff + 3 * rows, m);
+        b3.intoArray(out, oOff + 8 + 3 * rows, m2);
+    }
+
+    /** A decoded panel (see {@code decode*H}), 2 input vectors, columns in Q4_0 order; see {@link PanelKernels#gemm}. */
+    static void tileF2Q4H(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(FH), a1 = FloatVector.zero(FH), b0 = FloatVector.zero(FH), b1 = FloatVector.zero(FH);
+        for (int b = 0; b < nb * 32; b += 32) {
+            for (int j = b; j < b + 16; j++) {
+                FloatVector w0 = FloatVector.fromArray(FH, w, j * ROWS), w1 = FloatVector.fromArray(FH, w, j * ROWS + 8);
+                int xa = xOff + j * X_STRIDE;
+                FloatVector x0 = FloatVector.broadcast(FH, xt[xa]);
+                a0 = w0.fma(x0, a0);
+                b0 = w1.fma(x0, b0);
+                FloatVector x1 = FloatVector.broadcast(FH, xt[xa + 1]);
+                a1 = w0.fma(x1, a1);
+                b1 = w1.fma(x1, b1);
+                FloatVector w0h = FloatVector.fromArray(FH, w, (j + 16) * ROWS), w1h = FloatVector.fromArray(FH, w, (j + 16) * ROWS + 8);
+                int xah = xOff + (j + 16) * X_STRIDE;
+                FloatVector x0h = FloatVector.broadcast(FH, xt[xah]);
+                a0 = w0h.fma(x0h, a0);
+                b0 = w1h.fma(x0h, b0);
+                FloatVector x1h = FloatVector.broadcast(FH, xt[xah + 1]);
+                a1 = w0h.fma(x1h, a1);
+                b1 = w1h.fma(x1h, b1);
+            }
+        }
+        VectorMask<Float> m = FH.indexInRange(0, valid), m2 = FH.indexInRange(0, valid - 8);
+        a0.intoArray(out, oOff, m);
+        b0.intoArray(out, oOff + 8, m2);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        b1.intoArray(out, oOff + 8 + 1 * rows, m2);
+    }
+
+    /** A decoded panel (see {@code decode*H}), 1 input vector, columns in Q4_0 order; see {@link PanelKernels#gemm}. */
+    static void tileF1Q4H(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(FH), b0 = FloatVector.zero(FH);
+        for (int b = 0; b < nb * 32; b += 32) {
+            for (int j = b; j < b + 16; j++) {
+                FloatVector w0 = FloatVector.fromArray(FH, w, j * ROWS), w1 = FloatVector.fromArray(FH, w, j * ROWS + 8);
+                int xa = xOff + j * X_STRIDE;
+                FloatVector x0 = FloatVector.broadcast(FH, xt[xa]);
+                a0 = w0.fma(x0, a0);
+                b0 = w1.fma(x0, b0);
+                FloatVector w0h = FloatVector.fromArray(FH, w, (j + 16) * ROWS), w1h = FloatVector.fromArray(FH, w, (j + 16) * ROWS + 8);
+                int xah = xOff + (j + 16) * X_STRIDE;
+                FloatVector x0h = FloatVector.broadcast(FH, xt[xah]);
+                a0 = w0h.fma(x0h, a0);
+                b0 = w1h.fma(x0h, b0);
+            }
+        }
+        VectorMask<Float> m = FH.indexInRange(0, valid), m2 = FH.indexInRange(0, valid - 8);
+        a0.intoArray(out, oOff, m);
+        b0.intoArray(out, oOff + 8, m2);
+    }
+
+    /** A decoded panel (see {@code decode*H}), 4 input vectors, columns in order; see {@link PanelKernels#gemm}. */
+    static void tileF4H(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(FH), a1 = FloatVector.zero(FH), a2 = FloatVector.zero(FH), a3 = FloatVector.zero(FH);
+        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        for (int c = 0; c < nb * 32; c++) {
+            FloatVector w0 = FloatVector.fromArray(FH, w, c * ROWS), w1 = FloatVector.fromArray(FH, w, c * ROWS + 8);
+            int xa = xOff + c * X_STRIDE;
+            FloatVector x0 = FloatVector.broadcast(FH, xt[xa]);
+            a0 = w0.fma(x0, a0);
+            b0 = w1.fma(x0, b0);
+            FloatVector x1 = FloatVector.broadcast(FH, xt[xa + 1]);
+            a1 = w0.fma(x1, a1);
+            b1 = w1.fma(x1, b1);
+            FloatVector x2 = FloatVector.broadcast(FH, xt[xa + 2]);
+            a2 = w0.fma(x2, a2);
+            b2 = w1.fma(x2, b2);
+            FloatVector x3 = FloatVector.broadcast(FH, xt[xa + 3]);
+            a3 = w0.fma(x3, a3);
+            b3 = w1.fma(x3, b3);
+        }
+        VectorMask<Float> m = FH.indexInRange(0, valid), m2 = FH.indexInRange(0, valid - 8);
+        a0.intoArray(out, oOff, m);
+        b0.intoArray(out, oOff + 8, m2);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        b1.intoArray(out, oOff + 8 + 1 * rows, m2);
+        a2.intoArray(out, oOff + 2 * rows, m);
+        b2.intoArray(out, oOff + 8 + 2 * rows, m2);
+        a3.intoArray(out, oOff + 3 * rows, m);
+        b3.intoArray(out, oOff + 8 + 3 * rows, m2);
+    }
+
+    /** A decoded panel (see {@code decode*H}), 2 input vectors, columns in order; see {@link PanelKernels#gemm}. */
+    static void tileF2H(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(FH), a1 = FloatVector.zero(FH), b0 = FloatVector.zero(FH), b1 = FloatVector.zero(FH);
+        for (int c = 0; c < nb * 32; c++) {
+            FloatVector w0 = FloatVector.fromArray(FH, w, c * ROWS), w1 = FloatVector.fromArray(FH, w, c * ROWS + 8);
+            int xa = xOff + c * X_STRIDE;
+            FloatVector x0 = FloatVector.broadcast(FH, xt[xa]);
+            a0 = w0.fma(x0, a0);
+            b0 = w1.fma(x0, b0);
+            FloatVector x1 = FloatVector.broadcast(FH, xt[xa + 1]);
+            a1 = w0.fma(x1, a1);
+            b1 = w1.fma(x1, b1);
+        }
+        VectorMask<Float> m = FH.indexInRange(0, valid), m2 = FH.indexInRange(0, valid - 8);
+        a0.intoArray(out, oOff, m);
+        b0.intoArray(out, oOff + 8, m2);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        b1.intoArray(out, oOff + 8 + 1 * rows, m2);
+    }
+
+    /** A decoded panel (see {@code decode*H}), 1 input vector, columns in order; see {@link PanelKernels#gemm}. */
+    static void tileF1H(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(FH), b0 = FloatVector.zero(FH);
+        for (int c = 0; c < nb * 32; c++) {
+            FloatVector w0 = FloatVector.fromArray(FH, w, c * ROWS), w1 = FloatVector.fromArray(FH, w, c * ROWS + 8);
+            int xa = xOff + c * X_STRIDE;
+            FloatVector x0 = FloatVector.broadcast(FH, xt[xa]);
+            a0 = w0.fma(x0, a0);
+            b0 = w1.fma(x0, b0);
+        }
+        VectorMask<Float> m = FH.indexInRange(0, valid), m2 = FH.indexInRange(0, valid - 8);
+        a0.intoArray(out, oOff, m);
+        b0.intoArray(out, oOff + 8, m2);
+    }
 }
