@@ -172,7 +172,7 @@ final class PanelKernels {
                 int rows = w.rows();
                 float[] out = outs[i];
                 // 256 bits, a block of many vectors: each panel decoded once into floats, then float tiles
-                float[] wf = half && tEnd - first >= DECODED_MIN ? Scratch.floats(Scratch.PANEL_FLOATS, nb * 32 * ROWS) : null;
+                float[] wf = half && tEnd - first >= decodedMin(type) ? Scratch.floats(Scratch.PANEL_FLOATS, nb * 32 * ROWS) : null;
                 for (int p = a - panelStart[i]; p < b - panelStart[i]; p++) {
                     int r0 = p * ROWS, valid = Math.min(ROWS, rows - r0);
                     if (wf != null) {
@@ -225,9 +225,14 @@ final class PanelKernels {
      * the register tiles for every 8 vectors. With 16 registers, a register tile decoding in the loop holds 8
      * accumulators at most and spends 5 of every 21 vector operations on decoding; the float tiles (4 vectors x
      * 16 rows) are FMAs and loads only. Single-thread AVX2 (2.8 GHz Xeon, UseAVX=2), 4864 x 896, 128 vectors:
-     * Q4_0 72 -> 90, Q8_0 69 -> 88, F16 59 -> 93 GFLOP/s; 16 vectors 71/69/57 -> 74/68/72.
+     * Q4_0 72 -> 90, Q8_0 69 -> 88, F16 59 -> 93 GFLOP/s; 16 vectors 71/69/57 -> 74/68/72. In the engine at
+     * batch 16 (two threads), Q4_0 measured 125 against 134 tok/s on the register tiles (its separate decoding
+     * pass, 23% of the samples, costs more than the tiles' own), so Q4_0 decodes from 32 vectors (prefill) and
+     * Q8_0 and F16 from 16 (F16 at batch 16: 95 -> 110 tok/s).
      */
-    static final int DECODED_MIN = 16;
+    static int decodedMin(GGMLType type) {
+        return type == GGMLType.Q4_0 ? 32 : 16;
+    }
 
     /**
      * 256 bits: a decoded panel ({@code wf}) against {@code nt <= 16} input vectors of a transposed block, in float
