@@ -247,55 +247,67 @@ def dot(t, width):
     return "\n".join(L)
 
 
-def decode(t):
-    """256 bits: a panel's weights decoded once into floats, w[c * 16 + row] for column c (natural order), by the
-    same operations as the register tiles' decoding (so the same values)."""
+def decode(t, width):
+    """A panel's weights decoded once into floats, w[c * 16 + row] for column c (natural order), by the same
+    operations as the register tiles' decoding (so the same values); at 256 bits half a column per vector."""
     ggml, block, _, _, _ = TYPES[t]
+    suffix = WIDTHS[width][0]
+    h1, h2 = offsets(width)
     L = []
     L.append(f"    /** {ggml}: the panel at {{@code off}} decoded into {{@code w[c * 16 + row]}} (column {{@code c}}), the values the tiles decode; see {{@link PanelKernels#gemm}}. */")
-    L.append(f"    static void decode{t}H(MemorySegment seg, long off, int nb, float[] w) {{")
+    L.append(f"    static void decode{t}{suffix}(MemorySegment seg, long off, int nb, float[] w) {{")
     L.append("        for (int b = 0; b < nb; b++) {")
     L.append(f"            long o = off + (long) b * {block};")
     L.append("            int c0 = b * 32 * ROWS;")
-    L.append("            for (int hr = 0; hr < ROWS; hr += 8) {")
+    ind = "            "
+    if width == 8:
+        L.append("            for (int hr = 0; hr < ROWS; hr += 8) {")
+        ind = "                "
+    hr = " + hr" if width == 8 else ""
     if t == "Q4":
-        L.append("                FloatVector d = scalesH(seg, o + 2 * hr), m8 = d.mul(-8f);")
-        L.append("                for (int j = 0; j < 16; j++) {")
-        L.append("                    IntVector q = nibblesH(seg, o + SCALE_BYTES + j * ROWS + hr);")
-        L.append("                    lowNibbles(q, d, m8).intoArray(w, c0 + j * ROWS + hr);")
-        L.append("                    highNibbles(q, d, m8).intoArray(w, c0 + (j + 16) * ROWS + hr);")
-        L.append("                }")
+        L.append(f"{ind}FloatVector d = scales{suffix}(seg, o{h2}), m8 = d.mul(-8f);")
+        L.append(f"{ind}for (int j = 0; j < 16; j++) {{")
+        L.append(f"{ind}    IntVector q = nibbles{suffix}(seg, o + SCALE_BYTES + j * ROWS{h1});")
+        L.append(f"{ind}    lowNibbles(q, d, m8).intoArray(w, c0 + j * ROWS{hr});")
+        L.append(f"{ind}    highNibbles(q, d, m8).intoArray(w, c0 + (j + 16) * ROWS{hr});")
+        L.append(f"{ind}}}")
     elif t == "Q8":
-        L.append("                FloatVector d = scalesH(seg, o + 2 * hr);")
-        L.append("                for (int j = 0; j < 32; j++) q8H(seg, o + SCALE_BYTES + j * ROWS + hr, d).intoArray(w, c0 + j * ROWS + hr);")
+        L.append(f"{ind}FloatVector d = scales{suffix}(seg, o{h2});")
+        L.append(f"{ind}for (int j = 0; j < 32; j++) q8{suffix}(seg, o + SCALE_BYTES + j * ROWS{h1}, d).intoArray(w, c0 + j * ROWS{hr});")
     else:
-        L.append("                for (int j = 0; j < 32; j++) halvesH(seg, o + 2L * j * ROWS + 2 * hr).intoArray(w, c0 + j * ROWS + hr);")
-    L.append("            }")
+        L.append(f"{ind}for (int j = 0; j < 32; j++) halves{suffix}(seg, o + 2L * j * ROWS{h2}).intoArray(w, c0 + j * ROWS{hr});")
+    if width == 8:
+        L.append("            }")
     L.append("        }")
     L.append("    }")
     return "\n".join(L)
 
 
-def ftile(k, q4order):
-    """256 bits: 16 rows (two 8-lane halves) x k input vectors from a decoded panel (decode*H): 2k accumulators,
-    two weight loads and k broadcasts per column; the columns in Q4_0's order (0, 16, 1, 17, ...) or in order."""
-    name = f"tileF{k}{'Q4' if q4order else ''}H"
+def ftile(k, q4order, width):
+    """16 rows x k input vectors from a decoded panel (decode*): per column one weight load (256 bits: two, one per
+    half, with 2k accumulators) and k broadcasts; the columns in Q4_0's order (0, 16, 1, 17, ...) or in order."""
+    suffix, sp, _ = WIDTHS[width]
+    name = f"tileF{k}{'Q4' if q4order else ''}{suffix}"
     a = [f"a{i}" for i in range(k)]
-    b = [f"b{i}" for i in range(k)]
+    b = [f"b{i}" for i in range(k)] if width == 8 else []
     L = []
-    L.append(f"    /** A decoded panel (see {{@code decode*H}}), {k} input vector{'s' if k > 1 else ''}, columns {'in Q4_0 order' if q4order else 'in order'}; see {{@link PanelKernels#gemm}}. */")
+    L.append(f"    /** A decoded panel (see {{@code decode*}}), {k} input vector{'s' if k > 1 else ''}, columns {'in Q4_0 order' if q4order else 'in order'}; see {{@link PanelKernels#gemm}}. */")
     L.append(f"    static void {name}(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {{")
-    L.append("        FloatVector " + ", ".join(f"{v} = FloatVector.zero(FH)" for v in (a + b)[:4]) + ";")
+    L.append("        FloatVector " + ", ".join(f"{v} = FloatVector.zero({sp})" for v in (a + b)[:4]) + ";")
     rest = (a + b)[4:]
     for s0 in range(0, len(rest), 4):
         L.append("        FloatVector " + ", ".join(f"{v} = a0" for v in rest[s0:s0+4]) + ";")
     def column(ind, c, sfx=""):
-        L.append(f"{ind}FloatVector w0{sfx} = FloatVector.fromArray(FH, w, {c} * ROWS), w1{sfx} = FloatVector.fromArray(FH, w, {c} * ROWS + 8);")
+        if width == 8:
+            L.append(f"{ind}FloatVector w0{sfx} = FloatVector.fromArray(FH, w, {c} * ROWS), w1{sfx} = FloatVector.fromArray(FH, w, {c} * ROWS + 8);")
+        else:
+            L.append(f"{ind}FloatVector w0{sfx} = FloatVector.fromArray(F, w, {c} * ROWS);")
         L.append(f"{ind}int xa{sfx} = xOff + {c} * X_STRIDE;")
         for i in range(k):
-            L.append(f"{ind}FloatVector x{i}{sfx} = FloatVector.broadcast(FH, xt[xa{sfx}{' + ' + str(i) if i else ''}]);")
+            L.append(f"{ind}FloatVector x{i}{sfx} = FloatVector.broadcast({sp}, xt[xa{sfx}{' + ' + str(i) if i else ''}]);")
             L.append(f"{ind}{a[i]} = w0{sfx}.fma(x{i}{sfx}, {a[i]});")
-            L.append(f"{ind}{b[i]} = w1{sfx}.fma(x{i}{sfx}, {b[i]});")
+            if width == 8:
+                L.append(f"{ind}{b[i]} = w1{sfx}.fma(x{i}{sfx}, {b[i]});")
     if q4order:
         # a loop step per byte column: column j, then j + 16 (indexes linear in the loop variables, so no
         # per-access range checks: one loop with a computed column index ran at 66-70 GFLOP/s against 85-93)
@@ -309,10 +321,14 @@ def ftile(k, q4order):
         L.append("        for (int c = 0; c < nb * 32; c++) {")
         column("            ", "c")
         L.append("        }")
-    L.append("        VectorMask<Float> m = FH.indexInRange(0, valid), m2 = FH.indexInRange(0, valid - 8);")
+    if width == 8:
+        L.append("        VectorMask<Float> m = FH.indexInRange(0, valid), m2 = FH.indexInRange(0, valid - 8);")
+    else:
+        L.append("        VectorMask<Float> m = F.indexInRange(0, valid);")
     for i in range(k):
         L.append(f"        {a[i]}.intoArray(out, oOff{' + ' + str(i) + ' * rows' if i else ''}, m);")
-        L.append(f"        {b[i]}.intoArray(out, oOff + 8{' + ' + str(i) + ' * rows' if i else ''}, m2);")
+        if width == 8:
+            L.append(f"        {b[i]}.intoArray(out, oOff + 8{' + ' + str(i) + ' * rows' if i else ''}, m2);")
     L.append("    }")
     return "\n".join(L)
 
@@ -439,7 +455,7 @@ final class PanelTiles {
 '''
 
 
-FLOAT_TILES = (4, 2, 1)
+FLOAT_TILES = {16: (16, 8, 4, 2, 1), 8: (4, 2, 1)}
 
 
 def main():
@@ -453,11 +469,12 @@ def main():
         for t in ("Q8", "F16"):
             for k in (4, 2, 1):
                 parts.append(pair(k, t, width))
-    for t in TYPES:
-        parts.append(decode(t))
-    for q4order in (True, False):
-        for k in FLOAT_TILES:
-            parts.append(ftile(k, q4order))
+    for width in (16, 8):
+        for t in TYPES:
+            parts.append(decode(t, width))
+        for q4order in (True, False):
+            for k in FLOAT_TILES[width]:
+                parts.append(ftile(k, q4order, width))
     text = HEADER + "\n" + "\n\n".join(parts) + "\n}\n"
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     path = os.path.join(root, "sluice-engine/src/main/java/dev/sluice/engine/kernels/PanelTiles.java")

@@ -172,18 +172,20 @@ final class PanelKernels {
                 int rows = w.rows();
                 float[] out = outs[i];
                 // 256 bits, a block of many vectors: each panel decoded once into floats, then float tiles
-                float[] wf = half && tEnd - first >= decodedMin(type) ? Scratch.floats(Scratch.PANEL_FLOATS, nb * 32 * ROWS) : null;
+                float[] wf = tEnd - first >= decodedMin(type, half) ? Scratch.floats(Scratch.PANEL_FLOATS, nb * 32 * ROWS) : null;
                 for (int p = a - panelStart[i]; p < b - panelStart[i]; p++) {
                     int r0 = p * ROWS, valid = Math.min(ROWS, rows - r0);
                     if (wf != null) {
                         long off = Panels.blockOffset(type, cols, p, 0);
                         switch (type) {
-                            case Q4_0 -> PanelTiles.decodeQ4H(seg, off, nb, wf);
-                            case Q8_0 -> PanelTiles.decodeQ8H(seg, off, nb, wf);
-                            default -> PanelTiles.decodeF16H(seg, off, nb, wf);
+                            case Q4_0 -> { if (half) PanelTiles.decodeQ4H(seg, off, nb, wf); else PanelTiles.decodeQ4(seg, off, nb, wf); }
+                            case Q8_0 -> { if (half) PanelTiles.decodeQ8H(seg, off, nb, wf); else PanelTiles.decodeQ8(seg, off, nb, wf); }
+                            default -> { if (half) PanelTiles.decodeF16H(seg, off, nb, wf); else PanelTiles.decodeF16(seg, off, nb, wf); }
                         }
                         for (int s = first; s < tEnd; s += X_STRIDE) {
-                            decodedTiles(wf, nb, type == GGMLType.Q4_0, xt, (s - first) * cols, Math.min(X_STRIDE, tEnd - s), out, s * rows + r0, rows, valid);
+                            int xOff = (s - first) * cols, nt = Math.min(X_STRIDE, tEnd - s), oOff = s * rows + r0;
+                            if (half) decodedTilesH(wf, nb, type == GGMLType.Q4_0, xt, xOff, nt, out, oOff, rows, valid);
+                            else decodedTiles(wf, nb, type == GGMLType.Q4_0, xt, xOff, nt, out, oOff, rows, valid);
                         }
                         continue;
                     }
@@ -228,9 +230,14 @@ final class PanelKernels {
      * Q4_0 72 -> 90, Q8_0 69 -> 88, F16 59 -> 93 GFLOP/s; 16 vectors 71/69/57 -> 74/68/72. In the engine at
      * batch 16 (two threads), Q4_0 measured 125 against 134 tok/s on the register tiles (its separate decoding
      * pass, 23% of the samples, costs more than the tiles' own), so Q4_0 decodes from 32 vectors (prefill) and
-     * Q8_0 and F16 from 16 (F16 at batch 16: 95 -> 110 tok/s).
+     * Q8_0 and F16 from 16 (F16 at batch 16: 95 -> 110 tok/s). At 512 bits (32 registers: the register tiles hold
+     * 16 accumulators, so decoding is a smaller share) the decoded panels and 16-vector float tiles pay only with
+     * long blocks: single-thread, 128 vectors of width 896 (one 144-vector block), Q4_0 135 -> 155, Q8_0 144 ->
+     * 154, F16 134 -> 169 GFLOP/s, but 16-vector blocks of width 4864 lost 25-30% and 48-vector ones about 5%;
+     * so from 64 vectors (prefill of the 896-wide matrices; engine prefill Q8_0 +8%, Q4_0 and F16 within the noise).
      */
-    static int decodedMin(GGMLType type) {
+    static int decodedMin(GGMLType type, boolean half) {
+        if (!half) return 64;
         return type == GGMLType.Q4_0 ? 32 : 16;
     }
 
@@ -240,6 +247,23 @@ final class PanelKernels {
      * weights, the same column order), so the bits are the same either way.
      */
     private static void decodedTiles(float[] wf, int nb, boolean q4, float[] xt, int xOff, int nt, float[] out, int oOff, int rows, int valid) {
+        int u = 0;
+        if (q4) {
+            if (nt - u >= 16) { PanelTiles.tileF16Q4(wf, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 16; }
+            if (nt - u >= 8) { PanelTiles.tileF8Q4(wf, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 8; }
+            if (nt - u >= 4) { PanelTiles.tileF4Q4(wf, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 4; }
+            if (nt - u >= 2) { PanelTiles.tileF2Q4(wf, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 2; }
+            if (nt - u >= 1) PanelTiles.tileF1Q4(wf, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+        } else {
+            if (nt - u >= 16) { PanelTiles.tileF16(wf, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 16; }
+            if (nt - u >= 8) { PanelTiles.tileF8(wf, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 8; }
+            if (nt - u >= 4) { PanelTiles.tileF4(wf, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 4; }
+            if (nt - u >= 2) { PanelTiles.tileF2(wf, nb, xt, xOff + u, out, oOff + u * rows, rows, valid); u += 2; }
+            if (nt - u >= 1) PanelTiles.tileF1(wf, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);
+        }
+    }
+
+    private static void decodedTilesH(float[] wf, int nb, boolean q4, float[] xt, int xOff, int nt, float[] out, int oOff, int rows, int valid) {
         int u = 0;
         if (q4) {
             for (; nt - u >= 4; u += 4) PanelTiles.tileF4Q4H(wf, nb, xt, xOff + u, out, oOff + u * rows, rows, valid);

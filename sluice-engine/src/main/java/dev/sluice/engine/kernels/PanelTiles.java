@@ -1325,6 +1325,415 @@ final class PanelTiles {
     }
 
     /** Q4_0: the panel at {@code off} decoded into {@code w[c * 16 + row]} (column {@code c}), the values the tiles decode; see {@link PanelKernels#gemm}. */
+    static void decodeQ4(MemorySegment seg, long off, int nb, float[] w) {
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q4_BLOCK;
+            int c0 = b * 32 * ROWS;
+            FloatVector d = scales(seg, o), m8 = d.mul(-8f);
+            for (int j = 0; j < 16; j++) {
+                IntVector q = nibbles(seg, o + SCALE_BYTES + j * ROWS);
+                lowNibbles(q, d, m8).intoArray(w, c0 + j * ROWS);
+                highNibbles(q, d, m8).intoArray(w, c0 + (j + 16) * ROWS);
+            }
+        }
+    }
+
+    /** Q8_0: the panel at {@code off} decoded into {@code w[c * 16 + row]} (column {@code c}), the values the tiles decode; see {@link PanelKernels#gemm}. */
+    static void decodeQ8(MemorySegment seg, long off, int nb, float[] w) {
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * Q8_BLOCK;
+            int c0 = b * 32 * ROWS;
+            FloatVector d = scales(seg, o);
+            for (int j = 0; j < 32; j++) q8(seg, o + SCALE_BYTES + j * ROWS, d).intoArray(w, c0 + j * ROWS);
+        }
+    }
+
+    /** F16: the panel at {@code off} decoded into {@code w[c * 16 + row]} (column {@code c}), the values the tiles decode; see {@link PanelKernels#gemm}. */
+    static void decodeF16(MemorySegment seg, long off, int nb, float[] w) {
+        for (int b = 0; b < nb; b++) {
+            long o = off + (long) b * F16_BLOCK;
+            int c0 = b * 32 * ROWS;
+            for (int j = 0; j < 32; j++) halves(seg, o + 2L * j * ROWS).intoArray(w, c0 + j * ROWS);
+        }
+    }
+
+    /** A decoded panel (see {@code decode*}), 16 input vectors, columns in Q4_0 order; see {@link PanelKernels#gemm}. */
+    static void tileF16Q4(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        FloatVector a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        FloatVector a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+        FloatVector a12 = a0, a13 = a0, a14 = a0, a15 = a0;
+        for (int b = 0; b < nb * 32; b += 32) {
+            for (int j = b; j < b + 16; j++) {
+                FloatVector w0 = FloatVector.fromArray(F, w, j * ROWS);
+                int xa = xOff + j * X_STRIDE;
+                FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
+                a0 = w0.fma(x0, a0);
+                FloatVector x1 = FloatVector.broadcast(F, xt[xa + 1]);
+                a1 = w0.fma(x1, a1);
+                FloatVector x2 = FloatVector.broadcast(F, xt[xa + 2]);
+                a2 = w0.fma(x2, a2);
+                FloatVector x3 = FloatVector.broadcast(F, xt[xa + 3]);
+                a3 = w0.fma(x3, a3);
+                FloatVector x4 = FloatVector.broadcast(F, xt[xa + 4]);
+                a4 = w0.fma(x4, a4);
+                FloatVector x5 = FloatVector.broadcast(F, xt[xa + 5]);
+                a5 = w0.fma(x5, a5);
+                FloatVector x6 = FloatVector.broadcast(F, xt[xa + 6]);
+                a6 = w0.fma(x6, a6);
+                FloatVector x7 = FloatVector.broadcast(F, xt[xa + 7]);
+                a7 = w0.fma(x7, a7);
+                FloatVector x8 = FloatVector.broadcast(F, xt[xa + 8]);
+                a8 = w0.fma(x8, a8);
+                FloatVector x9 = FloatVector.broadcast(F, xt[xa + 9]);
+                a9 = w0.fma(x9, a9);
+                FloatVector x10 = FloatVector.broadcast(F, xt[xa + 10]);
+                a10 = w0.fma(x10, a10);
+                FloatVector x11 = FloatVector.broadcast(F, xt[xa + 11]);
+                a11 = w0.fma(x11, a11);
+                FloatVector x12 = FloatVector.broadcast(F, xt[xa + 12]);
+                a12 = w0.fma(x12, a12);
+                FloatVector x13 = FloatVector.broadcast(F, xt[xa + 13]);
+                a13 = w0.fma(x13, a13);
+                FloatVector x14 = FloatVector.broadcast(F, xt[xa + 14]);
+                a14 = w0.fma(x14, a14);
+                FloatVector x15 = FloatVector.broadcast(F, xt[xa + 15]);
+                a15 = w0.fma(x15, a15);
+                FloatVector w0h = FloatVector.fromArray(F, w, (j + 16) * ROWS);
+                int xah = xOff + (j + 16) * X_STRIDE;
+                FloatVector x0h = FloatVector.broadcast(F, xt[xah]);
+                a0 = w0h.fma(x0h, a0);
+                FloatVector x1h = FloatVector.broadcast(F, xt[xah + 1]);
+                a1 = w0h.fma(x1h, a1);
+                FloatVector x2h = FloatVector.broadcast(F, xt[xah + 2]);
+                a2 = w0h.fma(x2h, a2);
+                FloatVector x3h = FloatVector.broadcast(F, xt[xah + 3]);
+                a3 = w0h.fma(x3h, a3);
+                FloatVector x4h = FloatVector.broadcast(F, xt[xah + 4]);
+                a4 = w0h.fma(x4h, a4);
+                FloatVector x5h = FloatVector.broadcast(F, xt[xah + 5]);
+                a5 = w0h.fma(x5h, a5);
+                FloatVector x6h = FloatVector.broadcast(F, xt[xah + 6]);
+                a6 = w0h.fma(x6h, a6);
+                FloatVector x7h = FloatVector.broadcast(F, xt[xah + 7]);
+                a7 = w0h.fma(x7h, a7);
+                FloatVector x8h = FloatVector.broadcast(F, xt[xah + 8]);
+                a8 = w0h.fma(x8h, a8);
+                FloatVector x9h = FloatVector.broadcast(F, xt[xah + 9]);
+                a9 = w0h.fma(x9h, a9);
+                FloatVector x10h = FloatVector.broadcast(F, xt[xah + 10]);
+                a10 = w0h.fma(x10h, a10);
+                FloatVector x11h = FloatVector.broadcast(F, xt[xah + 11]);
+                a11 = w0h.fma(x11h, a11);
+                FloatVector x12h = FloatVector.broadcast(F, xt[xah + 12]);
+                a12 = w0h.fma(x12h, a12);
+                FloatVector x13h = FloatVector.broadcast(F, xt[xah + 13]);
+                a13 = w0h.fma(x13h, a13);
+                FloatVector x14h = FloatVector.broadcast(F, xt[xah + 14]);
+                a14 = w0h.fma(x14h, a14);
+                FloatVector x15h = FloatVector.broadcast(F, xt[xah + 15]);
+                a15 = w0h.fma(x15h, a15);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        a2.intoArray(out, oOff + 2 * rows, m);
+        a3.intoArray(out, oOff + 3 * rows, m);
+        a4.intoArray(out, oOff + 4 * rows, m);
+        a5.intoArray(out, oOff + 5 * rows, m);
+        a6.intoArray(out, oOff + 6 * rows, m);
+        a7.intoArray(out, oOff + 7 * rows, m);
+        a8.intoArray(out, oOff + 8 * rows, m);
+        a9.intoArray(out, oOff + 9 * rows, m);
+        a10.intoArray(out, oOff + 10 * rows, m);
+        a11.intoArray(out, oOff + 11 * rows, m);
+        a12.intoArray(out, oOff + 12 * rows, m);
+        a13.intoArray(out, oOff + 13 * rows, m);
+        a14.intoArray(out, oOff + 14 * rows, m);
+        a15.intoArray(out, oOff + 15 * rows, m);
+    }
+
+    /** A decoded panel (see {@code decode*}), 8 input vectors, columns in Q4_0 order; see {@link PanelKernels#gemm}. */
+    static void tileF8Q4(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        FloatVector a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (int b = 0; b < nb * 32; b += 32) {
+            for (int j = b; j < b + 16; j++) {
+                FloatVector w0 = FloatVector.fromArray(F, w, j * ROWS);
+                int xa = xOff + j * X_STRIDE;
+                FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
+                a0 = w0.fma(x0, a0);
+                FloatVector x1 = FloatVector.broadcast(F, xt[xa + 1]);
+                a1 = w0.fma(x1, a1);
+                FloatVector x2 = FloatVector.broadcast(F, xt[xa + 2]);
+                a2 = w0.fma(x2, a2);
+                FloatVector x3 = FloatVector.broadcast(F, xt[xa + 3]);
+                a3 = w0.fma(x3, a3);
+                FloatVector x4 = FloatVector.broadcast(F, xt[xa + 4]);
+                a4 = w0.fma(x4, a4);
+                FloatVector x5 = FloatVector.broadcast(F, xt[xa + 5]);
+                a5 = w0.fma(x5, a5);
+                FloatVector x6 = FloatVector.broadcast(F, xt[xa + 6]);
+                a6 = w0.fma(x6, a6);
+                FloatVector x7 = FloatVector.broadcast(F, xt[xa + 7]);
+                a7 = w0.fma(x7, a7);
+                FloatVector w0h = FloatVector.fromArray(F, w, (j + 16) * ROWS);
+                int xah = xOff + (j + 16) * X_STRIDE;
+                FloatVector x0h = FloatVector.broadcast(F, xt[xah]);
+                a0 = w0h.fma(x0h, a0);
+                FloatVector x1h = FloatVector.broadcast(F, xt[xah + 1]);
+                a1 = w0h.fma(x1h, a1);
+                FloatVector x2h = FloatVector.broadcast(F, xt[xah + 2]);
+                a2 = w0h.fma(x2h, a2);
+                FloatVector x3h = FloatVector.broadcast(F, xt[xah + 3]);
+                a3 = w0h.fma(x3h, a3);
+                FloatVector x4h = FloatVector.broadcast(F, xt[xah + 4]);
+                a4 = w0h.fma(x4h, a4);
+                FloatVector x5h = FloatVector.broadcast(F, xt[xah + 5]);
+                a5 = w0h.fma(x5h, a5);
+                FloatVector x6h = FloatVector.broadcast(F, xt[xah + 6]);
+                a6 = w0h.fma(x6h, a6);
+                FloatVector x7h = FloatVector.broadcast(F, xt[xah + 7]);
+                a7 = w0h.fma(x7h, a7);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        a2.intoArray(out, oOff + 2 * rows, m);
+        a3.intoArray(out, oOff + 3 * rows, m);
+        a4.intoArray(out, oOff + 4 * rows, m);
+        a5.intoArray(out, oOff + 5 * rows, m);
+        a6.intoArray(out, oOff + 6 * rows, m);
+        a7.intoArray(out, oOff + 7 * rows, m);
+    }
+
+    /** A decoded panel (see {@code decode*}), 4 input vectors, columns in Q4_0 order; see {@link PanelKernels#gemm}. */
+    static void tileF4Q4(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        for (int b = 0; b < nb * 32; b += 32) {
+            for (int j = b; j < b + 16; j++) {
+                FloatVector w0 = FloatVector.fromArray(F, w, j * ROWS);
+                int xa = xOff + j * X_STRIDE;
+                FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
+                a0 = w0.fma(x0, a0);
+                FloatVector x1 = FloatVector.broadcast(F, xt[xa + 1]);
+                a1 = w0.fma(x1, a1);
+                FloatVector x2 = FloatVector.broadcast(F, xt[xa + 2]);
+                a2 = w0.fma(x2, a2);
+                FloatVector x3 = FloatVector.broadcast(F, xt[xa + 3]);
+                a3 = w0.fma(x3, a3);
+                FloatVector w0h = FloatVector.fromArray(F, w, (j + 16) * ROWS);
+                int xah = xOff + (j + 16) * X_STRIDE;
+                FloatVector x0h = FloatVector.broadcast(F, xt[xah]);
+                a0 = w0h.fma(x0h, a0);
+                FloatVector x1h = FloatVector.broadcast(F, xt[xah + 1]);
+                a1 = w0h.fma(x1h, a1);
+                FloatVector x2h = FloatVector.broadcast(F, xt[xah + 2]);
+                a2 = w0h.fma(x2h, a2);
+                FloatVector x3h = FloatVector.broadcast(F, xt[xah + 3]);
+                a3 = w0h.fma(x3h, a3);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        a2.intoArray(out, oOff + 2 * rows, m);
+        a3.intoArray(out, oOff + 3 * rows, m);
+    }
+
+    /** A decoded panel (see {@code decode*}), 2 input vectors, columns in Q4_0 order; see {@link PanelKernels#gemm}. */
+    static void tileF2Q4(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F);
+        for (int b = 0; b < nb * 32; b += 32) {
+            for (int j = b; j < b + 16; j++) {
+                FloatVector w0 = FloatVector.fromArray(F, w, j * ROWS);
+                int xa = xOff + j * X_STRIDE;
+                FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
+                a0 = w0.fma(x0, a0);
+                FloatVector x1 = FloatVector.broadcast(F, xt[xa + 1]);
+                a1 = w0.fma(x1, a1);
+                FloatVector w0h = FloatVector.fromArray(F, w, (j + 16) * ROWS);
+                int xah = xOff + (j + 16) * X_STRIDE;
+                FloatVector x0h = FloatVector.broadcast(F, xt[xah]);
+                a0 = w0h.fma(x0h, a0);
+                FloatVector x1h = FloatVector.broadcast(F, xt[xah + 1]);
+                a1 = w0h.fma(x1h, a1);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+        a1.intoArray(out, oOff + 1 * rows, m);
+    }
+
+    /** A decoded panel (see {@code decode*}), 1 input vector, columns in Q4_0 order; see {@link PanelKernels#gemm}. */
+    static void tileF1Q4(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F);
+        for (int b = 0; b < nb * 32; b += 32) {
+            for (int j = b; j < b + 16; j++) {
+                FloatVector w0 = FloatVector.fromArray(F, w, j * ROWS);
+                int xa = xOff + j * X_STRIDE;
+                FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
+                a0 = w0.fma(x0, a0);
+                FloatVector w0h = FloatVector.fromArray(F, w, (j + 16) * ROWS);
+                int xah = xOff + (j + 16) * X_STRIDE;
+                FloatVector x0h = FloatVector.broadcast(F, xt[xah]);
+                a0 = w0h.fma(x0h, a0);
+            }
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+    }
+
+    /** A decoded panel (see {@code decode*}), 16 input vectors, columns in order; see {@link PanelKernels#gemm}. */
+    static void tileF16(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        FloatVector a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        FloatVector a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+        FloatVector a12 = a0, a13 = a0, a14 = a0, a15 = a0;
+        for (int c = 0; c < nb * 32; c++) {
+            FloatVector w0 = FloatVector.fromArray(F, w, c * ROWS);
+            int xa = xOff + c * X_STRIDE;
+            FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
+            a0 = w0.fma(x0, a0);
+            FloatVector x1 = FloatVector.broadcast(F, xt[xa + 1]);
+            a1 = w0.fma(x1, a1);
+            FloatVector x2 = FloatVector.broadcast(F, xt[xa + 2]);
+            a2 = w0.fma(x2, a2);
+            FloatVector x3 = FloatVector.broadcast(F, xt[xa + 3]);
+            a3 = w0.fma(x3, a3);
+            FloatVector x4 = FloatVector.broadcast(F, xt[xa + 4]);
+            a4 = w0.fma(x4, a4);
+            FloatVector x5 = FloatVector.broadcast(F, xt[xa + 5]);
+            a5 = w0.fma(x5, a5);
+            FloatVector x6 = FloatVector.broadcast(F, xt[xa + 6]);
+            a6 = w0.fma(x6, a6);
+            FloatVector x7 = FloatVector.broadcast(F, xt[xa + 7]);
+            a7 = w0.fma(x7, a7);
+            FloatVector x8 = FloatVector.broadcast(F, xt[xa + 8]);
+            a8 = w0.fma(x8, a8);
+            FloatVector x9 = FloatVector.broadcast(F, xt[xa + 9]);
+            a9 = w0.fma(x9, a9);
+            FloatVector x10 = FloatVector.broadcast(F, xt[xa + 10]);
+            a10 = w0.fma(x10, a10);
+            FloatVector x11 = FloatVector.broadcast(F, xt[xa + 11]);
+            a11 = w0.fma(x11, a11);
+            FloatVector x12 = FloatVector.broadcast(F, xt[xa + 12]);
+            a12 = w0.fma(x12, a12);
+            FloatVector x13 = FloatVector.broadcast(F, xt[xa + 13]);
+            a13 = w0.fma(x13, a13);
+            FloatVector x14 = FloatVector.broadcast(F, xt[xa + 14]);
+            a14 = w0.fma(x14, a14);
+            FloatVector x15 = FloatVector.broadcast(F, xt[xa + 15]);
+            a15 = w0.fma(x15, a15);
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        a2.intoArray(out, oOff + 2 * rows, m);
+        a3.intoArray(out, oOff + 3 * rows, m);
+        a4.intoArray(out, oOff + 4 * rows, m);
+        a5.intoArray(out, oOff + 5 * rows, m);
+        a6.intoArray(out, oOff + 6 * rows, m);
+        a7.intoArray(out, oOff + 7 * rows, m);
+        a8.intoArray(out, oOff + 8 * rows, m);
+        a9.intoArray(out, oOff + 9 * rows, m);
+        a10.intoArray(out, oOff + 10 * rows, m);
+        a11.intoArray(out, oOff + 11 * rows, m);
+        a12.intoArray(out, oOff + 12 * rows, m);
+        a13.intoArray(out, oOff + 13 * rows, m);
+        a14.intoArray(out, oOff + 14 * rows, m);
+        a15.intoArray(out, oOff + 15 * rows, m);
+    }
+
+    /** A decoded panel (see {@code decode*}), 8 input vectors, columns in order; see {@link PanelKernels#gemm}. */
+    static void tileF8(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        FloatVector a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (int c = 0; c < nb * 32; c++) {
+            FloatVector w0 = FloatVector.fromArray(F, w, c * ROWS);
+            int xa = xOff + c * X_STRIDE;
+            FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
+            a0 = w0.fma(x0, a0);
+            FloatVector x1 = FloatVector.broadcast(F, xt[xa + 1]);
+            a1 = w0.fma(x1, a1);
+            FloatVector x2 = FloatVector.broadcast(F, xt[xa + 2]);
+            a2 = w0.fma(x2, a2);
+            FloatVector x3 = FloatVector.broadcast(F, xt[xa + 3]);
+            a3 = w0.fma(x3, a3);
+            FloatVector x4 = FloatVector.broadcast(F, xt[xa + 4]);
+            a4 = w0.fma(x4, a4);
+            FloatVector x5 = FloatVector.broadcast(F, xt[xa + 5]);
+            a5 = w0.fma(x5, a5);
+            FloatVector x6 = FloatVector.broadcast(F, xt[xa + 6]);
+            a6 = w0.fma(x6, a6);
+            FloatVector x7 = FloatVector.broadcast(F, xt[xa + 7]);
+            a7 = w0.fma(x7, a7);
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        a2.intoArray(out, oOff + 2 * rows, m);
+        a3.intoArray(out, oOff + 3 * rows, m);
+        a4.intoArray(out, oOff + 4 * rows, m);
+        a5.intoArray(out, oOff + 5 * rows, m);
+        a6.intoArray(out, oOff + 6 * rows, m);
+        a7.intoArray(out, oOff + 7 * rows, m);
+    }
+
+    /** A decoded panel (see {@code decode*}), 4 input vectors, columns in order; see {@link PanelKernels#gemm}. */
+    static void tileF4(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        for (int c = 0; c < nb * 32; c++) {
+            FloatVector w0 = FloatVector.fromArray(F, w, c * ROWS);
+            int xa = xOff + c * X_STRIDE;
+            FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
+            a0 = w0.fma(x0, a0);
+            FloatVector x1 = FloatVector.broadcast(F, xt[xa + 1]);
+            a1 = w0.fma(x1, a1);
+            FloatVector x2 = FloatVector.broadcast(F, xt[xa + 2]);
+            a2 = w0.fma(x2, a2);
+            FloatVector x3 = FloatVector.broadcast(F, xt[xa + 3]);
+            a3 = w0.fma(x3, a3);
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+        a1.intoArray(out, oOff + 1 * rows, m);
+        a2.intoArray(out, oOff + 2 * rows, m);
+        a3.intoArray(out, oOff + 3 * rows, m);
+    }
+
+    /** A decoded panel (see {@code decode*}), 2 input vectors, columns in order; see {@link PanelKernels#gemm}. */
+    static void tileF2(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F);
+        for (int c = 0; c < nb * 32; c++) {
+            FloatVector w0 = FloatVector.fromArray(F, w, c * ROWS);
+            int xa = xOff + c * X_STRIDE;
+            FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
+            a0 = w0.fma(x0, a0);
+            FloatVector x1 = FloatVector.broadcast(F, xt[xa + 1]);
+            a1 = w0.fma(x1, a1);
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+        a1.intoArray(out, oOff + 1 * rows, m);
+    }
+
+    /** A decoded panel (see {@code decode*}), 1 input vector, columns in order; see {@link PanelKernels#gemm}. */
+    static void tileF1(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
+        FloatVector a0 = FloatVector.zero(F);
+        for (int c = 0; c < nb * 32; c++) {
+            FloatVector w0 = FloatVector.fromArray(F, w, c * ROWS);
+            int xa = xOff + c * X_STRIDE;
+            FloatVector x0 = FloatVector.broadcast(F, xt[xa]);
+            a0 = w0.fma(x0, a0);
+        }
+        VectorMask<Float> m = F.indexInRange(0, valid);
+        a0.intoArray(out, oOff, m);
+    }
+
+    /** Q4_0: the panel at {@code off} decoded into {@code w[c * 16 + row]} (column {@code c}), the values the tiles decode; see {@link PanelKernels#gemm}. */
     static void decodeQ4H(MemorySegment seg, long off, int nb, float[] w) {
         for (int b = 0; b < nb; b++) {
             long o = off + (long) b * Q4_BLOCK;
@@ -1363,7 +1772,7 @@ final class PanelTiles {
         }
     }
 
-    /** A decoded panel (see {@code decode*H}), 4 input vectors, columns in Q4_0 order; see {@link PanelKernels#gemm}. */
+    /** A decoded panel (see {@code decode*}), 4 input vectors, columns in Q4_0 order; see {@link PanelKernels#gemm}. */
     static void tileF4Q4H(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
         FloatVector a0 = FloatVector.zero(FH), a1 = FloatVector.zero(FH), a2 = FloatVector.zero(FH), a3 = FloatVector.zero(FH);
         FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
@@ -1410,7 +1819,7 @@ final class PanelTiles {
         b3.intoArray(out, oOff + 8 + 3 * rows, m2);
     }
 
-    /** A decoded panel (see {@code decode*H}), 2 input vectors, columns in Q4_0 order; see {@link PanelKernels#gemm}. */
+    /** A decoded panel (see {@code decode*}), 2 input vectors, columns in Q4_0 order; see {@link PanelKernels#gemm}. */
     static void tileF2Q4H(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
         FloatVector a0 = FloatVector.zero(FH), a1 = FloatVector.zero(FH), b0 = FloatVector.zero(FH), b1 = FloatVector.zero(FH);
         for (int b = 0; b < nb * 32; b += 32) {
@@ -1440,7 +1849,7 @@ final class PanelTiles {
         b1.intoArray(out, oOff + 8 + 1 * rows, m2);
     }
 
-    /** A decoded panel (see {@code decode*H}), 1 input vector, columns in Q4_0 order; see {@link PanelKernels#gemm}. */
+    /** A decoded panel (see {@code decode*}), 1 input vector, columns in Q4_0 order; see {@link PanelKernels#gemm}. */
     static void tileF1Q4H(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
         FloatVector a0 = FloatVector.zero(FH), b0 = FloatVector.zero(FH);
         for (int b = 0; b < nb * 32; b += 32) {
@@ -1462,7 +1871,7 @@ final class PanelTiles {
         b0.intoArray(out, oOff + 8, m2);
     }
 
-    /** A decoded panel (see {@code decode*H}), 4 input vectors, columns in order; see {@link PanelKernels#gemm}. */
+    /** A decoded panel (see {@code decode*}), 4 input vectors, columns in order; see {@link PanelKernels#gemm}. */
     static void tileF4H(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
         FloatVector a0 = FloatVector.zero(FH), a1 = FloatVector.zero(FH), a2 = FloatVector.zero(FH), a3 = FloatVector.zero(FH);
         FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
@@ -1493,7 +1902,7 @@ final class PanelTiles {
         b3.intoArray(out, oOff + 8 + 3 * rows, m2);
     }
 
-    /** A decoded panel (see {@code decode*H}), 2 input vectors, columns in order; see {@link PanelKernels#gemm}. */
+    /** A decoded panel (see {@code decode*}), 2 input vectors, columns in order; see {@link PanelKernels#gemm}. */
     static void tileF2H(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
         FloatVector a0 = FloatVector.zero(FH), a1 = FloatVector.zero(FH), b0 = FloatVector.zero(FH), b1 = FloatVector.zero(FH);
         for (int c = 0; c < nb * 32; c++) {
@@ -1513,7 +1922,7 @@ final class PanelTiles {
         b1.intoArray(out, oOff + 8 + 1 * rows, m2);
     }
 
-    /** A decoded panel (see {@code decode*H}), 1 input vector, columns in order; see {@link PanelKernels#gemm}. */
+    /** A decoded panel (see {@code decode*}), 1 input vector, columns in order; see {@link PanelKernels#gemm}. */
     static void tileF1H(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {
         FloatVector a0 = FloatVector.zero(FH), b0 = FloatVector.zero(FH);
         for (int c = 0; c < nb * 32; c++) {

@@ -130,13 +130,14 @@ class PanelKernelsTest {
     }
 
     /**
-     * Batches of 2 to 40 (every mix of 16, 8, 4, 2 and 1-vector tiles, on one panel or on two at once) give each
-     * vector the bits of the 40-vector batch; 149 rows (10 panels, the last partial).
+     * Batches of 2 to 70 (every mix of register tiles of 16, 8, 4, 2 and 1 vectors, on one panel or on two at once
+     * or on both halves, and of the float tiles on decoded panels) give each vector the bits of the 70-vector
+     * batch; 149 rows (10 panels, the last partial).
      */
     @ParameterizedTest
     @CsvSource({"Q8_0, 16", "Q4_0, 16", "F16, 16", "Q8_0, 8", "Q4_0, 8", "F16, 8"})
     void everyTileGivesTheSameBits(GGMLType type, int lanes) {
-        int cols = 256, rows = 149, max = 40;
+        int cols = 256, rows = 149, max = 70; // from 64 (512 bits) or 16/32 (256 bits) vectors a block runs decoded panels
         Tensor p = Panels.repack(RandomTensors.random("w", type, cols, rows, 0.1f, rnd), Arena.ofAuto());
         float[] x = RandomTensors.gaussArray(max * cols, 1f, rnd);
         float[] all = matmul(p, x, max, lanes);
