@@ -263,8 +263,9 @@ public final class EngineBenchmark {
         if (o.warmupSeconds() > 0) {
             progress.accept("warm-up (JIT)");
             long t0 = System.nanoTime();
-            // enough calls for C2 to compile the kernels at decode and prefill shapes
-            Options w = new Options(Math.min(o.promptTokens(), 16), Math.min(o.genTokens(), 16), List.of(1, 2), 1, 0, o.emulateBatch(), o.batchInvariant());
+            // enough calls for C2 to compile the kernels at decode and prefill shapes: prompts up to 128 tokens, since
+            // long blocks of vectors take other kernels (PanelKernels' decoded panels, from 16-64 vectors per block)
+            Options w = new Options(Math.min(o.promptTokens(), 128), Math.min(o.genTokens(), 16), List.of(1, 2), 1, 0, o.emulateBatch(), o.batchInvariant());
             do {
                 once(model, w, 1);
                 once(model, w, 2);
