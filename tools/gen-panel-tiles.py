@@ -333,6 +333,40 @@ def ftile(k, q4order, width):
     return "\n".join(L)
 
 
+DECODER_TEMPLATE = '''    /** %(n)s rows' scales (%(what)s panel block; {@code o} at its first scale). */
+    static FloatVector scales%(s)s(MemorySegment seg, long o) {
+        return VectorKernels.halfToFloat((IntVector) ShortVector.fromMemorySegment(%(S)s, seg, o, LE).convertShape(VectorOperators.S2I, %(I)s, 0));
+    }
+
+    /** %(n)s halves (%(what)s column of an F16 panel) as floats. */
+    static FloatVector halves%(s)s(MemorySegment seg, long o) {
+        return VectorKernels.halfToFloat((IntVector) ShortVector.fromMemorySegment(%(S)s, seg, o, LE).convertShape(VectorOperators.S2I, %(I)s, 0), F16_PANEL_MAGIC);
+    }
+
+    /** %(n)s Q8_0 quants (%(what)s column of a panel) as floats. */
+    static FloatVector quants%(s)s(MemorySegment seg, long o) {
+        return toFloat((IntVector) ByteVector.fromMemorySegment(%(B)s, seg, o, LE).convertShape(VectorOperators.B2I, %(I)s, 0));
+    }
+
+    /** %(n)s Q8_0 weights (%(what)s column of a panel), scaled. */
+    static FloatVector q8%(s)s(MemorySegment seg, long o, FloatVector d) {
+        return quants%(s)s(seg, o).mul(d);
+    }
+
+    /** %(n)s Q4_0 bytes (%(what)s byte column of a panel: two columns), zero-extended. */
+    static IntVector nibbles%(s)s(MemorySegment seg, long o) {
+        return (IntVector) ByteVector.fromMemorySegment(%(B)s, seg, o, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, %(I)s, 0);
+    }
+'''
+
+
+def decoders(width):
+    """The loads and widenings of one panel column (512 bits) or half column (256 bits)."""
+    if width == 16:
+        return DECODER_TEMPLATE % dict(n=16, what="one", s="", S="S16", I="I", B="B16")
+    return DECODER_TEMPLATE % dict(n=8, what="half a", s="H", S="SH", I="IH", B="BH")
+
+
 HEADER = '''package dev.sluice.engine.kernels;
 
 import dev.sluice.engine.tensor.Panels;
@@ -390,56 +424,7 @@ final class PanelTiles {
      */
     static final float F16_PANEL_MAGIC = Math.scalb(1f, 112 - Panels.F16_SHIFT);
 
-    /** The 16 rows' scales of the panel block at {@code o}. */
-    static FloatVector scales(MemorySegment seg, long o) {
-        return VectorKernels.halfToFloat((IntVector) ShortVector.fromMemorySegment(S16, seg, o, LE).convertShape(VectorOperators.S2I, I, 0));
-    }
-
-    /** 16 halves (one column of an F16 panel) as floats. */
-    static FloatVector halves(MemorySegment seg, long o) {
-        return VectorKernels.halfToFloat((IntVector) ShortVector.fromMemorySegment(S16, seg, o, LE).convertShape(VectorOperators.S2I, I, 0), F16_PANEL_MAGIC);
-    }
-
-    /** 16 Q8_0 quants (one column of a panel) as floats. */
-    static FloatVector quants(MemorySegment seg, long o) {
-        return toFloat((IntVector) ByteVector.fromMemorySegment(B16, seg, o, LE).convertShape(VectorOperators.B2I, I, 0));
-    }
-
-    /** 16 Q8_0 weights (one column of a panel), scaled. */
-    static FloatVector q8(MemorySegment seg, long o, FloatVector d) {
-        return quants(seg, o).mul(d);
-    }
-
-    /** 16 Q4_0 bytes (two columns of a panel), zero-extended. */
-    static IntVector nibbles(MemorySegment seg, long o) {
-        return (IntVector) ByteVector.fromMemorySegment(B16, seg, o, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
-    }
-
-    /** 8 rows' scales (half a panel block; {@code o} at the half's first scale). */
-    static FloatVector scalesH(MemorySegment seg, long o) {
-        return VectorKernels.halfToFloat((IntVector) ShortVector.fromMemorySegment(SH, seg, o, LE).convertShape(VectorOperators.S2I, IH, 0));
-    }
-
-    /** 8 halves (half a column of an F16 panel) as floats. */
-    static FloatVector halvesH(MemorySegment seg, long o) {
-        return VectorKernels.halfToFloat((IntVector) ShortVector.fromMemorySegment(SH, seg, o, LE).convertShape(VectorOperators.S2I, IH, 0), F16_PANEL_MAGIC);
-    }
-
-    /** 8 Q8_0 quants (half a column of a panel) as floats. */
-    static FloatVector quantsH(MemorySegment seg, long o) {
-        return toFloat((IntVector) ByteVector.fromMemorySegment(BH, seg, o, LE).convertShape(VectorOperators.B2I, IH, 0));
-    }
-
-    /** 8 Q8_0 weights (half a column of a panel), scaled. */
-    static FloatVector q8H(MemorySegment seg, long o, FloatVector d) {
-        return quantsH(seg, o).mul(d);
-    }
-
-    /** 8 Q4_0 bytes (half of two columns of a panel), zero-extended. */
-    static IntVector nibblesH(MemorySegment seg, long o) {
-        return (IntVector) ByteVector.fromMemorySegment(BH, seg, o, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, IH, 0);
-    }
-
+{decoders}
     /** The low nibbles' weights: {@code (q - 8) d} as one rounding, {@code fma(q, d, -8d)}. */
     static FloatVector lowNibbles(IntVector q, FloatVector d, FloatVector m8) {
         return toFloat(q.and(0x0F)).fma(d, m8);
@@ -475,7 +460,7 @@ def main():
         for q4order in (True, False):
             for k in FLOAT_TILES[width]:
                 parts.append(ftile(k, q4order, width))
-    text = HEADER + "\n" + "\n\n".join(parts) + "\n}\n"
+    text = HEADER.replace("{decoders}", decoders(16) + "\n" + decoders(8)) + "\n" + "\n\n".join(parts) + "\n}\n"
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     path = os.path.join(root, "sluice-engine/src/main/java/dev/sluice/engine/kernels/PanelTiles.java")
     if len(sys.argv) > 1 and sys.argv[1] == "--stdout":

@@ -55,7 +55,7 @@ final class PanelTiles {
      */
     static final float F16_PANEL_MAGIC = Math.scalb(1f, 112 - Panels.F16_SHIFT);
 
-    /** The 16 rows' scales of the panel block at {@code o}. */
+    /** 16 rows' scales (one panel block; {@code o} at its first scale). */
     static FloatVector scales(MemorySegment seg, long o) {
         return VectorKernels.halfToFloat((IntVector) ShortVector.fromMemorySegment(S16, seg, o, LE).convertShape(VectorOperators.S2I, I, 0));
     }
@@ -75,12 +75,12 @@ final class PanelTiles {
         return quants(seg, o).mul(d);
     }
 
-    /** 16 Q4_0 bytes (two columns of a panel), zero-extended. */
+    /** 16 Q4_0 bytes (one byte column of a panel: two columns), zero-extended. */
     static IntVector nibbles(MemorySegment seg, long o) {
         return (IntVector) ByteVector.fromMemorySegment(B16, seg, o, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
     }
 
-    /** 8 rows' scales (half a panel block; {@code o} at the half's first scale). */
+    /** 8 rows' scales (half a panel block; {@code o} at its first scale). */
     static FloatVector scalesH(MemorySegment seg, long o) {
         return VectorKernels.halfToFloat((IntVector) ShortVector.fromMemorySegment(SH, seg, o, LE).convertShape(VectorOperators.S2I, IH, 0));
     }
@@ -100,7 +100,7 @@ final class PanelTiles {
         return quantsH(seg, o).mul(d);
     }
 
-    /** 8 Q4_0 bytes (half of two columns of a panel), zero-extended. */
+    /** 8 Q4_0 bytes (half a byte column of a panel: two columns), zero-extended. */
     static IntVector nibblesH(MemorySegment seg, long o) {
         return (IntVector) ByteVector.fromMemorySegment(BH, seg, o, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, IH, 0);
     }
