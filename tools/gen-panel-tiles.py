@@ -43,6 +43,13 @@ WIDTHS = {
 }
 
 
+def declare(L, accs, sp):
+    """The accumulators, zero, four per line (the first four zeroed, the rest copies of a0)."""
+    L.append("        FloatVector " + ", ".join(f"{v} = FloatVector.zero({sp})" for v in accs[:4]) + ";")
+    for s0 in range(4, len(accs), 4):
+        L.append("        FloatVector " + ", ".join(f"{v} = a0" for v in accs[s0:s0+4]) + ";")
+
+
 def fmas(L, w, k, acc, xa, sp):
     for i in range(k):
         L.append(f"                {acc[i]} = {w}.fma(FloatVector.broadcast({sp}, xt[{xa}{' + ' + str(i) if i else ''}]), {acc[i]});")
@@ -66,9 +73,7 @@ def tile(k, t, width):
     hr = "" if width == 16 else ", int hr"
     L.append(f"    /** {ggml}, {k} input vector{'s' if k > 1 else ''}{half}; see {{@link PanelKernels#gemm}}. */")
     L.append(f"    static void tile{k}{t}{suffix}(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid{hr}) {{")
-    L.append("        FloatVector " + ", ".join(f"{a} = FloatVector.zero({sp})" for a in acc[:4]) + ";")
-    for s in range(4, k, 4):
-        L.append("        FloatVector " + ", ".join(f"{a} = a0" for a in acc[s:s+4]) + ";")
+    declare(L, acc, sp)
     L.append("        for (int b = 0; b < nb; b++) {")
     L.append(f"            long o = off + (long) b * {block};")
     if scales:
@@ -119,10 +124,7 @@ def pair(k, t, width):
         f2 = dict(s=suffix, h1=" + 8", h2=" + 16")
     L.append(f"    /** {ggml}, {what}, {k} input vector{'s' if k > 1 else ''}; see {{@link PanelKernels#gemm}}. */")
     L.append(f"    static void tile{k}x2{t}{suffix}(MemorySegment seg, long off, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid, int valid2) {{")
-    L.append("        FloatVector " + ", ".join(f"{v} = FloatVector.zero({sp})" for v in (a + b)[:4]) + ";")
-    rest = (a + b)[4:]
-    for s0 in range(0, len(rest), 4):
-        L.append("        FloatVector " + ", ".join(f"{v} = a0" for v in rest[s0:s0+4]) + ";")
+    declare(L, a + b, sp)
     if width == 16:
         L.append(f"        long off2 = off + (long) nb * {block};")
     L.append("        for (int b = 0; b < nb; b++) {")
@@ -293,10 +295,7 @@ def ftile(k, q4order, width):
     L = []
     L.append(f"    /** A decoded panel (see {{@code decode*}}), {k} input vector{'s' if k > 1 else ''}, columns {'in Q4_0 order' if q4order else 'in order'}; see {{@link PanelKernels#gemm}}. */")
     L.append(f"    static void {name}(float[] w, int nb, float[] xt, int xOff, float[] out, int oOff, int rows, int valid) {{")
-    L.append("        FloatVector " + ", ".join(f"{v} = FloatVector.zero({sp})" for v in (a + b)[:4]) + ";")
-    rest = (a + b)[4:]
-    for s0 in range(0, len(rest), 4):
-        L.append("        FloatVector " + ", ".join(f"{v} = a0" for v in rest[s0:s0+4]) + ";")
+    declare(L, a + b, sp)
     def column(ind, c, sfx=""):
         if width == 8:
             L.append(f"{ind}FloatVector w0{sfx} = FloatVector.fromArray(FH, w, {c} * ROWS), w1{sfx} = FloatVector.fromArray(FH, w, {c} * ROWS + 8);")
