@@ -21,6 +21,10 @@
 #   Q8_0, F16: 0, 1, ..., 31; the 16- and 8-vector tiles take two columns per loop step (Ice Lake: Q8_0
 #         8 vectors 45 -> 53-58 GFLOP/s, 16 vectors within the noise; F16 within the noise). Two such steps
 #         (four columns) for Q4_0 ran past C2's inlining budget (18 GFLOP/s).
+# Tried and dropped for Q4_0 at batch 16 on AVX2 (one 16-vector block, where the separate decoding pass of the
+# decoded panels costs more than it saves): decoding the panel inside the block's first tile, which stores the
+# floats while it runs the first vectors. With 2 vectors over both halves it ran past C2's inlining node
+# cutoff (28 GFLOP/s single-thread); with 1 vector, 64-67 against the register tiles' 71.
 # A lane's chain is the same at both widths too (the same decoding, the same order), so the two widths give
 # the same bits.
 
