@@ -5,6 +5,8 @@
 #   - 256-bit (8 float lanes, AVX2: half a panel per vector, methods ending in H): 8, 4, 2 and 1 input vectors on
 #     one half (rows 0-7 or 8-15, from the argument hr), and tiles of 4, 2 and 1 vectors over both halves at
 #     once. 16 vector registers: 8 accumulators, the decoded weights, the scales and a broadcast.
+# and, for both widths, the single-vector kernels (dot*), the panel decoding into floats (decode*) and the float
+# tiles on decoded panels (tileF*: 16/8/4/2/1 vectors at 512 bits, 4/2/1 over both halves at 256 bits).
 #
 # Each type has its own methods: one method holding two decodings grew past C2's inlining node budget.
 # C1 cannot compile the 16-vector tiles (out of virtual registers): PanelKernels keeps C1 off the tiles by a
@@ -393,7 +395,9 @@ import static dev.sluice.engine.tensor.Panels.ROWS;
 import static dev.sluice.engine.tensor.Panels.SCALE_BYTES;
 
 /**
- * The register tiles of {@link PanelKernels} and their decoding helpers. <b>Generated</b> by
+ * The kernels of {@link PanelKernels}: register tiles, single-vector dot products ({@code dot*}), panel
+ * decoding into floats ({@code decode*}) and float tiles on decoded panels ({@code tileF*}), with their
+ * decoding helpers. <b>Generated</b> by
  * {@code tools/gen-panel-tiles.py} (the column orders and the variants measured are recorded there); edit
  * the script, not this file.
  *

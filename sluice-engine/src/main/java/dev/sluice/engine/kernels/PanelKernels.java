@@ -27,7 +27,9 @@ import static dev.sluice.engine.tensor.Panels.SCALE_BYTES;
  * half-to-float bit conversion) and adds them times each input vector's
  * broadcast value of that column. The weights are read once per token block, straight from the repacked
  * bytes; there is no dequantized copy in memory and no lane reduction; the accumulators are the outputs.
- * The activations stream from L1/L2 at one cache line per column.
+ * The activations stream from L1/L2 at one cache line per column. Long token blocks (prefill; see
+ * {@link #decodedMin}) instead decode each panel once into a per-thread float copy and run float tiles on it,
+ * the same values in the same order.
  *
  * <p>Batch invariance: every output is one lane's chain of FMAs over the columns in a fixed order
  * (Q8_0, F16: column after column; Q4_0: within a block, each byte column's low nibble then its high one,
@@ -171,12 +173,12 @@ final class PanelKernels {
                 MemorySegment seg = w.data();
                 int rows = w.rows();
                 float[] out = outs[i];
-                // 256 bits, a block of many vectors: each panel decoded once into floats, then float tiles
+                // a block of many vectors: each panel decoded once into floats, then float tiles (see decodedMin)
                 float[] wf = tEnd - first >= decodedMin(type, half) ? Scratch.floats(Scratch.PANEL_FLOATS, nb * 32 * ROWS) : null;
                 for (int p = a - panelStart[i]; p < b - panelStart[i]; p++) {
                     int r0 = p * ROWS, valid = Math.min(ROWS, rows - r0);
+                    long off = Panels.blockOffset(type, cols, p, 0);
                     if (wf != null) {
-                        long off = Panels.blockOffset(type, cols, p, 0);
                         switch (type) {
                             case Q4_0 -> { if (half) PanelTiles.decodeQ4H(seg, off, nb, wf); else PanelTiles.decodeQ4(seg, off, nb, wf); }
                             case Q8_0 -> { if (half) PanelTiles.decodeQ8H(seg, off, nb, wf); else PanelTiles.decodeQ8(seg, off, nb, wf); }
@@ -192,7 +194,6 @@ final class PanelKernels {
                     // 512 bits: with the next panel of this matrix, if this task has it: pair tiles for the last < 8
                     // vectors (not Q4_0, which has none: its two-panel tiles ran past C2's inlining budget)
                     int valid2 = !half && type != GGMLType.Q4_0 && p + 1 < b - panelStart[i] ? Math.min(ROWS, rows - r0 - ROWS) : 0;
-                    long off = Panels.blockOffset(type, cols, p, 0);
                     for (int s = first; s < tEnd; s += X_STRIDE) {
                         int xOff = (s - first) * cols, nt = Math.min(X_STRIDE, tEnd - s), oOff = s * rows + r0;
                         if (half) tilesH(seg, off, nb, type, xt, xOff, nt, out, oOff, rows, valid);
@@ -222,9 +223,9 @@ final class PanelKernels {
     }
 
     /**
-     * Vectors per token block from which the 256-bit GEMM decodes each panel once into floats
-     * ({@code PanelTiles.decode*H}) and runs float tiles on them ({@link #decodedTiles}), rather than decoding in
-     * the register tiles for every 8 vectors. With 16 registers, a register tile decoding in the loop holds 8
+     * Vectors per token block from which the GEMM decodes each panel once into floats ({@code PanelTiles.decode*})
+     * and runs float tiles on them ({@link #decodedTiles}, {@link #decodedTilesH}), rather than decoding in the
+     * register tiles for every 16 (512 bits) or 8 (256 bits) vectors. At 256 bits, with 16 registers, a register tile decoding in the loop holds 8
      * accumulators at most and spends 5 of every 21 vector operations on decoding; the float tiles (4 vectors x
      * 16 rows) are FMAs and loads only. Single-thread AVX2 (2.8 GHz Xeon, UseAVX=2), 4864 x 896, 128 vectors:
      * Q4_0 72 -> 90, Q8_0 69 -> 88, F16 59 -> 93 GFLOP/s; 16 vectors 71/69/57 -> 74/68/72. In the engine at
@@ -242,9 +243,9 @@ final class PanelKernels {
     }
 
     /**
-     * 256 bits: a decoded panel ({@code wf}) against {@code nt <= 16} input vectors of a transposed block, in float
-     * tiles of 6, 4, 2 and 1 vectors over the panel's 16 rows. Each lane's chain is the register tiles' (the same
-     * weights, the same column order), so the bits are the same either way.
+     * 512 bits: a decoded panel ({@code wf}) against {@code nt <= 16} input vectors of a transposed block, in float
+     * tiles of 16, 8, 4, 2 and 1 vectors. Each lane's chain is the register tiles' (the same weights, the same
+     * column order), so the bits are the same either way.
      */
     private static void decodedTiles(float[] wf, int nb, boolean q4, float[] xt, int xOff, int nt, float[] out, int oOff, int rows, int valid) {
         int u = 0;
@@ -263,6 +264,7 @@ final class PanelKernels {
         }
     }
 
+    /** {@link #decodedTiles} at 256 bits: float tiles of 4, 2 and 1 vectors over both halves (8 accumulators at most). */
     private static void decodedTilesH(float[] wf, int nb, boolean q4, float[] xt, int xOff, int nt, float[] out, int oOff, int rows, int valid) {
         int u = 0;
         if (q4) {

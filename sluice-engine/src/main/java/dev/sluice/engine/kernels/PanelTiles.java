@@ -21,7 +21,9 @@ import static dev.sluice.engine.tensor.Panels.ROWS;
 import static dev.sluice.engine.tensor.Panels.SCALE_BYTES;
 
 /**
- * The register tiles of {@link PanelKernels} and their decoding helpers. <b>Generated</b> by
+ * The kernels of {@link PanelKernels}: register tiles, single-vector dot products ({@code dot*}), panel
+ * decoding into floats ({@code decode*}) and float tiles on decoded panels ({@code tileF*}), with their
+ * decoding helpers. <b>Generated</b> by
  * {@code tools/gen-panel-tiles.py} (the column orders and the variants measured are recorded there); edit
  * the script, not this file.
  *

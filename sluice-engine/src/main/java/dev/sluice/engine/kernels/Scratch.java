@@ -32,7 +32,7 @@ public final class Scratch {
     public static final int EXP = 7;
     /** Batched matmul, caller thread: {@link VectorKernels}' input vectors at a cache-line offset (only with 64-byte object alignment); {@link PanelKernels}' transposed token block. */
     public static final int GEMM_X = 8;
-    /** {@link PanelKernels}' 256-bit GEMM: one panel decoded to floats (16 rows x the row length). */
+    /** {@link PanelKernels}' GEMM on long token blocks: one panel decoded to floats (16 rows x the row length). */
     public static final int PANEL_FLOATS = 9;
     private static final int SLOTS = 10;
 

@@ -157,7 +157,7 @@ class PanelKernelsTest {
     }
 
     /**
-     * F16 panels hold the weights times 2^10 so that no half is subnormal: subnormal halves (every one of the 1023
+     * F16 panels hold the weights times 2^10 so that no stored half is subnormal: subnormal halves (every one of the 1023
      * mantissas, both signs), the largest value that fits (63.97) and ordinary values come back bit for bit, and the
      * matmuls at both widths match the scalar twin on them.
      */
@@ -174,6 +174,10 @@ class PanelKernelsTest {
         assertThat(p.layout()).isEqualTo(Tensor.Layout.PANELS);
         assertThat(Dequant.toFloats(p)).containsExactly(Dequant.toFloats(w));
         assertThat(Dequant.element(p, 5L * cols + 3)).isEqualTo(Dequant.element(w, 5L * cols + 3));
+        for (long i = 0; i < p.data().byteSize(); i += 2) {
+            short h = p.data().get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, i);
+            assertThat((h & 0x7C00) != 0 || (h & 0x3FF) == 0).as("stored half %d (0x%04x) is not subnormal", i / 2, h & 0xFFFF).isTrue();
+        }
         for (int lanes : new int[] {16, 8}) {
             for (int n : new int[] {1, 3, 16}) {
                 float[] x = RandomTensors.gaussArray(n * cols, 1f, rnd);
